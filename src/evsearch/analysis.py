@@ -1,0 +1,108 @@
+"""Text analysis: the one analyzer used for indexing and for queries.
+
+The pipeline is ``tokens -> lowercase -> British-to-American spelling -> stopwords -> Snowball
+stem``, built from Whoosh filters, so that ``counselling`` and ``counseling`` (and
+``behaviour``/``behavior``, ``programme``/``program``) index to the same term while the
+stored text, and so the snippets, keep the source's own spelling.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any
+
+from whoosh.analysis import (
+    Analyzer,
+    Filter,
+    LowercaseFilter,
+    RegexTokenizer,
+    StemFilter,
+    StopFilter,
+)
+
+#: Words: runs of letters/digits, keeping internal dots (``u.s``) together.
+TOKEN_PATTERN = r"\w+(?:\.?\w+)*"
+
+
+def _data_lines(name: str) -> list[str]:
+    text = resources.files("evsearch").joinpath("data", name).read_text(encoding="utf-8")
+    return [
+        line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
+    ]
+
+
+@functools.lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    """The shipped stopword list (``data/stopwords.txt``)."""
+    return frozenset(_data_lines("stopwords.txt"))
+
+
+@functools.lru_cache(maxsize=1)
+def british_to_american() -> dict[str, str]:
+    """British -> American spellings from the ``breame`` word list (1,730 pairs)."""
+    from breame.data.spelling_constants import BRITISH_ENGLISH_SPELLINGS
+
+    return {k.lower(): v.lower() for k, v in BRITISH_ENGLISH_SPELLINGS.items()}
+
+
+class SpellingFilter(Filter):
+    """Rewrites British spellings to American ones, so both find each other."""
+
+    def __init__(self, mapping: dict[str, str] | None = None) -> None:
+        self.mapping = mapping if mapping is not None else british_to_american()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SpellingFilter)
+
+    def __call__(self, tokens: Iterator[Any]) -> Iterator[Any]:
+        mapping = self.mapping
+        for t in tokens:
+            t.text = mapping.get(t.text, t.text)
+            yield t
+
+
+@functools.lru_cache(maxsize=1)
+def _snowball_stem() -> Any:
+    from nltk.stem.snowball import SnowballStemmer
+
+    return SnowballStemmer("english").stem
+
+
+def stem(word: str) -> str:
+    """Stem one (lowercased, American-spelt) word with NLTK's Snowball English stemmer."""
+    return _snowball_stem()(word)
+
+
+def text_analyzer() -> Analyzer:
+    """The stemming analyzer of every searchable text field."""
+    return (
+        RegexTokenizer(TOKEN_PATTERN)
+        | LowercaseFilter()
+        | SpellingFilter()
+        | StopFilter(stoplist=stopwords(), minsize=1)
+        | StemFilter(stemfn=stem, cachesize=100_000)
+    )
+
+
+def word_analyzer() -> Analyzer:
+    """Unstemmed words, for the spelling vocabulary: what a user would type."""
+    return RegexTokenizer(TOKEN_PATTERN) | LowercaseFilter() | StopFilter(
+        stoplist=stopwords(), minsize=3
+    )
+
+
+def analyze(text: str) -> list[str]:
+    """The index terms of ``text``: ``analyze("Counselling offenders")`` -> ``['counsel', 'offend']``."""
+    return [t.text for t in _shared_analyzer()(text)]
+
+
+@functools.lru_cache(maxsize=1)
+def _shared_analyzer() -> Analyzer:
+    return text_analyzer()
+
+
+def words(text: str) -> list[str]:
+    """The lowercased words of ``text`` as a user typed them (no stemming, no stopwords)."""
+    return [t.text for t in RegexTokenizer(TOKEN_PATTERN)(text.lower())]

@@ -1,0 +1,84 @@
+"""The one exception tree of evsearch.
+
+::
+
+    EvsearchError                 every error evsearch raises on purpose
+    ├── CorpusError               a corpus directory or cell file cannot be read or parsed
+    │   └── IngestError           one file is not a cell evsearch can read
+    ├── IndexError_               base of index problems (exported as ``IndexProblem``)
+    │   ├── IndexMissingError     no index where one was expected
+    │   ├── IndexCorruptError     a directory that is not a readable evsearch index
+    │   ├── IndexVersionError     written by an incompatible schema: rebuild it
+    │   └── IndexBusyError        another process is writing the index
+    ├── QueryError                a query evsearch cannot run
+    └── DocumentNotFoundError     no document with that id
+
+Every error carries a one-line ``message`` and a ``hint`` telling the user what to do;
+the CLI prints ``Error: <message>`` and ``Hint: <hint>`` and exits 1.
+"""
+
+from __future__ import annotations
+
+
+class EvsearchError(Exception):
+    """Base of every error evsearch raises on purpose."""
+
+    default_hint = "run `evsearch --help` for usage"
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint if hint is not None else self.default_hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class CorpusError(EvsearchError):
+    """The corpus directory or a cell file cannot be read."""
+
+    default_hint = "pass --corpus DIR with a directory of cell files (.txt, .htm, .html)"
+
+
+class IngestError(CorpusError):
+    """One file could not be ingested as a cell."""
+
+    default_hint = "check the file is a Treatment Matrix cell page saved as text or HTML"
+
+
+class IndexProblem(EvsearchError):
+    """Base of the errors about the index directory."""
+
+    default_hint = "run `evsearch index --rebuild` to build the index again"
+
+
+class IndexMissingError(IndexProblem):
+    """There is no index where one was expected."""
+
+    default_hint = "run `evsearch index` to build it, or pass --index DIR"
+
+
+class IndexCorruptError(IndexProblem):
+    """The directory is not a readable evsearch index."""
+
+
+class IndexVersionError(IndexProblem):
+    """The index was written by an incompatible version of evsearch."""
+
+
+class IndexBusyError(IndexProblem):
+    """Another process holds the index's write lock."""
+
+    default_hint = "wait for the other `evsearch index` to finish, or pass --wait SECONDS"
+
+
+class QueryError(EvsearchError):
+    """The query cannot be run."""
+
+    default_hint = 'quote a phrase with "...", or see the query syntax in `evsearch search --help`'
+
+
+class DocumentNotFoundError(EvsearchError):
+    """No document has that id."""
+
+    default_hint = "ids look like alcohol/B5/s1 (studies) or alcohol/B5/p3 (passages)"

@@ -1,0 +1,519 @@
+"""Searching an index: the query layer (ranking, filters, snippets, suggestions).
+
+>>> from evsearch import open_index
+>>> with open_index("index") as idx:                         # doctest: +SKIP
+...     result = idx.search("motivational interviewing", kind="study", limit=3)
+...     [hit.title for hit in result.hits]
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from whoosh import highlight, scoring
+from whoosh import query as wq
+
+from .analysis import analyze, words
+from .errors import DocumentNotFoundError, QueryError
+from .index import (
+    Generation,
+    build_index,
+    current_generation,
+    default_corpus_dir,
+    default_index_dir,
+    open_whoosh,
+)
+from .query import (
+    Clause,
+    Filters,
+    normalise_cell,
+    normalise_kind,
+    normalise_matrix,
+    normalise_type,
+    parse_query,
+)
+from .results import DocumentView, Hit, IndexStats, SearchResult
+
+#: Per-field weights of plain words (BM25F-style: a field's score is multiplied by its weight).
+FIELD_WEIGHTS: dict[str, float] = {
+    "title": 2.5,
+    "section": 1.5,
+    "text": 1.0,
+    "organisation": 1.0,
+    "meta": 0.5,
+}
+#: Coordination bonus: documents matching more of the query's words rank higher.
+COORD_SCALE = 0.9
+BM25_B = 0.75
+BM25_K1 = 1.2
+SNIPPET_CHARS = 240
+MAX_LIMIT = 1000
+MAX_PREFIX_TERMS = 256
+
+
+class _MarkFormatter(highlight.Formatter):
+    """HTML-escapes text and wraps matched words in ``<mark>``."""
+
+    between = " … "
+
+    def _text(self, text: str) -> str:
+        return html.escape(text, quote=False)
+
+    def format_token(self, text: str, token: Any, replace: bool = False) -> str:
+        return "<mark>" + html.escape(highlight.get_text(text, token, replace), quote=False) + "</mark>"
+
+    def format(self, fragments: Iterable[Any], replace: bool = False) -> str:
+        """Fragments trimmed to sentence starts where one is near, in text order, with
+        ``…`` wherever text was left out."""
+        frags = sorted(fragments, key=lambda f: f.startchar)
+        if not frags:
+            return ""
+        text = frags[0].text
+        spans: list[list[Any]] = []  # [start, end, matches], merged where they overlap
+        for frag in frags:
+            first = min((t.startchar for t in frag.matches), default=frag.startchar)
+            start = _sentence_start(text, frag.startchar, first)
+            end = _word_end(text, frag.endchar)
+            if spans and start <= spans[-1][1] + 1:
+                spans[-1][1] = max(spans[-1][1], end)
+                spans[-1][2].extend(frag.matches)
+            else:
+                spans.append([start, end, list(frag.matches)])
+        out = []
+        for start, end, matches in spans:
+            frag = highlight.Fragment(text, matches, start, end)
+            out.append(("… " if start > 0 else "") + self.format_fragment(frag, replace))
+        rest = text[spans[-1][1] :]
+        return " ".join(out) + (" …" if any(c.isalnum() for c in rest) else "")
+
+
+_SENTENCE_END = re.compile(r"[.?!][\"'”’)]?\s+(?=[\"'“‘(]?[A-Z0-9])")
+
+
+def _sentence_start(text: str, start: int, first_match: int, reach: int = 80) -> int:
+    """A snippet start: the nearest sentence start before the first match (looking back at
+    most ``reach`` chars from ``start``), else the start of a word."""
+    if start <= 0:
+        return 0
+    lo = max(0, start - reach)
+    starts = [m.end() for m in _SENTENCE_END.finditer(text, lo, first_match)]
+    if starts:
+        after = [s for s in starts if s >= start]
+        return after[0] if after else starts[-1]
+    if start <= reach:
+        return 0
+    space = text.rfind(" ", 0, start)
+    return space + 1 if space >= 0 else start
+
+
+def _word_end(text: str, end: int) -> int:
+    """Extend ``end`` over the rest of a word and any punctuation closing it."""
+    n = len(text)
+    while end < n and not text[end].isspace():
+        end += 1
+    return end
+
+
+def _leading_snippet(text: str, chars: int = SNIPPET_CHARS) -> str:
+    if len(text) <= chars:
+        return html.escape(text, quote=False)
+    cut = text.rfind(" ", 0, chars)
+    return html.escape(text[: cut if cut > 0 else chars], quote=False) + " …"
+
+
+class SearchIndex:
+    """An open evsearch index: search it, fetch documents, count what it holds.
+
+    Use as a context manager, or call :meth:`close`. The searcher is kept open across
+    searches and reopened when the index has changed (a new commit or a rebuild).
+    """
+
+    def __init__(self, index_dir: Path | str) -> None:
+        self.index_dir = Path(index_dir)
+        self._lock = threading.RLock()
+        self._gen: Generation | None = None
+        self._ix: Any = None
+        self._searcher: Any = None
+        self._open()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def _open(self) -> None:
+        gen = current_generation(self.index_dir)
+        ix = open_whoosh(gen)
+        searcher = ix.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
+        old = self._searcher
+        self._gen, self._ix, self._searcher = gen, ix, searcher
+        if old is not None:
+            old.close()
+
+    def _current(self) -> Any:
+        """The searcher, reopened when the index changed (never ``Searcher.refresh()``)."""
+        with self._lock:
+            if self._searcher is None:
+                raise QueryError("the index is closed", hint="open it again with open_index()")
+            try:
+                name = (self.index_dir / "CURRENT").read_text(encoding="utf-8").strip()
+            except OSError:
+                name = self._gen.path.name if self._gen else ""
+            if self._gen is None or name != self._gen.path.name or not self._searcher.up_to_date():
+                self._open()
+            return self._searcher
+
+    def close(self) -> None:
+        with self._lock:
+            if self._searcher is not None:
+                self._searcher.close()
+            self._searcher = None
+            self._ix = None
+
+    def __enter__(self) -> SearchIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- searching ----------------------------------------------------------------------------
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int = 10,
+        kind: str | None = None,
+        study_type: str | None = None,
+        cell: str | None = None,
+        matrix: str | None = None,
+        year_from: int | None = None,
+        year_to: int | None = None,
+        snippets: bool = True,
+        suggest: bool = True,
+    ) -> SearchResult:
+        """Run ``query`` and return one page of ranked hits.
+
+        Options are filters that every hit satisfies, like the query's own ``type:K`` etc.
+        When no document matches and the words look misspelt, the hits are those of the
+        suggested correction and ``corrected`` is True.
+        """
+        if not isinstance(limit, int) or limit < 1 or limit > MAX_LIMIT:
+            raise QueryError(
+                f"limit must be between 1 and {MAX_LIMIT}", hint="pass --limit N with 1 <= N"
+            )
+        parsed = parse_query(query)
+        filters = parsed.filters
+        if kind:
+            filters.kinds.add(normalise_kind(kind))
+        if study_type:
+            filters.types.update(normalise_type(t) for t in study_type.replace(",", " ").split())
+        if cell:
+            filters.cells.add(normalise_cell(cell))
+        if matrix:
+            filters.matrices.add(normalise_matrix(matrix))
+        filters.merge_year(year_from, year_to)
+        searcher = self._current()
+        with self._lock:
+            result = self._run(searcher, query, parsed.clauses, filters, limit, snippets)
+            if suggest:
+                suggestion = self._suggest(searcher, query, parsed.clauses)
+                if suggestion and result.total == 0:
+                    fixed = parse_query(suggestion)
+                    corrected = self._run(searcher, query, fixed.clauses, filters, limit, snippets)
+                    if corrected.total:
+                        return SearchResult(
+                            query, corrected.total, corrected.hits, suggestion, corrected=True
+                        )
+                if suggestion:
+                    return SearchResult(query, result.total, result.hits, suggestion)
+            return result
+
+    def _run(
+        self,
+        searcher: Any,
+        query: str,
+        clauses: list[Clause],
+        filters: Filters,
+        limit: int,
+        snippets: bool,
+    ) -> SearchResult:
+        q, mask = build_query(searcher, clauses)
+        fq = build_filter(filters)
+        if q is None:
+            if fq is None:
+                return SearchResult(query, 0, ())
+            q = wq.Every()
+        if isinstance(q, wq.Every):
+            results = searcher.search(q, filter=fq, mask=mask, limit=limit, sortedby="seq")
+        else:
+            results = searcher.search(q, filter=fq, mask=mask, limit=limit)
+        results.formatter = _MarkFormatter()
+        hits = []
+        for rank, hit in enumerate(results, start=1):
+            stored = hit.fields()
+            snippet = ""
+            if snippets and not isinstance(q, wq.Every):
+                text = stored.get("text", "")
+                results.fragmenter = (
+                    highlight.WholeFragmenter()
+                    if len(text) <= SNIPPET_CHARS * 1.25
+                    else highlight.ContextFragmenter(maxchars=SNIPPET_CHARS, surround=90)
+                )
+                snippet = hit.highlights("text", text=text, top=2)
+            score = 0.0 if isinstance(q, wq.Every) else (hit.score or 0.0)
+            hits.append(_make_hit(rank, score, stored, snippet))
+        return SearchResult(query, len(results), tuple(hits))
+
+    def _suggest(self, searcher: Any, query: str, clauses: list[Clause]) -> str | None:
+        """A corrected query built from the index's own vocabulary, or None."""
+        reader = searcher.reader()
+        replacements: dict[str, str] = {}
+        for clause in clauses:
+            if clause.kind == "prefix" or clause.occur == "must_not":
+                continue
+            for word in words(clause.text):
+                if len(word) < 4 or word.isdigit() or word in replacements:
+                    continue
+                if not analyze(word) or _known(reader, word):
+                    continue
+                best = _closest_word(reader, word)
+                if best:
+                    replacements[word] = best
+        if not replacements:
+            return None
+        out = query
+        for wrong, right in replacements.items():
+            out = _replace_word(out, wrong, right)
+        return out if out != query else None
+
+    # -- documents ----------------------------------------------------------------------------
+    def get(self, doc_id: str) -> DocumentView:
+        """The stored document with this id."""
+        searcher = self._current()
+        with self._lock:
+            stored = searcher.document(id=doc_id)
+        if stored is None:
+            raise DocumentNotFoundError(f"no document with id {doc_id!r}")
+        return _make_view(stored)
+
+    def documents(self, *, kind: str | None = None, cell: str | None = None) -> list[DocumentView]:
+        """All documents, in cell order (optionally one kind or one cell)."""
+        filters = Filters()
+        if kind:
+            filters.kinds.add(normalise_kind(kind))
+        if cell:
+            filters.cells.add(normalise_cell(cell))
+        searcher = self._current()
+        with self._lock:
+            fq = build_filter(filters)
+            docnums = searcher.docs_for_query(fq if fq is not None else wq.Every())
+            views = [_make_view(searcher.stored_fields(n)) for n in docnums]
+        return sorted(views, key=lambda v: (v.cell, v.kind != "study", v.order))
+
+    def stats(self) -> IndexStats:
+        """What the index holds and where it is."""
+        self._current()
+        assert self._gen is not None
+        meta = self._gen.meta
+        return IndexStats(
+            index_dir=str(self.index_dir),
+            corpus_dir=str(meta.get("corpus_dir", "")),
+            cells=len(meta.get("cells", [])),
+            studies=int(meta.get("studies", 0)),
+            passages=int(meta.get("passages", 0)),
+            files=len(meta.get("files", {})),
+            schema_version=int(meta.get("schema_version", 0)),
+            evsearch_version=str(meta.get("evsearch_version", "")),
+            built_at=str(meta.get("built_at", "")),
+        )
+
+
+# --- building Whoosh queries -----------------------------------------------------------------
+
+def _field_terms(fieldname: str | None, terms: list[str], make: Any) -> wq.Query:
+    fields = [fieldname] if fieldname else list(FIELD_WEIGHTS)
+    subs = [make(f, terms, FIELD_WEIGHTS.get(f, 1.0)) for f in fields]
+    return subs[0] if len(subs) == 1 else wq.Or(subs)
+
+
+def _term(f: str, terms: list[str], boost: float) -> wq.Query:
+    return wq.Term(f, terms[0], boost=boost)
+
+
+def _phrase(f: str, terms: list[str], boost: float) -> wq.Query:
+    return wq.Phrase(f, terms, boost=boost)
+
+
+def _clause_queries(searcher: Any, clause: Clause) -> list[wq.Query]:
+    if clause.kind == "prefix":
+        prefix = clause.text.lower()
+        fields = [clause.field] if clause.field else ["title", "section", "text", "organisation"]
+        subs = []
+        for f in fields:
+            expansions = list(_limited_prefix(searcher, f, prefix))
+            if expansions:
+                subs.append(wq.Or([wq.Term(f, t, boost=FIELD_WEIGHTS.get(f, 1.0)) for t in expansions]))
+        return [wq.Or(subs)] if subs else []
+    terms = analyze(clause.text)
+    if not terms:
+        return []
+    if clause.kind == "phrase" and len(terms) > 1:
+        return [_field_terms(clause.field, terms, _phrase)]
+    return [_field_terms(clause.field, [t], _term) for t in terms]
+
+
+def _limited_prefix(searcher: Any, fieldname: str, prefix: str) -> Iterable[str]:
+    reader = searcher.reader()
+    if fieldname not in reader.schema:
+        return []
+    out = []
+    for term in reader.expand_prefix(fieldname, prefix):
+        out.append(term.decode("utf-8") if isinstance(term, bytes) else term)
+        if len(out) >= MAX_PREFIX_TERMS:
+            break
+    return out
+
+
+def build_query(searcher: Any, clauses: list[Clause]) -> tuple[wq.Query | None, wq.Query | None]:
+    """The scoring query of the clauses (None when nothing searchable is left), and the
+    query of excluded documents (None when nothing is excluded).
+
+    Exclusions go to Whoosh as a ``mask``, not ``AndNot``: whoosh3's AndNot matcher can
+    report an excluded document in the match count.
+    """
+    should: list[wq.Query] = []
+    must: list[wq.Query] = []
+    must_not: list[wq.Query] = []
+    for clause in clauses:
+        subs = _clause_queries(searcher, clause)
+        if not subs:
+            continue
+        if clause.occur == "must":
+            must.append(subs[0] if len(subs) == 1 else wq.And(subs))
+        elif clause.occur == "must_not":
+            must_not.append(subs[0] if len(subs) == 1 else wq.Or(subs))
+        else:
+            should.extend(subs)
+    q: wq.Query | None
+    optional = wq.Or(should, scale=COORD_SCALE) if len(should) > 1 else (should[0] if should else None)
+    if must:
+        required = must[0] if len(must) == 1 else wq.And(must)
+        q = wq.AndMaybe(required, optional) if optional is not None else required
+    else:
+        q = optional
+    mask = (must_not[0] if len(must_not) == 1 else wq.Or(must_not)) if must_not else None
+    if q is None and mask is not None:
+        q = wq.Every()
+    return q, mask
+
+
+def build_filter(filters: Filters) -> wq.Query | None:
+    """The restriction every hit must satisfy, or None."""
+    parts: list[wq.Query] = []
+    if filters.types:
+        parts.append(wq.Or([wq.Term("type", t.lower()) for t in sorted(filters.types)]))
+    if filters.kinds:
+        parts.append(wq.Or([wq.Term("kind", k) for k in sorted(filters.kinds)]))
+    if filters.cells:
+        parts.append(wq.Or([wq.Term("cell", c) for c in sorted(filters.cells)]))
+    if filters.matrices:
+        parts.append(wq.Or([wq.Term("matrix", m) for m in sorted(filters.matrices)]))
+    if filters.year_from is not None or filters.year_to is not None:
+        parts.append(wq.NumericRange("year", filters.year_from, filters.year_to))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else wq.And(parts)
+
+
+# --- spelling ----------------------------------------------------------------------------------
+
+def _known(reader: Any, word: str) -> bool:
+    if reader.doc_frequency("words", word):
+        return True
+    terms = analyze(word)
+    return bool(terms) and all(
+        reader.doc_frequency("text", t) or reader.doc_frequency("title", t) for t in terms
+    )
+
+
+def _closest_word(reader: Any, word: str) -> str | None:
+    for maxdist in (1, 2):
+        candidates = [
+            c.decode("utf-8") if isinstance(c, bytes) else c
+            for c in reader.terms_within("words", word, maxdist, prefix=1)
+        ]
+        if candidates:
+            return max(candidates, key=lambda c: (reader.doc_frequency("words", c), c))
+    return None
+
+
+def _replace_word(text: str, wrong: str, right: str) -> str:
+    def fix(m: re.Match[str]) -> str:
+        found = m.group(0)
+        return right.capitalize() if found[:1].isupper() else right
+
+    return re.sub(rf"(?<!\w){re.escape(wrong)}(?!\w)", fix, text, flags=re.IGNORECASE)
+
+
+# --- stored fields -> results ------------------------------------------------------------------
+
+def _make_hit(rank: int, score: float, stored: dict[str, Any], snippet: str) -> Hit:
+    view = _make_view(stored)
+    return Hit(
+        rank=rank,
+        score=round(float(score), 4),
+        id=view.id,
+        kind=view.kind,
+        cell=view.cell,
+        title=view.title,
+        section=view.section,
+        study_type=view.study_type,
+        year=view.year,
+        snippet=snippet or _leading_snippet(view.text),
+        text=view.text,
+        organisation=view.organisation,
+        role=view.role,
+        links=view.links,
+    )
+
+
+def _make_view(stored: dict[str, Any]) -> DocumentView:
+    is_study = stored.get("kind") == "study"
+    section = None if is_study else (stored.get("section") or "")
+    return DocumentView(
+        id=stored["id"],
+        kind=stored.get("kind", "passage"),
+        cell=stored.get("cell_key", ""),
+        title=stored.get("title") or (section or ""),
+        section=section,
+        study_type=stored.get("study_type") if is_study else None,
+        year=stored.get("year"),
+        text=stored.get("text", ""),
+        organisation=(stored.get("organisation") or None) if is_study else None,
+        role=None if is_study else stored.get("role"),
+        order=int(stored.get("order") or 0),
+        links=tuple(stored.get("links") or ()),
+        source=stored.get("source", ""),
+    )
+
+
+# --- entry points ------------------------------------------------------------------------------
+
+def open_index(index_dir: Path | str | None = None) -> SearchIndex:
+    """Open an existing index (the default one when ``index_dir`` is None)."""
+    return SearchIndex(index_dir if index_dir is not None else default_index_dir())
+
+
+def ensure_index(
+    index_dir: Path | str | None = None, corpus_dir: Path | str | None = None
+) -> SearchIndex:
+    """Open the index, building it from the corpus first if there is none."""
+    from .errors import IndexMissingError
+
+    target = Path(index_dir) if index_dir is not None else default_index_dir()
+    try:
+        return SearchIndex(target)
+    except IndexMissingError:
+        build_index(corpus_dir if corpus_dir is not None else default_corpus_dir(), target)
+        return SearchIndex(target)
