@@ -1,0 +1,5 @@
+"""``python -m evsearch``: the same as the ``evsearch`` command."""
+
+from .cli import main
+
+main()
