@@ -44,13 +44,17 @@ FIELD_WEIGHTS: dict[str, float] = {
     "title": 2.5,
     "section": 1.5,
     "text": 1.0,
-    "organisation": 1.0,
+    "organisation": 2.0,
     "meta": 0.5,
 }
 #: Coordination bonus: documents matching more of the query's words rank higher.
 COORD_SCALE = 0.9
 BM25_B = 0.75
 BM25_K1 = 1.2
+#: Per-field length normalisation. Organisation and meta are short labels present on few
+#: documents: their average length (over all documents) is tiny, so normalising by it
+#: would bury a match in a four-word organisation name.
+FIELD_B: dict[str, float] = {"organisation": 0.0, "meta": 0.0}
 SNIPPET_CHARS = 240
 MAX_LIMIT = 1000
 MAX_PREFIX_TERMS = 256
@@ -78,7 +82,8 @@ class _MarkFormatter(highlight.Formatter):
         for frag in frags:
             first = min((t.startchar for t in frag.matches), default=frag.startchar)
             start = _sentence_start(text, frag.startchar, first)
-            end = _word_end(text, frag.endchar)
+            last = max((t.endchar for t in frag.matches), default=frag.endchar)
+            end = _sentence_end(text, last, _word_end(text, frag.endchar))
             if spans and start <= spans[-1][1] + 1:
                 spans[-1][1] = max(spans[-1][1], end)
                 spans[-1][2].extend(frag.matches)
@@ -109,6 +114,12 @@ def _sentence_start(text: str, start: int, first_match: int, reach: int = 80) ->
         return 0
     space = text.rfind(" ", 0, start)
     return space + 1 if space >= 0 else start
+
+
+def _sentence_end(text: str, last_match: int, end: int) -> int:
+    """Cut a snippet at the first sentence end between the last match and ``end``."""
+    m = _SENTENCE_END.search(text, last_match, end)
+    return m.start() + 1 if m else end
 
 
 def _word_end(text: str, end: int) -> int:
@@ -145,7 +156,9 @@ class SearchIndex:
     def _open(self) -> None:
         gen = current_generation(self.index_dir)
         ix = open_whoosh(gen)
-        searcher = ix.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
+        searcher = ix.searcher(weighting=scoring.BM25F(
+            B=BM25_B, K1=BM25_K1, **{f"{f}_B": b for f, b in FIELD_B.items()}
+        ))
         old = self._searcher
         self._gen, self._ix, self._searcher = gen, ix, searcher
         if old is not None:
@@ -244,6 +257,9 @@ class SearchIndex:
             if fq is None:
                 return SearchResult(query, 0, ())
             q = wq.Every()
+        if fq is not None and not fq.matcher(searcher).is_active():
+            # whoosh3 treats a filter that matches nothing as no filter at all
+            return SearchResult(query, 0, ())
         if isinstance(q, wq.Every):
             results = searcher.search(q, filter=fq, mask=mask, limit=limit, sortedby="seq")
         else:
