@@ -169,3 +169,22 @@ def test_get_and_stats(idx: SearchIndex) -> None:
     assert doc.links == ("The trickier the situation, the more the worker matters",)
     stats = idx.stats()
     assert (stats.cells, stats.studies, stats.passages) == (1, 9, 28)
+
+
+def test_acronyms_expand_to_the_words_of_the_field(idx: SearchIndex) -> None:
+    assert set(ids(idx.search("IPV"))) == {"alcohol/B5/s3", "alcohol/B5/s9"}
+    assert idx.search("MI").hits[0].id == "alcohol/B5/s7"
+    assert idx.search("MI in the CJS").hits[0].id == "alcohol/B5/s7"
+    s9 = next(h for h in idx.search("IPV").hits if h.id == "alcohol/B5/s9")
+    assert "<mark>intimate</mark> <mark>partner</mark> <mark>violence</mark>" in s9.snippet
+
+
+def test_the_users_own_words_rank_above_their_expansions(idx: SearchIndex) -> None:
+    # s3's title says "domestic violence"; s9 says "intimate partner violence"
+    assert ids(idx.search("domestic violence"))[:2] == ["alcohol/B5/s3", "alcohol/B5/s9"]
+    assert ids(idx.search("intimate partner violence"))[:2] == ["alcohol/B5/s9", "alcohol/B5/s3"]
+
+
+def test_acronyms_are_not_corrected_as_typos(idx: SearchIndex) -> None:
+    assert idx.search("CBT").suggestion is None
+    assert idx.search("IPV").suggestion is None

@@ -106,3 +106,48 @@ def _shared_analyzer() -> Analyzer:
 def words(text: str) -> list[str]:
     """The lowercased words of ``text`` as a user typed them (no stemming, no stopwords)."""
     return [t.text for t in RegexTokenizer(TOKEN_PATTERN)(text.lower())]
+
+
+@functools.lru_cache(maxsize=1)
+def synonym_groups() -> tuple[tuple[tuple[str, ...], ...], ...]:
+    """The groups of ``data/synonyms.txt``, each entry as its analyzed terms."""
+    groups = []
+    for line in _data_lines("synonyms.txt"):
+        entries = {tuple(analyze(e)) for e in line.split("|")}
+        entries.discard(())
+        if len(entries) > 1:
+            groups.append(tuple(sorted(entries)))
+    return tuple(groups)
+
+
+@functools.lru_cache(maxsize=1)
+def _synonym_index() -> dict[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    index: dict[tuple[str, ...], set[tuple[str, ...]]] = {}
+    for group in synonym_groups():
+        for entry in group:
+            index.setdefault(entry, set()).update(e for e in group if e != entry)
+    return {k: tuple(sorted(v)) for k, v in index.items()}
+
+
+MAX_SYNONYM_TERMS = 5
+
+
+def expansions(terms: list[str]) -> list[tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]]:
+    """The synonym entries found in a run of analyzed query terms, with what each expands to.
+
+    >>> expansions(analyze("MI with domestic violence perpetrators"))  # doctest: +SKIP
+    [(('mi',), (('motiv', 'interview'), ...)), (('domest', 'violenc'), (('ipv',), ...))]
+    """
+    index = _synonym_index()
+    found = []
+    for n in range(MAX_SYNONYM_TERMS, 0, -1):
+        for i in range(len(terms) - n + 1):
+            key = tuple(terms[i : i + n])
+            if key in index and key not in {f for f, _ in found}:
+                found.append((key, index[key]))
+    return found
+
+
+def is_synonym_term(word: str) -> bool:
+    """True when ``word`` alone is an entry of the synonym table (an acronym, say)."""
+    return tuple(analyze(word)) in _synonym_index()

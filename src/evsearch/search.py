@@ -18,7 +18,7 @@ from typing import Any
 from whoosh import highlight, scoring
 from whoosh import query as wq
 
-from .analysis import analyze, words
+from .analysis import analyze, expansions, is_synonym_term, words
 from .errors import DocumentNotFoundError, QueryError
 from .index import (
     Generation,
@@ -49,6 +49,8 @@ FIELD_WEIGHTS: dict[str, float] = {
 }
 #: Coordination bonus: documents matching more of the query's words rank higher.
 COORD_SCALE = 0.9
+#: Weight of a synonym or acronym expansion relative to the words the user typed.
+EXPANSION_WEIGHT = 0.5
 BM25_B = 0.75
 BM25_K1 = 1.2
 #: Per-field length normalisation. Organisation and meta are short labels present on few
@@ -276,7 +278,11 @@ class SearchIndex:
                     if len(text) <= SNIPPET_CHARS * 1.25
                     else highlight.ContextFragmenter(maxchars=SNIPPET_CHARS, surround=90)
                 )
-                snippet = hit.highlights("text", text=text, top=2)
+                # strict: a phrase's words are marked only where the phrase occurs; whoosh3
+                # misses some phrase matches across removed stopwords, so fall back to loose
+                snippet = hit.highlights("text", text=text, top=2, strict_phrase=True) or (
+                    hit.highlights("text", text=text, top=2)
+                )
             score = 0.0 if isinstance(q, wq.Every) else (hit.score or 0.0)
             hits.append(_make_hit(rank, score, stored, snippet))
         return SearchResult(query, len(results), tuple(hits))
@@ -291,7 +297,7 @@ class SearchIndex:
             for word in words(clause.text):
                 if len(word) < 4 or word.isdigit() or word in replacements:
                     continue
-                if not analyze(word) or _known(reader, word):
+                if not analyze(word) or is_synonym_term(word) or _known(reader, word):
                     continue
                 best = _closest_word(reader, word)
                 if best:
@@ -411,6 +417,7 @@ def build_query(searcher: Any, clauses: list[Clause]) -> tuple[wq.Query | None, 
             must_not.append(subs[0] if len(subs) == 1 else wq.Or(subs))
         else:
             should.extend(subs)
+    should.extend(_expansion_queries(clauses))
     q: wq.Query | None
     optional = wq.Or(should, scale=COORD_SCALE) if len(should) > 1 else (should[0] if should else None)
     if must:
@@ -422,6 +429,29 @@ def build_query(searcher: Any, clauses: list[Clause]) -> tuple[wq.Query | None, 
     if q is None and mask is not None:
         q = wq.Every()
     return q, mask
+
+
+def _expansion_queries(clauses: list[Clause]) -> list[wq.Query]:
+    """Acronyms and synonyms of the plain words (``MI`` -> "motivational interviewing"),
+    weighted below the words themselves."""
+    terms = [
+        t
+        for c in clauses
+        if c.kind == "word" and c.field is None and c.occur != "must_not"
+        for t in analyze(c.text)
+    ]
+    out: list[wq.Query] = []
+    for _, alternatives in expansions(terms):
+        subs = [
+            _field_terms(None, list(alt), _phrase if len(alt) > 1 else _term) for alt in alternatives
+        ]
+        out.append(wq.DisjunctionMax(subs, boost=EXPANSION_WEIGHT) if len(subs) > 1 else _boosted(subs[0]))
+    return out
+
+
+def _boosted(q: wq.Query) -> wq.Query:
+    q.boost = q.boost * EXPANSION_WEIGHT
+    return q
 
 
 def build_filter(filters: Filters) -> wq.Query | None:
