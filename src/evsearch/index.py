@@ -26,7 +26,7 @@ from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
 from . import ingest
 from ._version import __version__
-from .analysis import text_analyzer, word_analyzer
+from .analysis import preload_stems, stem_table, text_analyzer, word_analyzer
 from .errors import (
     CorpusError,
     EvsearchError,
@@ -148,6 +148,7 @@ def current_generation(index_dir: Path) -> Generation:
 
 def open_whoosh(gen: Generation) -> Any:
     """Open the Whoosh index of a generation (internal: no Whoosh object leaves the library)."""
+    preload_stems(gen.path / STEMS)
     try:
         return whoosh_index.open_dir(str(gen.path))
     except Exception as exc:  # whoosh raises many kinds on damaged files
@@ -298,6 +299,7 @@ def write_generation(
             "cells": sorted(cells),
             **counts,
         }
+        save_stems(ix, building)
         _fsync_write(building / META, json.dumps(meta, indent=1, ensure_ascii=False))
         os.replace(building, path)
         _fsync_write(index_dir / CURRENT, name + "\n")
@@ -306,6 +308,18 @@ def write_generation(
         raise
     _remove_old_generations(index_dir, keep={name, _previous(index_dir, name)})
     return Generation(path=path, meta=meta), counts["studies"] + counts["passages"]
+
+
+STEMS = "stems.json"
+
+
+def save_stems(ix: Any, gen_path: Path) -> None:
+    """Save the stem of every word the index holds, so searches need not import NLTK."""
+    with ix.reader() as reader:
+        vocabulary = [
+            w.decode("utf-8") if isinstance(w, bytes) else w for w in reader.lexicon("words")
+        ]
+    _fsync_write(gen_path / STEMS, json.dumps(stem_table(vocabulary), ensure_ascii=False))
 
 
 def _previous(index_dir: Path, name: str) -> str:

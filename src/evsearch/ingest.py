@@ -27,8 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nltk.stem.porter import PorterStemmer
-
+from evsearch.analysis import stem
 from evsearch.errors import CorpusError, IngestError
 from evsearch.model import STUDY_TYPES, Cell, ParsedCell, Passage, PassageRole, Study
 
@@ -120,7 +119,6 @@ _STOPWORDS = frozenset(
     where which while who whom why will with would you your yours listed described click
     scroll highlighted heading headings discussion discussions see associated""".split()
 )
-_stemmer = PorterStemmer()
 
 
 # --------------------------------------------------------------------------- public API
@@ -314,7 +312,7 @@ def _words(text: str) -> list[str]:
 
 
 def _terms(text: str) -> set[str]:
-    return {_stemmer.stem(w) for w in _words(text) if len(w) > 1}
+    return {stem(w) for w in _words(text) if len(w) > 1}
 
 
 # --------------------------------------------------------------------------- header
