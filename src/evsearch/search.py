@@ -604,9 +604,11 @@ def _ranked_page(
     """
     groupedby = None
     if opts.facets:
-        groupedby = {
+        schema = searcher.schema
+        groupedby = {  # an index built before a field was indexed counts nothing for it
             name: sorting.FieldFacet(fieldname, allow_overlap=overlap)
             for name, (fieldname, overlap) in _FACET_FIELDS.items()
+            if fieldname in schema and schema[fieldname].indexed
         }
     results = searcher.search(
         q, filter=fq, mask=mask, limit=None, groupedby=groupedby, maptype=sorting.Count
@@ -656,26 +658,32 @@ def _ranked_page(
 def _facets(results: Any) -> Facets:
     """The facet counts Whoosh grouped while searching, as plain values in display order."""
 
+    def groups(name: str) -> dict[Any, int]:
+        try:
+            return dict(results.groups(name))
+        except KeyError:
+            return {}
+
     def by_count(groups: dict[Any, int]) -> tuple[FacetCount, ...]:
         counts = [(str(v), n) for v, n in groups.items() if v not in (None, "")]
         return tuple(FacetCount(v, n) for v, n in sorted(counts, key=lambda c: (-c[1], c[0])))
 
     years: dict[int, int] = {}
-    for value, n in results.groups("year").items():
+    for value, n in groups("year").items():
         year = _year_of(value)
         if year is not None:
             years[year] = years.get(year, 0) + n
     decades: dict[int, int] = {}
     for year, n in years.items():
         decades[year // 10 * 10] = decades.get(year // 10 * 10, 0) + n
-    types = {str(v).upper(): n for v, n in results.groups("type").items() if v}
+    types = {str(v).upper(): n for v, n in groups("type").items() if v}
     return Facets(
-        kind=by_count(results.groups("kind")),
+        kind=by_count(groups("kind")),
         type=by_count(types),
         year=tuple(FacetCount(str(y), n) for y, n in sorted(years.items())),
         decade=tuple(FacetCount(f"{d}s", n) for d, n in sorted(decades.items())),
-        matrix=by_count(results.groups("matrix")),
-        cell=by_count(results.groups("cell")),
+        matrix=by_count(groups("matrix")),
+        cell=by_count(groups("cell")),
     )
 
 
