@@ -62,7 +62,8 @@ def test_zero_hits_is_exit_0_with_empty_hits(runner: CliRunner, built_index: Pat
     code, out, _ = run(runner, "search", "xylophone", "--json", index=built_index)
     assert code == 0
     assert json.loads(out) == {"query": "xylophone", "total": 0, "suggestion": None,
-                               "corrected": False, "hits": []}
+                               "corrected": False, "hits": [], "page": 1, "pages": 0,
+                               "limit": 10, "sort": "relevance", "facets": None}
     code, out, _ = run(runner, "search", "xylophone", index=built_index)
     assert code == 0 and out == "No matches.\n"
 
@@ -101,8 +102,8 @@ def test_show_and_stats(runner: CliRunner, built_index: Path) -> None:
     lines = out.splitlines()
     assert lines[0] == "Supervising offenders is about the quality of the relationship"
     assert lines[1] == "alcohol/B5/s5  study, type R  (2002)  alcohol/B5"
-    assert lines[-1] == ("Discussed in: Where should I start?; "
-                         "Are the practitioner's therapeutic skills really unimportant?")
+    assert ("Discussed in: Where should I start?; "
+            "Are the practitioner's therapeutic skills really unimportant?") in lines
     code, out, _ = run(runner, "stats", "--json", index=built_index)
     stats = json.loads(out)
     assert (stats["cells"], stats["studies"], stats["passages"]) == (1, 9, 28)
@@ -177,7 +178,7 @@ def test_every_command_has_help_with_an_example(runner: CliRunner) -> None:
     for name, command in cli.commands.items():
         code, out, _ = run(runner, name, "--help")
         assert code == 0, name
-        assert command.help and "Example:" in out, name
+        assert command.help and "Example" in out, name
 
 
 def test_version(runner: CliRunner) -> None:

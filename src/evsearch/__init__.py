@@ -24,7 +24,20 @@ from .errors import (
 from .index import build_index, default_corpus_dir, default_index_dir
 from .ingest import parse_cell_text, read_cell_file
 from .model import Cell, ParsedCell, Passage, Study
-from .results import DocumentView, FileProblem, Hit, IndexReport, IndexStats, SearchResult
+from .results import (
+    DocumentView,
+    Explanation,
+    FacetCount,
+    Facets,
+    FileProblem,
+    Hit,
+    IndexReport,
+    IndexStats,
+    Related,
+    SearchResult,
+    SimilarResult,
+    TermScore,
+)
 from .search import SearchIndex, ensure_index, open_index
 
 __all__ = [
@@ -33,6 +46,9 @@ __all__ = [
     "DocumentNotFoundError",
     "DocumentView",
     "EvsearchError",
+    "Explanation",
+    "FacetCount",
+    "Facets",
     "FileProblem",
     "Hit",
     "IndexBusyError",
@@ -46,9 +62,12 @@ __all__ = [
     "ParsedCell",
     "Passage",
     "QueryError",
+    "Related",
     "SearchIndex",
     "SearchResult",
+    "SimilarResult",
     "Study",
+    "TermScore",
     "__version__",
     "build_index",
     "default_corpus_dir",

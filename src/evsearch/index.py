@@ -38,7 +38,7 @@ from .model import Document, ParsedCell, Passage, Study
 from .results import FileProblem, IndexReport
 
 #: Bumped whenever the schema or the analysis changes in a way old indexes cannot serve.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MARKER = "EVSEARCH_INDEX"
 CURRENT = "CURRENT"
 META = "meta.json"
@@ -54,10 +54,10 @@ def make_schema() -> Schema:
     analyzer = text_analyzer()
     return Schema(
         id=ID(stored=True, unique=True),
-        kind=ID(stored=True),
+        kind=ID(stored=True, sortable=True),
         cell=KEYWORD(lowercase=True),
-        cell_key=STORED(),
-        matrix=ID(),
+        cell_key=ID(stored=True, sortable=True),  # "alcohol/B5": sortable for facet counts
+        matrix=ID(sortable=True),
         type=KEYWORD(lowercase=True),
         study_type=STORED(),
         year=NUMERIC(int, bits=32, stored=True, sortable=True, signed=True),

@@ -44,6 +44,15 @@ class SearchResult:
     hits: tuple[Hit, ...]
     suggestion: str | None = None  # a corrected query, when some words look misspelt
     corrected: bool = False  # True when the hits are for ``suggestion`` (the query found nothing)
+    page: int = 1  # 1-based page number
+    limit: int = 10  # hits per page
+    sort: str = "relevance"  # "relevance", "year" or "-year"
+    facets: Facets | None = None  # counts over all matches, when asked for
+
+    @property
+    def pages(self) -> int:
+        """How many pages of ``limit`` hits the matches fill."""
+        return -(-self.total // self.limit) if self.limit else 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +60,11 @@ class SearchResult:
             "total": self.total,
             "suggestion": self.suggestion,
             "corrected": self.corrected,
+            "page": self.page,
+            "pages": self.pages,
+            "limit": self.limit,
+            "sort": self.sort,
+            "facets": self.facets.to_dict() if self.facets is not None else None,
             "hits": [h.to_dict() for h in self.hits],
         }
 
@@ -130,3 +144,132 @@ class IndexReport:
         d = asdict(self)
         d["problems"] = [asdict(p) for p in self.problems]
         return d
+
+
+@dataclass(frozen=True)
+class FacetCount:
+    """How many matching documents have one value of a facet."""
+
+    value: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Facets:
+    """Counts of all matching documents (every page) by kind, study type, year, decade, matrix, cell.
+
+    A study of two types (``S G``) counts under each; documents without a value (passages have
+    no type or year) are not counted under that facet.
+    """
+
+    kind: tuple[FacetCount, ...] = ()
+    type: tuple[FacetCount, ...] = ()
+    year: tuple[FacetCount, ...] = ()
+    decade: tuple[FacetCount, ...] = ()
+    matrix: tuple[FacetCount, ...] = ()
+    cell: tuple[FacetCount, ...] = ()
+
+    def to_dict(self) -> dict[str, dict[str, int]]:
+        """``{"kind": {"study": 9, ...}, "type": {"K": 4, ...}, ...}``, values in display order."""
+        return {
+            name: {c.value: c.count for c in getattr(self, name)}
+            for name in ("kind", "type", "year", "decade", "matrix", "cell")
+        }
+
+
+@dataclass(frozen=True)
+class SimilarResult:
+    """Documents like one document, found from its key terms (``evsearch similar ID``)."""
+
+    id: str
+    terms: tuple[str, ...]  # the key terms searched for (index terms: stemmed)
+    total: int
+    hits: tuple[Hit, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "terms": list(self.terms),
+            "total": self.total,
+            "hits": [h.to_dict() for h in self.hits],
+        }
+
+
+@dataclass(frozen=True)
+class Related:
+    """The documents linked to one document through the commentary's sections.
+
+    For a study: the passages of the sections that discuss it, and the other studies those
+    sections discuss. For a passage: the studies its section discusses.
+    """
+
+    id: str
+    sections: tuple[str, ...]  # the section headings that link them
+    passages: tuple[DocumentView, ...] = ()
+    studies: tuple[DocumentView, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        def brief(v: DocumentView) -> dict[str, Any]:
+            return {
+                "id": v.id, "kind": v.kind, "title": v.title, "section": v.section,
+                "study_type": v.study_type, "year": v.year,
+            }
+
+        return {
+            "id": self.id,
+            "sections": list(self.sections),
+            "passages": [brief(v) for v in self.passages],
+            "studies": [brief(v) for v in self.studies],
+        }
+
+
+@dataclass(frozen=True)
+class TermScore:
+    """What one query term in one field adds to a document's score (BM25F)."""
+
+    field: str
+    term: str  # the index term (analysed: lowercased, stemmed)
+    frequency: int  # occurrences in the document's field
+    field_length: int  # the field's length in the document, in terms
+    weight: float  # the field weight (boost) the query gives the term
+    score: float  # the BM25F score of the term in the field, before the weight
+
+    @property
+    def contribution(self) -> float:
+        return round(self.score * self.weight, 4)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["contribution"] = self.contribution
+        return d
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a document scored as it did for a query (``evsearch explain QUERY ID``)."""
+
+    query: str
+    id: str
+    matched: bool  # False when the document does not match (or is filtered out)
+    score: float  # the score search gives it (0 when not matched)
+    terms: tuple[TermScore, ...]  # the query terms found in the document, largest first
+    missing: tuple[str, ...] = ()  # query terms found in none of its fields
+    reason: str | None = None  # why it does not match, when it does not
+
+    @property
+    def term_total(self) -> float:
+        """The sum of the term contributions; ``score`` differs by the coordination bonus
+        (more matched words) and phrase scoring."""
+        return round(sum(t.contribution for t in self.terms), 4)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "id": self.id,
+            "matched": self.matched,
+            "score": self.score,
+            "term_total": self.term_total,
+            "reason": self.reason,
+            "terms": [t.to_dict() for t in self.terms],
+            "missing": list(self.missing),
+        }

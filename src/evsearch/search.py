@@ -12,10 +12,11 @@ import html
 import re
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from whoosh import highlight, scoring
+from whoosh import highlight, scoring, sorting
 from whoosh import query as wq
 
 from .analysis import analyze, expansions, is_synonym_term, words
@@ -29,6 +30,8 @@ from .index import (
     open_whoosh,
 )
 from .query import (
+    YEAR_MAX,
+    YEAR_MIN,
     Clause,
     Filters,
     normalise_cell,
@@ -36,8 +39,20 @@ from .query import (
     normalise_matrix,
     normalise_type,
     parse_query,
+    parse_year,
 )
-from .results import DocumentView, Hit, IndexStats, SearchResult
+from .results import (
+    DocumentView,
+    Explanation,
+    FacetCount,
+    Facets,
+    Hit,
+    IndexStats,
+    Related,
+    SearchResult,
+    SimilarResult,
+    TermScore,
+)
 
 #: Per-field weights of plain words (BM25F-style: a field's score is multiplied by its weight).
 FIELD_WEIGHTS: dict[str, float] = {
@@ -60,6 +75,10 @@ FIELD_B: dict[str, float] = {"organisation": 0.0, "meta": 0.0}
 SNIPPET_CHARS = 240
 MAX_LIMIT = 1000
 MAX_PREFIX_TERMS = 256
+#: Orders of search results: relevance (score, ties by cell order), year ascending, year descending.
+SORTS: tuple[str, ...] = ("relevance", "year", "-year")
+#: How many key terms ``similar`` searches for.
+SIMILAR_TERMS = 12
 
 
 class _MarkFormatter(highlight.Formatter):
@@ -139,6 +158,17 @@ def _leading_snippet(text: str, chars: int = SNIPPET_CHARS) -> str:
     return html.escape(text[: cut if cut > 0 else chars], quote=False) + " …"
 
 
+@dataclass(frozen=True)
+class _Page:
+    """Which page of results to build, in which order, and what with."""
+
+    limit: int
+    page: int
+    sort: str
+    facets: bool
+    snippets: bool
+
+
 class SearchIndex:
     """An open evsearch index: search it, fetch documents, count what it holds.
 
@@ -198,6 +228,9 @@ class SearchIndex:
         query: str,
         *,
         limit: int = 10,
+        page: int = 1,
+        sort: str = "relevance",
+        facets: bool = False,
         kind: str | None = None,
         study_type: str | None = None,
         cell: str | None = None,
@@ -207,16 +240,26 @@ class SearchIndex:
         snippets: bool = True,
         suggest: bool = True,
     ) -> SearchResult:
-        """Run ``query`` and return one page of ranked hits.
+        """Run ``query`` and return page ``page`` of ``limit`` hits, ranked by ``sort``.
 
-        Options are filters that every hit satisfies, like the query's own ``type:K`` etc.
+        Options are filters that every hit satisfies, like the query's own ``type:K`` etc.;
+        ``study_type`` may name several types (``"S,G"``). ``sort`` is ``"relevance"``,
+        ``"year"`` or ``"-year"`` (newest first; undated documents last); ties go by score,
+        then by the documents' order in their cell. ``total`` counts every page; with
+        ``facets=True`` the result counts all matches by kind, type, year, decade, matrix, cell.
         When no document matches and the words look misspelt, the hits are those of the
         suggested correction and ``corrected`` is True.
+
+        >>> idx.search("supervision", kind="study", sort="-year", page=2, limit=3)  # doctest: +SKIP
         """
         if not isinstance(limit, int) or limit < 1 or limit > MAX_LIMIT:
             raise QueryError(
                 f"limit must be between 1 and {MAX_LIMIT}", hint="pass --limit N with 1 <= N"
             )
+        if not isinstance(page, int) or page < 1:
+            raise QueryError(f"page must be 1 or more, not {page}", hint="pass --page N with N >= 1")
+        if sort not in SORTS:
+            raise QueryError(f"unknown sort {sort!r}", hint="sort by " + ", ".join(SORTS))
         parsed = parse_query(query)
         filters = parsed.filters
         if kind:
@@ -227,21 +270,23 @@ class SearchIndex:
             filters.cells.add(normalise_cell(cell))
         if matrix:
             filters.matrices.add(normalise_matrix(matrix))
+        for year in (year_from, year_to):
+            if year is not None:
+                parse_year(str(year))
         filters.merge_year(year_from, year_to)
+        page_opts = _Page(limit, page, sort, facets, snippets)
         searcher = self._current()
         with self._lock:
-            result = self._run(searcher, query, parsed.clauses, filters, limit, snippets)
+            result = self._run(searcher, query, parsed.clauses, filters, page_opts)
             if suggest:
                 suggestion = self._suggest(searcher, query, parsed.clauses)
                 if suggestion and result.total == 0:
                     fixed = parse_query(suggestion)
-                    corrected = self._run(searcher, query, fixed.clauses, filters, limit, snippets)
+                    corrected = self._run(searcher, query, fixed.clauses, filters, page_opts)
                     if corrected.total:
-                        return SearchResult(
-                            query, corrected.total, corrected.hits, suggestion, corrected=True
-                        )
+                        return replace(corrected, suggestion=suggestion, corrected=True)
                 if suggestion:
-                    return SearchResult(query, result.total, result.hits, suggestion)
+                    return replace(result, suggestion=suggestion)
             return result
 
     def _run(
@@ -250,42 +295,27 @@ class SearchIndex:
         query: str,
         clauses: list[Clause],
         filters: Filters,
-        limit: int,
-        snippets: bool,
+        opts: _Page,
     ) -> SearchResult:
         q, mask = build_query(searcher, clauses)
         fq = build_filter(filters)
         if q is None:
             if fq is None:
-                return SearchResult(query, 0, ())
+                return SearchResult(
+                    query, 0, (), page=opts.page, limit=opts.limit, sort=opts.sort,
+                    facets=Facets() if opts.facets else None,
+                )
             q = wq.Every()
         if fq is not None and not fq.matcher(searcher).is_active():
             # whoosh3 treats a filter that matches nothing as no filter at all
-            return SearchResult(query, 0, ())
-        if isinstance(q, wq.Every):
-            results = searcher.search(q, filter=fq, mask=mask, limit=limit, sortedby="seq")
-        else:
-            results = searcher.search(q, filter=fq, mask=mask, limit=limit)
-        results.formatter = _MarkFormatter()
-        hits = []
-        for rank, hit in enumerate(results, start=1):
-            stored = hit.fields()
-            snippet = ""
-            if snippets and not isinstance(q, wq.Every):
-                text = stored.get("text", "")
-                results.fragmenter = (
-                    highlight.WholeFragmenter()
-                    if len(text) <= SNIPPET_CHARS * 1.25
-                    else highlight.ContextFragmenter(maxchars=SNIPPET_CHARS, surround=90)
-                )
-                # strict: a phrase's words are marked only where the phrase occurs; whoosh3
-                # misses some phrase matches across removed stopwords, so fall back to loose
-                snippet = hit.highlights("text", text=text, top=2, strict_phrase=True) or (
-                    hit.highlights("text", text=text, top=2)
-                )
-            score = 0.0 if isinstance(q, wq.Every) else (hit.score or 0.0)
-            hits.append(_make_hit(rank, score, stored, snippet))
-        return SearchResult(query, len(results), tuple(hits))
+            return SearchResult(
+                query, 0, (), page=opts.page, limit=opts.limit, sort=opts.sort,
+                facets=Facets() if opts.facets else None,
+            )
+        total, hits, facets = _ranked_page(searcher, q, fq, mask, opts)
+        return SearchResult(
+            query, total, hits, page=opts.page, limit=opts.limit, sort=opts.sort, facets=facets
+        )
 
     def _suggest(self, searcher: Any, query: str, clauses: list[Clause]) -> str | None:
         """A corrected query built from the index's own vocabulary, or None."""
@@ -332,6 +362,126 @@ class SearchIndex:
             docnums = searcher.docs_for_query(fq if fq is not None else wq.Every())
             views = [_make_view(searcher.stored_fields(n)) for n in docnums]
         return sorted(views, key=lambda v: (v.cell, v.kind != "study", v.order))
+
+    def similar(
+        self, doc_id: str, *, limit: int = 10, page: int = 1, kind: str | None = None
+    ) -> SimilarResult:
+        """Documents like ``doc_id`` (more-like-this): a search for its key terms, itself left out.
+
+        >>> [h.id for h in idx.similar("alcohol/B5/s7", limit=3).hits]  # doctest: +SKIP
+        """
+        if not isinstance(limit, int) or limit < 1 or limit > MAX_LIMIT:
+            raise QueryError(
+                f"limit must be between 1 and {MAX_LIMIT}", hint="pass --limit N with 1 <= N"
+            )
+        if not isinstance(page, int) or page < 1:
+            raise QueryError(f"page must be 1 or more, not {page}", hint="pass --page N with N >= 1")
+        filters = Filters()
+        if kind:
+            filters.kinds.add(normalise_kind(kind))
+        searcher = self._current()
+        with self._lock:
+            stored = searcher.document(id=doc_id)
+            if stored is None:
+                raise DocumentNotFoundError(f"no document with id {doc_id!r}")
+            source = " ".join(
+                stored.get(f) or "" for f in ("title", "section", "text", "organisation")
+            )
+            key_terms = [t for t, _ in searcher.key_terms_from_text("text", source, SIMILAR_TERMS)]
+            if not key_terms:
+                return SimilarResult(doc_id, (), 0, ())
+            weights = dict(searcher.key_terms_from_text("text", source, SIMILAR_TERMS))
+            subs = [
+                wq.Term(f, t, boost=FIELD_WEIGHTS[f] * weights[t])
+                for t in key_terms
+                for f in ("title", "section", "text")
+            ]
+            q = wq.Or(subs)
+            opts = _Page(limit, page, "relevance", False, True)
+            total, hits, _ = _ranked_page(
+                searcher, q, build_filter(filters), wq.Term("id", doc_id), opts
+            )
+        return SimilarResult(doc_id, tuple(key_terms), total, hits)
+
+    def related(self, doc_id: str) -> Related:
+        """The documents linked to ``doc_id`` through its cell's commentary sections.
+
+        For a study: the passages of the sections that discuss it, and the other studies
+        discussed in those sections. For a passage: the studies its section discusses.
+
+        >>> [p.id for p in idx.related("alcohol/B5/s1").passages]  # doctest: +SKIP
+        """
+        view = self.get(doc_id)
+        if view.kind == "study":
+            sections = view.links
+        else:
+            sections = (view.section,) if view.section else ()
+        keys = {_heading_key(h) for h in sections}
+        if not keys:
+            return Related(doc_id, sections)
+        searcher = self._current()
+        with self._lock:
+            docnums = searcher.docs_for_query(wq.Term("cell", view.cell.lower()))
+            cell_docs = [_make_view(searcher.stored_fields(n)) for n in docnums]
+        cell_docs.sort(key=lambda v: (v.kind != "study", v.order))
+        passages = ()
+        if view.kind == "study":
+            passages = tuple(
+                v for v in cell_docs if v.kind == "passage" and _heading_key(v.section or "") in keys
+            )
+        studies = tuple(
+            v for v in cell_docs
+            if v.kind == "study" and v.id != doc_id and keys & {_heading_key(h) for h in v.links}
+        )
+        return Related(doc_id, sections, passages, studies)
+
+    def explain(self, query: str, doc_id: str) -> Explanation:
+        """Why ``doc_id`` scored as it did for ``query``: its BM25F score per field and term.
+
+        Each matched term's score is Whoosh's BM25F scorer on that document's field, times
+        the field weight the query gives it; ``score`` adds the coordination bonus for
+        matching more of the query's words (and phrase scoring).
+
+        >>> idx.explain("motivational interviewing", "alcohol/B5/s7").terms[0]  # doctest: +SKIP
+        """
+        parsed = parse_query(query)
+        searcher = self._current()
+        with self._lock:
+            docnum = searcher.document_number(id=doc_id)
+            if docnum is None:
+                raise DocumentNotFoundError(f"no document with id {doc_id!r}")
+            q, mask = build_query(searcher, parsed.clauses)
+            fq = build_filter(parsed.filters)
+            only = wq.Term("id", doc_id)
+
+            def hits_doc(extra: wq.Query) -> bool:
+                return bool(list(searcher.docs_for_query(wq.And([only, extra]))))
+
+            reason: str | None = None
+            score = 0.0
+            if q is None or isinstance(q, wq.Every):
+                reason = "the query has no words to score"
+            else:
+                found = searcher.search(q, filter=only, limit=1)
+                if found.scored_length():
+                    score = round(float(found.score(0) or 0.0), 4)
+                else:
+                    reason = "it does not match the query's words"
+            if reason is None and mask is not None and hits_doc(mask):
+                reason = "it contains an excluded word"
+            if reason is None and fq is not None and not hits_doc(fq):
+                reason = "the query's filters (type:, kind:, cell:, matrix:, year:) leave it out"
+            terms = _term_scores(searcher, q, docnum) if q is not None else []
+        wanted = [
+            t for c in parsed.clauses if c.kind != "prefix" and c.occur != "must_not"
+            for t in analyze(c.text)
+        ]
+        seen = {t.term for t in terms}
+        missing = tuple(dict.fromkeys(t for t in wanted if t not in seen))
+        return Explanation(
+            query, doc_id, reason is None, score if reason is None else 0.0, tuple(terms),
+            missing, reason,
+        )
 
     def stats(self) -> IndexStats:
         """What the index holds and where it is."""
@@ -470,6 +620,181 @@ def build_filter(filters: Filters) -> wq.Query | None:
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else wq.And(parts)
+
+
+# --- ranking, paging and facets ------------------------------------------------------------------
+
+#: The facets counted with ``facets=True``: name -> (field, many values per document).
+_FACET_FIELDS: dict[str, tuple[str, bool]] = {
+    "kind": ("kind", False),
+    "type": ("type", True),
+    "year": ("year", False),
+    "matrix": ("matrix", False),
+    "cell": ("cell_key", False),
+}
+
+
+def _year_of(value: Any) -> int | None:
+    """A year column value, or None for the column's "no year" default."""
+    return value if isinstance(value, int) and YEAR_MIN <= value <= YEAR_MAX else None
+
+
+def _ranked_page(
+    searcher: Any, q: wq.Query, fq: wq.Query | None, mask: wq.Query | None, opts: _Page
+) -> tuple[int, tuple[Hit, ...], Facets | None]:
+    """Every match of ``q`` (and its facets), ordered by ``opts.sort``; the hits of one page.
+
+    All matches are collected so that ``total`` and the facets count every page, and so that
+    ties are broken the same way on every page: by score, then by ``seq`` (cell order).
+    """
+    scored = not isinstance(q, wq.Every)
+    start = (opts.page - 1) * opts.limit
+    if opts.sort == "relevance" and not opts.facets:
+        # the common case: Whoosh's top-N collector, which need not score every match
+        # (ties go by document number, the same on every page)
+        results = searcher.search(
+            q, filter=fq, mask=mask, limit=start + opts.limit,
+            sortedby=None if scored else "seq",
+        )
+        total = len(results)
+        order = list(range(start, min(start + opts.limit, results.scored_length())))
+        scores = [(results.score(i) or 0.0) if scored else 0.0 for i in order]
+    else:
+        order, scores, total, results = _sorted_matches(searcher, q, fq, mask, opts, scored)
+    results.formatter = _MarkFormatter()
+    hits = []
+    for rank, (i, score) in enumerate(zip(order, scores, strict=True), start=start + 1):
+        hit = results[i]
+        stored = hit.fields()
+        snippet = ""
+        if opts.snippets and scored:
+            text = stored.get("text", "")
+            results.fragmenter = (
+                highlight.WholeFragmenter()
+                if len(text) <= SNIPPET_CHARS * 1.25
+                else highlight.ContextFragmenter(maxchars=SNIPPET_CHARS, surround=90)
+            )
+            # strict: a phrase's words are marked only where the phrase occurs; whoosh3
+            # misses some phrase matches across removed stopwords, so fall back to loose
+            snippet = hit.highlights("text", text=text, top=2, strict_phrase=True) or (
+                hit.highlights("text", text=text, top=2)
+            )
+        hits.append(_make_hit(rank, score, stored, snippet))
+    facets = _facets(results) if opts.facets else None
+    return total, tuple(hits), facets
+
+
+def _sorted_matches(
+    searcher: Any, q: wq.Query, fq: wq.Query | None, mask: wq.Query | None, opts: _Page, scored: bool
+) -> tuple[list[int], list[float], int, Any]:
+    """Every match (and its facets) ordered by ``opts.sort``: the result positions and scores
+    of one page, the total, and the Whoosh results they index into."""
+    groupedby = None
+    if opts.facets:
+        schema = searcher.schema
+        groupedby = {  # an index built before a field was indexed counts nothing for it
+            name: sorting.FieldFacet(fieldname, allow_overlap=overlap)
+            for name, (fieldname, overlap) in _FACET_FIELDS.items()
+            if fieldname in schema and schema[fieldname].indexed
+        }
+    results = searcher.search(
+        q, filter=fq, mask=mask, limit=None, groupedby=groupedby, maptype=sorting.Count
+    )
+    reader = searcher.reader()
+    seq = reader.column_reader("seq")
+    total = results.scored_length()
+    keys: list[tuple[Any, ...]] = []
+    for i in range(total):
+        docnum = results.docnum(i)
+        score = (results.score(i) or 0.0) if scored else 0.0
+        keys.append((-score, seq[docnum], i))
+    if opts.sort != "relevance":
+        years = reader.column_reader("year")
+        newest_first = opts.sort == "-year"
+
+        def by_year(key: tuple[Any, ...]) -> tuple[Any, ...]:
+            year = _year_of(years[results.docnum(key[2])])
+            if year is None:
+                return (1, 0, *key)
+            return (0, -year if newest_first else year, *key)
+
+        keys.sort(key=by_year)
+    else:
+        keys.sort()
+    start = (opts.page - 1) * opts.limit
+    page = keys[start : start + opts.limit]
+    return [k[2] for k in page], [-k[0] for k in page], total, results
+
+
+def _facets(results: Any) -> Facets:
+    """The facet counts Whoosh grouped while searching, as plain values in display order."""
+
+    def groups(name: str) -> dict[Any, int]:
+        try:
+            return dict(results.groups(name))
+        except KeyError:
+            return {}
+
+    def by_count(groups: dict[Any, int]) -> tuple[FacetCount, ...]:
+        counts = [(str(v), n) for v, n in groups.items() if v not in (None, "")]
+        return tuple(FacetCount(v, n) for v, n in sorted(counts, key=lambda c: (-c[1], c[0])))
+
+    years: dict[int, int] = {}
+    for value, n in groups("year").items():
+        year = _year_of(value)
+        if year is not None:
+            years[year] = years.get(year, 0) + n
+    decades: dict[int, int] = {}
+    for year, n in years.items():
+        decades[year // 10 * 10] = decades.get(year // 10 * 10, 0) + n
+    types = {str(v).upper(): n for v, n in groups("type").items() if v}
+    return Facets(
+        kind=by_count(groups("kind")),
+        type=by_count(types),
+        year=tuple(FacetCount(str(y), n) for y, n in sorted(years.items())),
+        decade=tuple(FacetCount(f"{d}s", n) for d, n in sorted(decades.items())),
+        matrix=by_count(groups("matrix")),
+        cell=by_count(groups("cell")),
+    )
+
+
+def _heading_key(heading: str) -> str:
+    """A section heading compared loosely: case, curly quotes and spacing ignored."""
+    return " ".join(heading.replace("\u2019", "'").replace("\u2018", "'").casefold().split())
+
+
+def _term_scores(searcher: Any, q: wq.Query, docnum: int) -> list[TermScore]:
+    """The BM25F score of each of the query's terms in each field of one document."""
+    wanted: dict[tuple[str, str], float] = {}
+    for leaf in q.leaves():
+        if isinstance(leaf, wq.Term):
+            pairs = [(leaf.fieldname, leaf.text)]
+        elif isinstance(leaf, wq.Phrase):
+            pairs = [(leaf.fieldname, w) for w in leaf.words]
+        else:
+            continue
+        for fieldname, text in pairs:
+            text = text.decode("utf-8") if isinstance(text, bytes) else text
+            wanted.setdefault((fieldname, text), float(leaf.boost))
+    reader = searcher.reader()
+    out = []
+    for (fieldname, text), boost in wanted.items():
+        if (fieldname, text) not in reader:
+            continue
+        m = searcher.postings(fieldname, text)
+        m.skip_to(docnum)
+        if not m.is_active() or m.id() != docnum:
+            continue
+        out.append(TermScore(
+            field=fieldname,
+            term=text,
+            frequency=int(m.weight()),
+            field_length=int(searcher.doc_field_length(docnum, fieldname, 0)),
+            weight=boost,
+            score=round(float(m.score()), 4),
+        ))
+    out.sort(key=lambda t: (-t.contribution, t.field, t.term))
+    return out
 
 
 # --- spelling ----------------------------------------------------------------------------------
