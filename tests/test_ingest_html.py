@@ -8,6 +8,7 @@ to ``corpus/alcohol/B5.txt`` document by document.
 
 from __future__ import annotations
 
+import html as html_lib
 import os
 import re
 from collections.abc import Callable
@@ -231,6 +232,16 @@ VARIANTS: dict[str, Callable[[str], str]] = {
         _studies_as_list,
         _sub(r'<li( id="s\d")?><img[^>]*alt="([SKRG])"[^>]*> ', r'<li\1><div class="mark">\2</div><div>'),
         _sub(r"</li>", "</div></li>"),
+    ),
+    "pull-quote-inline-span": _chain(
+        _sub(r'<aside class="pullquote"><p>(.*?)</p></aside>\s*<p>', r'<p><span class="pullquote">\1</span>'),
+        _sub(
+            r'<div class="pq" style="float:right"><b>(.*?)</b></div>\s*<p>',
+            r'<p><span style="float: right">\1</span>',
+        ),
+    ),
+    "unknown-elements": _bite(
+        _chain(_sub(r"<p>", "<x-para>"), _sub(r"</p>", "</x-para>"), _sub(r"<aside ", "<matrix-quote "))
     ),
     "javascript-links": _sub(
         r'href="#(skills|start|split|tricky)" onclick="[^"]*"',
@@ -475,3 +486,76 @@ def test_build_index_reports_duplicate(tmp_path: Path) -> None:
     report = build_index(corpus, tmp_path / "index")
     assert report.added == 1 and report.documents == 37
     assert [p.path for p in report.problems] == ["B5.txt"]
+
+
+# --------------------------------------------------------------------------- another writer
+
+
+def _render(cell: ParsedCell, sections: dict[int, tuple[str, ...]]) -> str:
+    """B5 as a different site build would write it: HTML5, a study list, sections with ids,
+    bold lead-ins, pull quotes in blockquotes, the panel in an aside, a prose sidebar."""
+    esc = html_lib.escape
+    ids = {}
+    for p in cell.passages:
+        ids.setdefault(p.section, f"sec-{len(ids) + 1}")
+    out = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>{esc(cell.cell.title)}: {esc(cell.cell.label)} | Findings</title></head><body>",
+        "<header><a class='logo' href='/'>Effectiveness Bank</a><ul class='menu'><li><a href='/'>Home</a>",
+        "<li><a href='/m'>Matrices</a><li><a href='/s'>Search</a></ul>",
+        f"<p class='kicker'>{esc(cell.cell.title)}</p><h1>{esc(cell.cell.label)}</h1>",
+        f"<p class='standfirst'>{esc(cell.cell.description)}</p></header>",
+        "<div class='legend'><span>S</span> Seminal studies <span>K</span> Key studies <span>R</span>",
+        " Reviews <span>G</span> Guidance</div><button>Unfold extra text</button>",
+        "<ol class='docs'>",
+    ]
+    for st in cell.studies:
+        marks = "".join(f"<abbr title='{_TYPE_NAMES[t]}'>{t}</abbr>" for t in st.types)
+        org = f"{esc(st.organisation)}, " if st.organisation else ""
+        links = sections[st.order]
+        xref = ""
+        if len(links) == 1:
+            click = f"<a href='#{ids[links[0]]}'>click</a>"
+            xref = f" For discussion {click} and scroll down to highlighted heading."
+        elif links:
+            heres = " and ".join(f"<a href='#{ids[s]}'>here</a>" for s in links)
+            xref = f" For discussions click {heres} and scroll down to highlighted headings."
+        out.append(
+            f"<li>{marks} <strong><a href='/doc/{st.order}'>{esc(st.title)}</a></strong> ({org}{st.year})."
+            f" {esc(st.summary)}{xref}</li>"
+        )
+    out += [
+        "<li><strong>MORE</strong> Retrieve all relevant analyses.</li></ol>",
+        "<aside id='sidebar'><p>2020/21 update funded by the Society for the Study of Addiction,",
+        " which supports research and practice across the addiction field in the UK.</p>",
+        "<p><a href='/d'>Drug Treatment Matrix</a></p></aside>",
+        "<section class='bite'><h2>Matrix Bite</h2>",
+    ]
+    section, panel_open = None, False
+    for p in cell.passages[1:]:
+        if p.role == "panel":
+            if not panel_open:
+                out.append(f"<aside class='panel'><h4>{esc(p.section)}</h4>")
+                panel_open = True
+            out.append(f"<p>{esc(p.text)}</p>")
+            continue
+        if panel_open:
+            out.append("</aside>")
+            panel_open = False
+        if p.role == "quote":
+            out.append(f"<blockquote class='pullquote'><p>{esc(p.text)}</p></blockquote>")
+            continue
+        if p.section != section:
+            section = p.section
+            out.append(f"<p id='{ids[section]}'><strong>&#9658; {esc(section)}</strong> {esc(p.text)}</p>")
+        else:
+            out.append(f"<p>{esc(p.text)}</p>")
+    out += ["</section><footer><p>&copy; Findings</p></footer></body></html>"]
+    return "\n".join(out)
+
+
+def test_another_writers_rendering(b5_text: ParsedCell) -> None:
+    page = _render(b5_text, HTML_SECTIONS)
+    parsed = parse_cell_html(page.encode("utf-8"))
+    assert_equivalent(b5_text, parsed)
+    assert_exact_links(parsed)

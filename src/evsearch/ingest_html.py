@@ -376,7 +376,9 @@ def _link_targets(tag: Tag) -> list[str]:
 def _is_box(tag: Tag) -> bool:
     if tag.name in _BOX_TAGS:
         return True
-    if tag.name not in ("div", "table", "section", "p", "td", "span", "center"):
+    if tag.name == "span":
+        return _is_floated_span(tag)
+    if tag.name not in ("div", "table", "section", "p", "td", "center"):
         return False
     words = _words_of(tag)
     if any(stem in word for word in words for stem in _BOX_STEMS):
@@ -384,6 +386,15 @@ def _is_box(tag: Tag) -> bool:
     style = str(tag.get("style") or "")
     align = str(tag.get("align") or "").lower()
     return bool(_FLOAT_RE.search(style)) or (tag.name in ("table", "div") and align in ("left", "right"))
+
+
+def _is_floated_span(tag: Tag) -> bool:
+    """A pull quote set inline (``<span class="pullquote">``): a box of its own, not prose."""
+    words = _words_of(tag)
+    stems = ("pull", "pq", "box", "panel", "aside", "callout")
+    return any(stem in word for word in words for stem in stems) or bool(
+        _FLOAT_RE.search(str(tag.get("style") or ""))
+    )
 
 
 def _flat_row(tag: Tag) -> bool:
@@ -472,7 +483,7 @@ class _Walker:
         if name in ("hr",):
             self._flush()
             return
-        if name in _INLINE_TAGS:
+        if name in _INLINE_TAGS and not (name == "span" and _is_floated_span(tag)):
             if name == "a":
                 self.current.targets.extend(_link_targets(tag))
             inner = " ".join(tag.get_text(" ").split())
