@@ -573,10 +573,10 @@ def test_read_cell_file_encodings(tmp_path: Path) -> None:
 
 
 def test_read_cell_file_rejects_other_suffixes(tmp_path: Path) -> None:
-    page = tmp_path / "alcohol" / "B5.htm"
+    page = tmp_path / "alcohol" / "B5.pdf"
     page.parent.mkdir()
-    page.write_text("<html></html>", encoding="utf-8")
-    with pytest.raises(IngestError, match=r"only \.txt"):
+    page.write_bytes(b"%PDF-1.4")
+    with pytest.raises(IngestError, match=r"cell files are \.txt, \.htm or \.html"):
         read_cell_file(page)
 
 

@@ -23,6 +23,7 @@ from .errors import (
 )
 from .index import build_index, default_corpus_dir, default_index_dir
 from .ingest import parse_cell_text, read_cell_file
+from .ingest_html import parse_cell_html
 from .model import Cell, ParsedCell, Passage, Study
 from .results import (
     DocumentView,
@@ -74,6 +75,7 @@ __all__ = [
     "default_index_dir",
     "ensure_index",
     "open_index",
+    "parse_cell_html",
     "parse_cell_text",
     "read_cell_file",
 ]

@@ -342,16 +342,29 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+#: Which form of a cell wins when a corpus holds it twice: the published page carries exact
+#: study -> section links and whole sentences, the PDF text recovers them by heuristics.
+FORM_RANK = {".htm": 1, ".html": 1, ".txt": 0}
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
 def ingest_corpus(corpus_dir: Path) -> tuple[list[SourceBatch], list[FileProblem]]:
     """Ingest every cell file under ``corpus_dir``; a file that fails is reported, not fatal.
 
-    When two files hold the same cell (matrix + code), the first in path order wins and the
-    other is reported.
+    The same cell (matrix + code) in two files is indexed once, and the other file reported.
+    The rule: the HTML page (``.htm``/``.html``) wins over the text form; between two files
+    of the same form, the one modified last wins (a newer saved version of the cell); on a
+    tie, the first in path order. Winners keep their path order in the index.
     """
     corpus_dir = Path(corpus_dir)
-    batches: list[SourceBatch] = []
     problems: list[FileProblem] = []
-    seen: dict[str, str] = {}
+    found: list[tuple[Path, str, str, ParsedCell]] = []
     for path in ingest.discover_cell_files(corpus_dir):
         rel = path.relative_to(corpus_dir).as_posix()
         try:
@@ -363,13 +376,33 @@ def ingest_corpus(corpus_dir: Path) -> tuple[list[SourceBatch], list[FileProblem
         except OSError as exc:
             problems.append(FileProblem(rel, f"cannot read it ({exc.strerror or exc})"))
             continue
+        found.append((path, rel, digest, parsed))
+    winners: dict[str, int] = {}
+    for n, (path, _, _, parsed) in enumerate(found):
         key = parsed.cell.key
-        if key in seen:
-            problems.append(FileProblem(rel, f"cell {key} is already indexed from {seen[key]}"))
+        best = winners.get(key)
+        if best is None or _rank(path) > _rank(found[best][0]):
+            winners[key] = n
+    batches: list[SourceBatch] = []
+    for n, (path, rel, digest, parsed) in enumerate(found):
+        key = parsed.cell.key
+        win = winners[key]
+        if win == n:
+            batches.append(SourceBatch(rel, digest, parsed, parsed.documents))
             continue
-        seen[key] = rel
-        batches.append(SourceBatch(rel, digest, parsed, parsed.documents))
+        won_by = found[win][0]
+        why = (
+            "the HTML page wins over the text form"
+            if FORM_RANK.get(won_by.suffix.lower(), 0) > FORM_RANK.get(path.suffix.lower(), 0)
+            else "the newer file wins" if _mtime(won_by) > _mtime(path) else "the first in path order wins"
+        )
+        problems.append(FileProblem(rel, f"cell {key} is indexed from {found[win][1]} instead ({why})"))
     return batches, problems
+
+
+def _rank(path: Path) -> tuple[int, float]:
+    """Higher wins: the form first, then the modification time (ties keep path order)."""
+    return FORM_RANK.get(path.suffix.lower(), 0), _mtime(path)
 
 
 def build_index(corpus_dir: Path | str | None = None, index_dir: Path | str | None = None) -> IndexReport:

@@ -141,15 +141,29 @@ def parse_cell_text(text: str, *, matrix: str | None = None, code: str | None = 
             "a cell page starts with a line like 'Alcohol Treatment Matrix cell B5'",
         )
     passages, headings = _parse_commentary(commentary)
-    cell = Cell(
-        matrix=header.matrix,
-        code=header.code,
-        label=header.label,
-        description=header.description,
-        title=f"{_MATRIX_TITLES[header.matrix]} Treatment Matrix cell {header.code}",
-    )
     drafts = [_parse_study(raw) for raw in raw_studies]
     sections = _resolve_sections(drafts, passages, headings)
+    return _assemble(header.matrix, header.code, header.label, header.description, drafts, sections, passages)
+
+
+def _assemble(
+    matrix: str,
+    code: str,
+    label: str,
+    description: str,
+    drafts: Sequence[_StudyDraft],
+    sections: Sequence[tuple[str, ...]],
+    passages: Sequence[_Draft],
+) -> ParsedCell:
+    """Number the studies and passages of a cell (shared by the text and HTML ingesters)."""
+    key = f"{matrix}/{code}"
+    cell = Cell(
+        matrix=matrix,
+        code=code,
+        label=label,
+        description=description,
+        title=f"{_MATRIX_TITLES[matrix]} Treatment Matrix cell {code}",
+    )
     studies = tuple(
         Study(
             id=f"{key}/s{i}",
@@ -165,8 +179,8 @@ def parse_cell_text(text: str, *, matrix: str | None = None, code: str | None = 
         for i, d in enumerate(drafts, start=1)
     )
     rows: list[tuple[str, PassageRole, str]] = []
-    if header.description:
-        rows.append((header.label, "description", header.description))
+    if description:
+        rows.append((label, "description", description))
     rows.extend((p.section, p.role, p.text) for p in passages)
     out = tuple(
         Passage(id=f"{key}/p{i}", cell=key, order=i, section=s, role=r, text=t)
@@ -176,19 +190,22 @@ def parse_cell_text(text: str, *, matrix: str | None = None, code: str | None = 
 
 
 def read_cell_file(path: Path, *, root: Path | None = None) -> ParsedCell:
-    """Read a ``.txt`` cell file; the path (``alcohol/B5.txt``, ``drug-E1.txt``) is a fallback.
+    """Read one cell file: ``.txt`` is the text form, ``.htm``/``.html`` the published page.
 
-    ``root`` is the corpus directory: only the part of ``path`` below it is used to guess the
-    matrix and code.
+    The path (``alcohol/B5.txt``, ``Drugs/E1.htm``, ``drug-E1.txt``) is a fallback for the
+    cell's matrix and code; ``root`` is the corpus directory: only the part of ``path`` below
+    it is used. An HTML page that is not a cell becomes a ``page/<slug>`` document (see
+    :func:`evsearch.ingest_html.parse_cell_html`).
 
     >>> read_cell_file(Path("corpus/alcohol/B5.txt")).cell.key  # doctest: +SKIP
     'alcohol/B5'
     """
     path = Path(path)
-    if path.suffix.lower() != ".txt":
+    suffix = path.suffix.lower()
+    if suffix not in CELL_SUFFIXES:
         raise IngestError(
-            f"{path}: only .txt cell files are read here, not {path.suffix or 'no suffix'!r}",
-            "save the cell page as text (.txt); HTML pages are read by the HTML ingester",
+            f"{path}: cell files are .txt, .htm or .html, not {path.suffix or 'no suffix'!r}",
+            "save the cell page as HTML (.htm) or as text (.txt)",
         )
     try:
         data = path.read_bytes()
@@ -198,7 +215,11 @@ def read_cell_file(path: Path, *, root: Path | None = None) -> ParsedCell:
         ) from exc
     matrix, code = _guess_from_path(path, root)
     try:
-        return parse_cell_text(_decode(data), matrix=matrix, code=code)
+        if suffix == ".txt":
+            return parse_cell_text(_decode(data), matrix=matrix, code=code)
+        from evsearch.ingest_html import parse_cell_html
+
+        return parse_cell_html(data, matrix=matrix, code=code, name=_page_name(path, root))
     except IngestError as exc:
         raise IngestError(f"{path}: {exc.message}", exc.hint) from exc
 
@@ -329,10 +350,7 @@ class _Header:
 
 
 def _parse_header(blocks: list[_Block], *, matrix: str | None, code: str | None) -> _Header:
-    fb_matrix = _MATRIX_NAMES.get(matrix.lower()) if matrix else None
-    if matrix and fb_matrix is None:
-        raise IngestError(f"unknown matrix {matrix!r}", "the matrices are 'alcohol' and 'drug'")
-    fb_code = code.upper() if code else None
+    fb_matrix, fb_code = _fallback_identity(matrix, code)
     title_index = None
     page_matrix = page_code = inline_label = None
     for i, block in enumerate(blocks[:12]):
@@ -343,22 +361,7 @@ def _parse_header(blocks: list[_Block], *, matrix: str | None, code: str | None)
             page_code = m["code"].upper()
             inline_label = m["label"]
             break
-    if page_matrix and page_code:
-        if (fb_matrix and fb_matrix != page_matrix) or (fb_code and fb_code != page_code):
-            raise IngestError(
-                f"page says {page_matrix}/{page_code} but path says "
-                f"{fb_matrix or '?'}/{fb_code or '?'}",
-                "rename or move the file to match the cell it holds",
-            )
-        final_matrix, final_code = page_matrix, page_code
-    elif fb_matrix and fb_code:
-        final_matrix, final_code = fb_matrix, fb_code
-    else:
-        raise IngestError(
-            "cannot tell which cell this is: no 'Alcohol/Drug Treatment Matrix cell XN' title "
-            "line, and no matrix and code from the file path",
-            "name the file like alcohol/B5.txt or drug-E1.txt",
-        )
+    final_matrix, final_code = _cell_identity(page_matrix, page_code, fb_matrix, fb_code)
     i = 0 if title_index is None else title_index + 1
     label = inline_label or ""
     if not label and i < len(blocks) and _looks_like_label(blocks[i].text):
@@ -374,6 +377,35 @@ def _parse_header(blocks: list[_Block], *, matrix: str | None, code: str | None)
         description = blocks[i].text
         i += 1
     return _Header(final_matrix, final_code, label, description, title_index, i)
+
+
+def _fallback_identity(matrix: str | None, code: str | None) -> tuple[str | None, str | None]:
+    """The fallback ``(matrix, code)`` normalised: ``("Drugs", "e1")`` -> ``("drug", "E1")``."""
+    fb_matrix = _MATRIX_NAMES.get(matrix.lower()) if matrix else None
+    if matrix and fb_matrix is None:
+        raise IngestError(f"unknown matrix {matrix!r}", "the matrices are 'alcohol' and 'drug'")
+    return fb_matrix, code.upper() if code else None
+
+
+def _cell_identity(
+    page_matrix: str | None, page_code: str | None, fb_matrix: str | None, fb_code: str | None
+) -> tuple[str, str]:
+    """The cell's ``(matrix, code)``: the page's own, else the fallback; a conflict is an error."""
+    if page_matrix and page_code:
+        if (fb_matrix and fb_matrix != page_matrix) or (fb_code and fb_code != page_code):
+            raise IngestError(
+                f"page says {page_matrix}/{page_code} but path says "
+                f"{fb_matrix or '?'}/{fb_code or '?'}",
+                "rename or move the file to match the cell it holds",
+            )
+        return page_matrix, page_code
+    if fb_matrix and fb_code:
+        return fb_matrix, fb_code
+    raise IngestError(
+        "cannot tell which cell this is: no 'Alcohol/Drug Treatment Matrix cell XN' title "
+        "line, and no matrix and code from the file path",
+        "name the file like alcohol/B5.txt or drug-E1.txt",
+    )
 
 
 def _looks_like_label(text: str) -> bool:
@@ -743,6 +775,17 @@ def _decode(data: bytes) -> str:
         return data.decode("cp1252")
     except UnicodeDecodeError:
         return data.decode("latin-1")
+
+
+def _page_name(path: Path, root: Path | None) -> str:
+    """The path below ``root`` without its suffix: ``pages/hot-topic.htm`` -> ``pages/hot-topic``."""
+    rel = path
+    if root is not None:
+        try:
+            rel = path.resolve().relative_to(Path(root).resolve())
+        except ValueError:
+            pass
+    return rel.with_suffix("").as_posix() if root is not None else path.stem
 
 
 def _guess_from_path(path: Path, root: Path | None) -> tuple[str | None, str | None]:

@@ -86,7 +86,7 @@ class ParsedQuery:
 
 
 _KINDS = {"study": "study", "studies": "study", "passage": "passage", "passages": "passage"}
-_MATRICES = {"alcohol": "alcohol", "drug": "drug", "drugs": "drug"}
+_MATRICES = {"alcohol": "alcohol", "drug": "drug", "drugs": "drug", "page": "page", "pages": "page"}
 _FIELD_RE = re.compile(r"([A-Za-z_]+):")
 _YEAR_RANGE_RE = re.compile(r"^\s*(\d{1,5}|\*)?\s*(?:TO|to|-|\.\.)\s*(\d{1,5}|\*)?\s*$")
 _CELL_RE = re.compile(r"^(?:(alcohol|drugs?)/)?([A-Ea-e][1-5])$", re.IGNORECASE)
@@ -116,7 +116,8 @@ def normalise_matrix(value: str) -> str:
         return _MATRICES[value.strip().lower()]
     except KeyError:
         raise QueryError(
-            f"unknown matrix {value!r}", hint="matrix is alcohol or drug"
+            f"unknown matrix {value!r}",
+            hint="matrix is alcohol or drug (or page, for pages that are not cells)",
         ) from None
 
 
