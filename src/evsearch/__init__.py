@@ -23,7 +23,6 @@ from .errors import (
 )
 from .index import build_index, default_corpus_dir, default_index_dir
 from .ingest import parse_cell_text, read_cell_file
-from .ingest_html import parse_cell_html
 from .model import Cell, ParsedCell, Passage, Study
 from .results import (
     DocumentView,
@@ -79,3 +78,12 @@ __all__ = [
     "parse_cell_text",
     "read_cell_file",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # BeautifulSoup costs 0.1 s to import: load the HTML reader only when it is asked for
+    if name == "parse_cell_html":
+        from .ingest_html import parse_cell_html
+
+        return parse_cell_html
+    raise AttributeError(f"module 'evsearch' has no attribute {name!r}")
