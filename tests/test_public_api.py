@@ -8,7 +8,7 @@ import evsearch
 def test_all_is_sorted_and_complete() -> None:
     assert evsearch.__all__ == sorted(evsearch.__all__)
     public = {n for n in dir(evsearch) if not n.startswith("_")} - {"annotations"}
-    modules = {"analysis", "cli", "errors", "index", "ingest", "model", "query", "results", "search"}
+    modules = {"analysis", "cli", "errors", "index", "ingest", "lock", "model", "query", "results", "search"}
     assert public - modules == set(evsearch.__all__) - {"__version__"}
 
 

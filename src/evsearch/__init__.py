@@ -21,7 +21,7 @@ from .errors import (
     IngestError,
     QueryError,
 )
-from .index import build_index, default_corpus_dir, default_index_dir
+from .index import build_index, default_corpus_dir, default_index_dir, update_index
 from .ingest import parse_cell_text, read_cell_file
 from .model import Cell, ParsedCell, Passage, Study
 from .results import DocumentView, FileProblem, Hit, IndexReport, IndexStats, SearchResult
@@ -57,4 +57,5 @@ __all__ = [
     "open_index",
     "parse_cell_text",
     "read_cell_file",
+    "update_index",
 ]
