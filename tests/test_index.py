@@ -53,7 +53,7 @@ def test_a_foreign_directory_is_not_an_index(tmp_path: Path) -> None:
 def test_an_incompatible_schema_asks_for_a_rebuild(tmp_path: Path) -> None:
     ix = tmp_path / "ix"
     build_index(CORPUS, ix)
-    meta_path = ix / "gen-000001" / "meta.json"
+    (meta_path,) = (ix / "gen-000001").glob("meta-*.json")
     meta = json.loads(meta_path.read_text())
     meta["schema_version"] = 0
     meta_path.write_text(json.dumps(meta))

@@ -9,7 +9,8 @@ def test_all_is_sorted_and_complete() -> None:
     assert evsearch.__all__ == sorted(evsearch.__all__)
     public = {n for n in dir(evsearch) if not n.startswith("_")} - {"annotations"}
     modules = {
-        "analysis", "cli", "errors", "index", "ingest", "ingest_html", "model", "query", "results", "search"
+        "analysis", "cli", "errors", "index", "ingest", "ingest_html", "lock", "model", "query",
+        "results", "search",
     }
     assert public - modules == set(evsearch.__all__) - {"__version__", "parse_cell_html"}
     for name in evsearch.__all__:  # every exported name resolves, the lazy ones included

@@ -21,7 +21,7 @@ from .errors import (
     IngestError,
     QueryError,
 )
-from .index import build_index, default_corpus_dir, default_index_dir
+from .index import build_index, default_corpus_dir, default_index_dir, update_index
 from .ingest import parse_cell_text, read_cell_file
 from .model import Cell, ParsedCell, Passage, Study
 from .results import (
@@ -77,6 +77,7 @@ __all__ = [
     "parse_cell_html",
     "parse_cell_text",
     "read_cell_file",
+    "update_index",
 ]
 
 

@@ -78,6 +78,8 @@ def handle_errors(f: F) -> F:
             click.echo(f"Error: {clean(exc.message)}", err=True)
             click.echo(f"Hint: {exc.hint}", err=True)
             sys.exit(1)
+        except BrokenPipeError:
+            _quiet_broken_pipe()
         except OSError as exc:
             click.echo(f"Error: {clean(str(exc))}", err=True)
             click.echo("Hint: check the paths given with --corpus and --index", err=True)
@@ -109,27 +111,103 @@ def cli(ctx: click.Context, no_color: bool) -> None:
 
 @cli.command("index")
 @index_options
-@click.option("--rebuild", is_flag=True, help="Rebuild the index from scratch.")
+@click.option("--rebuild", is_flag=True, help="Rebuild the index from scratch (a new generation).")
+@click.option("--wait", "wait", default=5.0, show_default=True, type=click.FloatRange(0),
+              metavar="SECONDS", help="How long to wait for another indexing run to finish.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @handle_errors
-def index_cmd(corpus_dir: Path | None, index_dir: Path | None, rebuild: bool, as_json: bool) -> None:
-    """Build the index from the corpus.
+def index_cmd(
+    corpus_dir: Path | None, index_dir: Path | None, rebuild: bool, wait: float, as_json: bool
+) -> None:
+    """Bring the index up to date with the corpus (only changed files are re-read).
 
     \b
     Example:
       evsearch index --corpus corpus --index index
+      evsearch index --rebuild
     """
-    from .index import build_index
+    from .index import update_index
 
     corpus, index = _dirs(corpus_dir, index_dir)
-    report = build_index(corpus, index)
+    with _progress_display() as progress:
+        report = update_index(corpus, index, rebuild=rebuild, wait=wait, progress=progress)
     if as_json:
         _emit_json(report.to_dict())
         return
+    _print_report(report)
+
+
+def _print_report(report: Any, prefix: str = "") -> None:
     for problem in report.problems:
-        click.echo(f"skipped {clean(problem.path)}: {clean(problem.reason)}", err=True)
-    click.echo(f"{report.summary()}; {report.documents} documents in {report.seconds:.2f}s")
-    click.echo(f"index: {report.index_dir}")
+        click.echo(f"{prefix}skipped {clean(problem.path)}: {clean(problem.reason)}", err=True)
+    what = "rebuilt: " if report.rebuilt else ""
+    click.echo(f"{prefix}{what}{report.summary()}; {report.documents} documents written "
+               f"in {report.seconds:.2f}s")
+    if not prefix:
+        click.echo(f"index: {report.index_dir}")
+
+
+class _progress_display:  # noqa: N801 (used as a context manager, like a function)
+    """A one-line progress display on stderr when it is a terminal; nothing otherwise."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+        self.shown = False
+        self.last = 0.0
+
+    def __enter__(self) -> Callable[[Any], None] | None:
+        return self.update if self.enabled else None
+
+    def update(self, p: Any) -> None:
+        import time
+
+        now = time.monotonic()
+        if now - self.last < 0.1 and p.files_done < p.files_total:
+            return
+        self.last = now
+        eta = "" if p.eta is None or p.phase != "reading" else f", ETA {p.eta:.0f}s"
+        line = (f"{p.phase}: {p.files_done}/{p.files_total} files, {p.documents} documents, "
+                f"{p.rate:.1f} files/s{eta}")
+        click.echo(f"\r\x1b[K{line}", nl=False, err=True)
+        self.shown = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self.shown:
+            click.echo("\r\x1b[K", nl=False, err=True)
+
+
+@cli.command("watch")
+@index_options
+@click.option("--debounce", default=1600, show_default=True, type=click.IntRange(50),
+              metavar="MS", help="Wait for this many quiet milliseconds before updating.")
+@handle_errors
+def watch_cmd(corpus_dir: Path | None, index_dir: Path | None, debounce: int) -> None:
+    """Keep the index up to date while cell files are edited (Ctrl-C to stop).
+
+    \b
+    Example:
+      evsearch watch --corpus corpus
+    """
+    import time
+
+    from .index import watch_corpus
+
+    corpus, index = _dirs(corpus_dir, index_dir)
+
+    def stamp() -> str:
+        return time.strftime("%H:%M:%S ")
+
+    def on_report(report: Any) -> None:
+        _print_report(report, prefix=stamp())
+
+    def on_error(exc: EvsearchError) -> None:
+        click.echo(f"{stamp()}Error: {clean(exc.message)}", err=True)
+
+    click.echo(f"watching {clean(str(corpus))}, index {index} (Ctrl-C to stop)", err=True)
+    try:
+        watch_corpus(corpus, index, on_report=on_report, on_error=on_error, debounce_ms=debounce)
+    except KeyboardInterrupt:
+        pass
 
 
 FORMATS = ("text", "json", "jsonl", "csv", "ris")
@@ -580,6 +658,16 @@ def stats_cmd(corpus_dir: Path | None, index_dir: Path | None, as_json: bool) ->
     click.echo(f"files:    {stats.files}")
     click.echo(f"built:    {stats.built_at} by evsearch {stats.evsearch_version} "
                f"(schema {stats.schema_version})")
+
+
+def _quiet_broken_pipe() -> None:
+    """The reader went away (``evsearch search x | head``): stop quietly, as Unix tools do."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes stdout
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass
+    sys.exit(1)
 
 
 def main() -> None:

@@ -23,11 +23,11 @@ from .analysis import analyze, expansions, is_synonym_term, words
 from .errors import DocumentNotFoundError, QueryError
 from .index import (
     Generation,
-    build_index,
-    current_generation,
     default_corpus_dir,
     default_index_dir,
-    open_whoosh,
+    index_is_stale,
+    open_searcher,
+    update_index,
 )
 from .query import (
     YEAR_MAX,
@@ -72,6 +72,11 @@ BM25_K1 = 1.2
 #: documents: their average length (over all documents) is tiny, so normalising by it
 #: would bury a match in a four-word organisation name.
 FIELD_B: dict[str, float] = {"organisation": 0.0, "meta": 0.0}
+
+
+def weighting() -> scoring.BM25F:
+    """The ranking model: BM25F with the per-field length normalisation above."""
+    return scoring.BM25F(B=BM25_B, K1=BM25_K1, **{f"{f}_B": b for f, b in FIELD_B.items()})
 SNIPPET_CHARS = 240
 MAX_LIMIT = 1000
 MAX_PREFIX_TERMS = 256
@@ -173,7 +178,9 @@ class SearchIndex:
     """An open evsearch index: search it, fetch documents, count what it holds.
 
     Use as a context manager, or call :meth:`close`. The searcher is kept open across
-    searches and reopened when the index has changed (a new commit or a rebuild).
+    searches and reopened when the index has changed (a new commit or a rebuild), so a
+    long-running process sees every commit on its next search. Thread-safe: a search holds
+    the searcher until it is done, and the old searcher is closed once no search uses it.
     """
 
     def __init__(self, index_dir: Path | str) -> None:
@@ -186,18 +193,16 @@ class SearchIndex:
 
     # -- lifecycle ----------------------------------------------------------------------------
     def _open(self) -> None:
-        gen = current_generation(self.index_dir)
-        ix = open_whoosh(gen)
-        searcher = ix.searcher(weighting=scoring.BM25F(
-            B=BM25_B, K1=BM25_K1, **{f"{f}_B": b for f, b in FIELD_B.items()}
-        ))
+        gen, ix, searcher = open_searcher(self.index_dir, weighting())
         old = self._searcher
         self._gen, self._ix, self._searcher = gen, ix, searcher
         if old is not None:
             old.close()
 
     def _current(self) -> Any:
-        """The searcher, reopened when the index changed (never ``Searcher.refresh()``)."""
+        """The searcher, reopened when the index changed (never ``Searcher.refresh()``, which
+        in whoosh3 shows deleted and doubled documents after an update). Call it with
+        ``self._lock`` held for as long as the searcher is used."""
         with self._lock:
             if self._searcher is None:
                 raise QueryError("the index is closed", hint="open it again with open_index()")
@@ -275,8 +280,8 @@ class SearchIndex:
                 parse_year(str(year))
         filters.merge_year(year_from, year_to)
         page_opts = _Page(limit, page, sort, facets, snippets)
-        searcher = self._current()
         with self._lock:
+            searcher = self._current()
             result = self._run(searcher, query, parsed.clauses, filters, page_opts)
             if suggest:
                 suggestion = self._suggest(searcher, query, parsed.clauses)
@@ -342,8 +347,8 @@ class SearchIndex:
     # -- documents ----------------------------------------------------------------------------
     def get(self, doc_id: str) -> DocumentView:
         """The stored document with this id."""
-        searcher = self._current()
         with self._lock:
+            searcher = self._current()
             stored = searcher.document(id=doc_id)
         if stored is None:
             raise DocumentNotFoundError(f"no document with id {doc_id!r}")
@@ -356,8 +361,8 @@ class SearchIndex:
             filters.kinds.add(normalise_kind(kind))
         if cell:
             filters.cells.add(normalise_cell(cell))
-        searcher = self._current()
         with self._lock:
+            searcher = self._current()
             fq = build_filter(filters)
             docnums = searcher.docs_for_query(fq if fq is not None else wq.Every())
             views = [_make_view(searcher.stored_fields(n)) for n in docnums]
@@ -485,9 +490,10 @@ class SearchIndex:
 
     def stats(self) -> IndexStats:
         """What the index holds and where it is."""
-        self._current()
-        assert self._gen is not None
-        meta = self._gen.meta
+        with self._lock:
+            self._current()
+            assert self._gen is not None
+            meta = self._gen.meta
         return IndexStats(
             index_dir=str(self.index_dir),
             corpus_dir=str(meta.get("corpus_dir", "")),
@@ -877,14 +883,29 @@ def open_index(index_dir: Path | str | None = None) -> SearchIndex:
 
 
 def ensure_index(
-    index_dir: Path | str | None = None, corpus_dir: Path | str | None = None
+    index_dir: Path | str | None = None,
+    corpus_dir: Path | str | None = None,
+    *,
+    update: bool = True,
 ) -> SearchIndex:
-    """Open the index, building it from the corpus first if there is none."""
-    from .errors import IndexMissingError
+    """Open the index, building it from the corpus first if there is none.
+
+    With ``update`` (the default), an index built from this corpus directory is first brought
+    up to date when a cheap check (file sizes and modification times, no reading) finds the
+    corpus changed. If that update cannot run (another process is indexing, a read-only index
+    directory), the last commit is searched.
+    """
+    from .errors import EvsearchError, IndexMissingError
 
     target = Path(index_dir) if index_dir is not None else default_index_dir()
+    corpus = Path(corpus_dir) if corpus_dir is not None else default_corpus_dir()
+    if update and index_is_stale(corpus, target):
+        try:
+            update_index(corpus, target, wait=0)
+        except EvsearchError:  # busy or not writable: search what is committed
+            pass
     try:
         return SearchIndex(target)
     except IndexMissingError:
-        build_index(corpus_dir if corpus_dir is not None else default_corpus_dir(), target)
+        update_index(corpus, target)
         return SearchIndex(target)
