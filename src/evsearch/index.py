@@ -133,6 +133,8 @@ def current_generation(index_dir: Path) -> Generation:
         )
     try:
         name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+        if not (name.startswith("gen-") and name[4:].isdigit()):  # never a path elsewhere
+            raise ValueError(f"CURRENT names {name[:40]!r}, not a generation")
         path = index_dir / name
         meta = json.loads((path / META).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -371,6 +373,12 @@ def build_index(corpus_dir: Path | str | None = None, index_dir: Path | str | No
         raise CorpusError(f"no corpus directory at {corpus}")
     started = time.perf_counter()
     batches, problems = ingest_corpus(corpus)
+    if problems and not batches:
+        raise CorpusError(
+            f"none of the {len(problems)} cell files in {corpus} could be read, so the index "
+            f"is left unchanged; {problems[0].path}: {problems[0].reason}",
+            hint="fix or remove the files that cannot be read",
+        )
     _, n_docs = write_generation(target, batches, corpus_dir=str(corpus.resolve()))
     return IndexReport(
         index_dir=str(target),

@@ -18,6 +18,7 @@ from typing import Any
 from whoosh import highlight, scoring
 from whoosh import query as wq
 
+from ._sanitize import scrub_surrogates
 from .analysis import analyze, expansions, is_synonym_term, words
 from .errors import DocumentNotFoundError, QueryError
 from .index import (
@@ -59,7 +60,12 @@ BM25_K1 = 1.2
 FIELD_B: dict[str, float] = {"organisation": 0.0, "meta": 0.0}
 SNIPPET_CHARS = 240
 MAX_LIMIT = 1000
+#: Index terms one prefix (``supervis*``) may expand to, per field.
 MAX_PREFIX_TERMS = 256
+#: Spelling suggestions (fuzzy matching against the vocabulary) are sought for at most this
+#: many words of a query, each at most this long: fuzzy expansion cost grows with both.
+MAX_SUGGEST_WORDS = 8
+MAX_SUGGEST_WORD_CHARS = 30
 
 
 class _MarkFormatter(highlight.Formatter):
@@ -217,6 +223,7 @@ class SearchIndex:
             raise QueryError(
                 f"limit must be between 1 and {MAX_LIMIT}", hint="pass --limit N with 1 <= N"
             )
+        query = scrub_surrogates(query)
         parsed = parse_query(query)
         filters = parsed.filters
         if kind:
@@ -291,14 +298,20 @@ class SearchIndex:
         """A corrected query built from the index's own vocabulary, or None."""
         reader = searcher.reader()
         replacements: dict[str, str] = {}
+        tried = 0
         for clause in clauses:
             if clause.kind == "prefix" or clause.occur == "must_not":
                 continue
             for word in words(clause.text):
-                if len(word) < 4 or word.isdigit() or word in replacements:
+                if len(word) < 4 or len(word) > MAX_SUGGEST_WORD_CHARS:
+                    continue
+                if word.isdigit() or word in replacements:
                     continue
                 if not analyze(word) or is_synonym_term(word) or _known(reader, word):
                     continue
+                tried += 1
+                if tried > MAX_SUGGEST_WORDS:
+                    break
                 best = _closest_word(reader, word)
                 if best:
                     replacements[word] = best
@@ -312,6 +325,7 @@ class SearchIndex:
     # -- documents ----------------------------------------------------------------------------
     def get(self, doc_id: str) -> DocumentView:
         """The stored document with this id."""
+        doc_id = scrub_surrogates(doc_id)
         searcher = self._current()
         with self._lock:
             stored = searcher.document(id=doc_id)
