@@ -130,7 +130,7 @@ def index_cmd(corpus_dir: Path | None, index_dir: Path | None, rebuild: bool, as
     click.echo(f"index: {report.index_dir}")
 
 
-@cli.command("search", context_settings={"ignore_unknown_options": True})
+@cli.command("search")
 @click.argument("query")
 @index_options
 @click.option("-n", "--limit", default=10, show_default=True, type=click.IntRange(1, 1000),

@@ -770,10 +770,11 @@ def _unique(items: Iterable[str]) -> list[str]:
 def _read_limited(path: Path) -> bytes:
     """The bytes of a regular file of at most :data:`MAX_CELL_FILE_BYTES`, checked before
     reading it whole (a FIFO or device is refused rather than read)."""
+    st = os.stat(path)  # before opening: opening a FIFO would block
+    if not stat.S_ISREG(st.st_mode):
+        raise IngestError(f"{path} is not a regular file", "cell files are ordinary files")
     with open(path, "rb") as fh:
         st = os.fstat(fh.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise IngestError(f"{path} is not a regular file", "cell files are ordinary files")
         if st.st_size > MAX_CELL_FILE_BYTES:
             raise IngestError(
                 f"{path} is {st.st_size:,} bytes; the limit for a cell file is "
