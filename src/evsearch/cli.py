@@ -17,17 +17,17 @@ from typing import Any, TypeVar
 
 import click
 
+from ._sanitize import clean_terminal, scrub_surrogates
 from ._version import __version__
-from .errors import EvsearchError
+from .errors import CorpusError, EvsearchError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
 
 def clean(text: str) -> str:
-    """Corpus text made safe for a terminal: escape sequences and control characters removed."""
-    return _CONTROL.sub("", text)
+    """Corpus text made safe for a terminal: escape sequences, control characters, bidi
+    overrides and lone surrogates removed."""
+    return clean_terminal(text)
 
 
 def _use_color(ctx_color: bool | None) -> bool | None:
@@ -60,11 +60,21 @@ def index_options(f: F) -> F:
 def _dirs(corpus_dir: Path | None, index_dir: Path | None) -> tuple[Path, Path]:
     from .index import default_corpus_dir, default_index_dir
 
-    return (corpus_dir or default_corpus_dir(), index_dir or default_index_dir())
+    corpus = Path(corpus_dir or default_corpus_dir()).expanduser().resolve()
+    index = Path(index_dir or default_index_dir()).expanduser().resolve()
+    if index == corpus or index.is_relative_to(corpus):
+        raise CorpusError(
+            f"the index directory {index} is inside the corpus directory {corpus}",
+            hint="pass --index DIR outside the corpus directory",
+        )
+    return corpus, index
 
 
 def _emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    """JSON as UTF-8 bytes whatever the locale; lone surrogates become U+FFFD, so the output
+    is always valid."""
+    text = scrub_surrogates(json.dumps(data, ensure_ascii=False, indent=2))
+    click.echo(text.encode("utf-8"))
 
 
 def handle_errors(f: F) -> F:

@@ -155,6 +155,8 @@ def current_generation(index_dir: Path) -> Generation:
         raise IndexMissingError(f"no complete index at {index_dir} yet") from None
     except OSError as exc:
         raise IndexCorruptError(f"the index at {index_dir} is damaged ({exc})") from None
+    if not (name.startswith("gen-") and name[4:].isdigit()):  # never a path elsewhere
+        raise IndexCorruptError(f"the index at {index_dir} is damaged (CURRENT names {name[:40]!r})")
     path = index_dir / name
     try:
         meta = _latest_meta(path)
@@ -640,9 +642,19 @@ def update_index(
         return _incremental(corpus, target, gen, started, progress)
 
 
+def _nothing_readable(corpus: Path, problems: list[FileProblem]) -> CorpusError:
+    return CorpusError(
+        f"none of the {len(problems)} cell files in {corpus} could be read, so the index "
+        f"is left unchanged; {problems[0].path}: {problems[0].reason}",
+        hint="fix or remove the files that cannot be read",
+    )
+
+
 def _rebuild(corpus: Path, target: Path, started: float, progress: ProgressCallback | None) -> IndexReport:
     tracker = _Progress(progress, started)
     batches, problems = ingest_corpus(corpus, progress=tracker.reading)
+    if problems and not batches:
+        raise _nothing_readable(corpus, problems)
     _, n_docs = write_generation(
         target, batches, corpus_dir=str(corpus.resolve()), progress=tracker.writing
     )
@@ -727,6 +739,8 @@ def _incremental(
     plan = _plan(corpus, meta.get("files", {}), tracker)
     if plan.conflict:
         return _rebuild(corpus, target, started, progress)
+    if plan.problems and not plan.files:  # every file fails: keep the index as it is
+        raise _nothing_readable(corpus, plan.problems)
     changed = plan.add or plan.update or plan.remove
     n_docs = 0
     if changed:
@@ -842,17 +856,21 @@ def watch_corpus(
                 raise
             on_error(exc)
 
-    run()
-    for _changes in watch(
+    # The first update runs once the watcher is up (its first timeout), so that no change
+    # made after that update's report can be missed.
+    first = True
+    for changes in watch(
         corpus,
         watch_filter=lambda _change, path: path.lower().endswith(ingest.CELL_SUFFIXES),
         debounce=debounce_ms,
         stop_event=stop_event,
         force_polling=force_polling,
-        yield_on_timeout=False,
-        rust_timeout=500 if stop_event is not None else 5000,
+        yield_on_timeout=True,
+        rust_timeout=200,
     ):
-        run()
+        if first or changes:
+            first = False
+            run()
 
 
 def write_documents(index_dir: Path | str, documents: Iterable[Document], source: str = "") -> int:

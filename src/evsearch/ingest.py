@@ -21,12 +21,14 @@ from __future__ import annotations
 import math
 import os
 import re
+import stat
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from evsearch._sanitize import strip_controls
 from evsearch.analysis import stem
 from evsearch.errors import CorpusError, IngestError
 from evsearch.model import STUDY_TYPES, Cell, ParsedCell, Passage, PassageRole, Study
@@ -38,6 +40,18 @@ CELL_SUFFIXES: tuple[str, ...] = (".txt", ".htm", ".html")
 
 #: How many blocks a side panel may span inside a cut sentence.
 MAX_PANEL_BLOCKS = 6
+
+#: The largest cell file read, in bytes (checked before reading): a real cell page is
+#: tens of kilobytes as text, a few hundred as HTML.
+MAX_CELL_FILE_BYTES = 2 * 1024 * 1024
+
+#: Back-references ("listed above") matched against the study list per cell: the matching
+#: costs studies x sentences, and a real cell has a handful.
+MAX_BACKREF_SENTENCES = 200
+
+#: Page-break cuts are not rejoined onto a paragraph already this long (real paragraphs are
+#: a few thousand characters), so rejoining stays linear in the size of the file.
+MAX_PARAGRAPH_CHARS = 20_000
 
 #: The section of commentary paragraphs that come before any heading.
 DEFAULT_SECTION = "Matrix Bite"
@@ -71,11 +85,13 @@ _STUDY_HEAD_RE = re.compile(
     r"^(?P<title>.+?)\s*\((?:(?P<org>[^()]*?),\s*)?(?P<year>(?:1[89]|20)\d\d)"
     r"(?:\s*[-–/]\s*\d{2,4})?[a-z]?\)\s*\.?\s*(?P<summary>.*)$"
 )
+# The spans are bounded ({0,300}) so that a long text without a full stop cannot make
+# these patterns quadratic.
 _XREF_CLICK_RE = re.compile(
-    r"\bFor (?:\w+ )?discussions?\b[^.]*?\bclick\b[^.]*(?:\.|$)", re.IGNORECASE
+    r"\bFor (?:\w+ )?discussions?\b[^.]{0,300}?\bclick\b[^.]{0,300}(?:\.|$)", re.IGNORECASE
 )
 _XREF_NAMED_RE = re.compile(
-    r"\bDiscussions? in (?:the )?bite'?s? (?P<names>[^.]*?) sections?(?:\.|$)", re.IGNORECASE
+    r"\bDiscussions? in (?:the )?bite'?s? (?P<names>[^.]{0,300}?) sections?(?:\.|$)", re.IGNORECASE
 )
 _MARKUP_RES = (
     (re.compile(r"</?[A-Za-z][^<>]*>"), ""),
@@ -208,7 +224,7 @@ def read_cell_file(path: Path, *, root: Path | None = None) -> ParsedCell:
             "save the cell page as HTML (.htm) or as text (.txt)",
         )
     try:
-        data = path.read_bytes()
+        data = _read_limited(path)
     except OSError as exc:
         raise IngestError(
             f"cannot read {path}: {exc.strerror or exc}", "check the file exists and is readable"
@@ -222,6 +238,12 @@ def read_cell_file(path: Path, *, root: Path | None = None) -> ParsedCell:
         return parse_cell_html(data, matrix=matrix, code=code, name=_page_name(path, root))
     except IngestError as exc:
         raise IngestError(f"{path}: {exc.message}", exc.hint) from exc
+    except (RecursionError, MemoryError, ValueError, LookupError, ArithmeticError) as exc:
+        # a parser bug must cost one file, not the whole index
+        raise IngestError(
+            f"{path}: cannot be parsed ({type(exc).__name__})",
+            "this is a bug in evsearch; please report it with the file",
+        ) from exc
 
 
 def discover_cell_files(corpus_dir: Path) -> list[Path]:
@@ -273,9 +295,10 @@ class _Block:
 
 
 def _clean(text: str) -> str:
-    """Drop decorative symbols and normalise whitespace (markup stays)."""
+    """Drop decorative symbols, terminal escapes and control characters; normalise whitespace
+    (markup stays)."""
     kept = []
-    for ch in text:
+    for ch in strip_controls(text):
         if ch in _DROP_CHARS or unicodedata.category(ch) in ("So", "Cs", "Co"):
             continue
         kept.append(ch)
@@ -444,7 +467,10 @@ def _split_studies(blocks: list[_Block]) -> tuple[list[str], list[_Block]]:
             continue
         # a study line cut by a page break continues in a lower-case block
         while (
-            not _ends_terminal(text) and i + 1 < len(blocks) and _starts_lower(blocks[i + 1].text)
+            not _ends_terminal(text)
+            and i + 1 < len(blocks)
+            and _starts_lower(blocks[i + 1].text)
+            and len(text) <= MAX_PARAGRAPH_CHARS
         ):
             i += 1
             text = f"{text} {blocks[i].text}"
@@ -457,8 +483,10 @@ def _split_studies(blocks: list[_Block]) -> tuple[list[str], list[_Block]]:
     if marks:
         rest = rest[marks[-1] + 1 :]
     else:
-        while rest and _is_scrap(rest[0]):
-            rest = rest[1:]
+        skip = 0
+        while skip < len(rest) and _is_scrap(rest[skip]):
+            skip += 1
+        rest = rest[skip:]
     return studies, [b for b in rest if not _LINKS_LINE_RE.match(b.text)]
 
 
@@ -531,6 +559,8 @@ def _rejoin(blocks: Sequence[_Block]) -> list[_Item]:
     for block in blocks:
         item = _Item("paragraph", block.text, block.bulleted)
         back = _cut_target(out) if _starts_lower(block.text) and not block.bulleted else None
+        if back is not None and len(out[-back].text) > MAX_PARAGRAPH_CHARS:
+            back = None
         if back is None:
             out.append(item)
             continue
@@ -566,9 +596,9 @@ def _is_cut_paragraph(text: str) -> bool:
     Headings and pull quotes also lack terminal punctuation, but they do not end on a
     function word ("... at the"), leave a bracket open, or hold a finished sentence.
     """
-    if _ends_terminal(text) or len(text.split()) < 4:
+    if len(text) > MAX_PARAGRAPH_CHARS or _ends_terminal(text) or len(text.split()) < 4:
         return False
-    last = re.findall(r"[A-Za-z']+", text)[-1:] or [""]
+    last = re.findall(r"[A-Za-z']+", text[-200:])[-1:] or [""]
     return (
         last[0].lower() in _STOPWORDS
         or text.count("(") > text.count(")")
@@ -716,12 +746,16 @@ def _backreferences(
     n = len(drafts)
     idf = {t: math.log(n / c) for t, c in df.items()}
     found: list[tuple[str, int]] = []
+    seen = 0
     for p in passages:
         if p.role not in ("paragraph", "panel"):
             continue
         for sentence in _SENTENCE_SPLIT_RE.split(p.text):
             if not _BACKREF_RE.search(sentence):
                 continue
+            seen += 1
+            if seen > MAX_BACKREF_SENTENCES:
+                return found
             best = _best_study(_without_quotations(sentence), drafts, bags, idf)
             if best is not None:
                 found.append((p.section, best))
@@ -763,10 +797,34 @@ def _unique(items: Iterable[str]) -> list[str]:
 # --------------------------------------------------------------------------- files
 
 
+def _read_limited(path: Path) -> bytes:
+    """The bytes of a regular file of at most :data:`MAX_CELL_FILE_BYTES`, checked before
+    reading it whole (a FIFO or device is refused rather than read)."""
+    st = os.stat(path)  # before opening: opening a FIFO would block
+    if not stat.S_ISREG(st.st_mode):
+        raise IngestError(f"{path} is not a regular file", "cell files are ordinary files")
+    with open(path, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if st.st_size > MAX_CELL_FILE_BYTES:
+            raise IngestError(
+                f"{path} is {st.st_size:,} bytes; the limit for a cell file is "
+                f"{MAX_CELL_FILE_BYTES:,} bytes",
+                "a cell page is far smaller: check this is the right file",
+            )
+        data = fh.read(MAX_CELL_FILE_BYTES + 1)
+    if len(data) > MAX_CELL_FILE_BYTES:  # it grew while we looked
+        raise IngestError(
+            f"{path} is over the {MAX_CELL_FILE_BYTES:,}-byte limit for a cell file",
+            "a cell page is far smaller: check this is the right file",
+        )
+    return data
+
+
 def _decode(data: bytes) -> str:
-    """UTF-8 (BOM or not), UTF-16 with a BOM, else cp1252, else latin-1: never fails."""
+    """UTF-8 (BOM or not), UTF-16 with a BOM, else cp1252, else latin-1: never fails
+    (truncated UTF-16 ends in U+FFFD)."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
+        return data.decode("utf-16", errors="replace")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -19,6 +19,7 @@ from typing import Any
 from whoosh import highlight, scoring, sorting
 from whoosh import query as wq
 
+from ._sanitize import scrub_surrogates
 from .analysis import analyze, expansions, is_synonym_term, words
 from .errors import DocumentNotFoundError, QueryError
 from .index import (
@@ -79,11 +80,16 @@ def weighting() -> scoring.BM25F:
     return scoring.BM25F(B=BM25_B, K1=BM25_K1, **{f"{f}_B": b for f, b in FIELD_B.items()})
 SNIPPET_CHARS = 240
 MAX_LIMIT = 1000
+#: Index terms one prefix (``supervis*``) may expand to, per field.
 MAX_PREFIX_TERMS = 256
 #: Orders of search results: relevance (score, ties by cell order), year ascending, year descending.
 SORTS: tuple[str, ...] = ("relevance", "year", "-year")
 #: How many key terms ``similar`` searches for.
 SIMILAR_TERMS = 12
+#: Spelling suggestions (fuzzy matching against the vocabulary) are sought for at most this
+#: many words of a query, each at most this long: fuzzy expansion cost grows with both.
+MAX_SUGGEST_WORDS = 8
+MAX_SUGGEST_WORD_CHARS = 30
 
 
 class _MarkFormatter(highlight.Formatter):
@@ -261,6 +267,7 @@ class SearchIndex:
             raise QueryError(
                 f"limit must be between 1 and {MAX_LIMIT}", hint="pass --limit N with 1 <= N"
             )
+        query = scrub_surrogates(query)
         if not isinstance(page, int) or page < 1:
             raise QueryError(f"page must be 1 or more, not {page}", hint="pass --page N with N >= 1")
         if sort not in SORTS:
@@ -326,14 +333,20 @@ class SearchIndex:
         """A corrected query built from the index's own vocabulary, or None."""
         reader = searcher.reader()
         replacements: dict[str, str] = {}
+        tried = 0
         for clause in clauses:
             if clause.kind == "prefix" or clause.occur == "must_not":
                 continue
             for word in words(clause.text):
-                if len(word) < 4 or word.isdigit() or word in replacements:
+                if len(word) < 4 or len(word) > MAX_SUGGEST_WORD_CHARS:
+                    continue
+                if word.isdigit() or word in replacements:
                     continue
                 if not analyze(word) or is_synonym_term(word) or _known(reader, word):
                     continue
+                tried += 1
+                if tried > MAX_SUGGEST_WORDS:
+                    break
                 best = _closest_word(reader, word)
                 if best:
                     replacements[word] = best
@@ -347,6 +360,7 @@ class SearchIndex:
     # -- documents ----------------------------------------------------------------------------
     def get(self, doc_id: str) -> DocumentView:
         """The stored document with this id."""
+        doc_id = scrub_surrogates(doc_id)
         with self._lock:
             searcher = self._current()
             stored = searcher.document(id=doc_id)

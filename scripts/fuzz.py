@@ -1,0 +1,351 @@
+#!/usr/bin/env python3
+"""Fuzz the ingesters and the query layer with hostile input (hypothesis-driven).
+
+    python scripts/fuzz.py --cases 10000 --seconds 600 --target all
+
+Each target is a hypothesis strategy of inputs and a ``check`` that feeds one input to
+evsearch and asserts the outcome: an answer, or an expected :class:`EvsearchError`
+(``refused``); anything else is a bug. Every case runs under a per-case time limit
+(``--case-seconds``): a case that exceeds it is a hang. The tests in
+``tests/test_hostile.py`` run the same strategies and checks with few examples.
+
+To add a target, write ``check_<name>(data)`` and add ``TARGETS["<name>"] = (strategy,
+check, available)``. The HTML target is live once ``evsearch.ingest_html`` exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import importlib.util
+import json
+import re
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT / "src") not in sys.path:
+    sys.path.insert(0, str(ROOT / "src"))
+
+from evsearch.cli import clean  # noqa: E402
+from evsearch.errors import EvsearchError  # noqa: E402
+from evsearch.ingest import read_cell_file  # noqa: E402
+from evsearch.query import parse_query  # noqa: E402
+
+# --------------------------------------------------------------------------- input fragments
+
+HEADERS = [
+    "Alcohol Treatment Matrix cell B5",
+    "Drug Treatment Matrix cell E1: Local and national systems; Reducing harm",
+    "Alcohol Treatment Matrix cell Z9",
+    "Drugs Treatment Matrix cell a1",
+    "",
+]
+HOSTILE = [
+    "\x00", "\x1b[31m", "\x1b[2J", "\x1b]8;;http://evil.example/\x07link\x1b]8;;\x07", "\x1b]0;title\x1b\\",
+    "\x07", "\x08", "\r", "\x9b31m", "\x9d0;t\x9c", "\x85", "\u200f", "\u200e", "\u202e", "\u2066",
+    "\u200b", "\u200d", "\ufeff", "\ufffd", "İ", "ß", "ﬁ", "ẞ", "Σ", "ς", "ǅ", "\u0130\u0307",
+    "<script>alert(1)</script>", "<<script>script>", "<mark>", "</mark>", "<<mark>mark>", "&lt;b&gt;",
+    "&amp;", "&#x3c;", "<img src=x onerror=alert(1)//", "*", "**", "►", "▶", "?", "(", ")",
+    "(2008)", "(99999)", "([UK] Ministry, 2014)", "\t", "\n", "\n\n", "🐲", "\U0010ffff",
+]
+STUDY_LINES = [
+    "K A key study of things (2008). Summary. For discussion click here.",
+    "S G Watershed moment ([UK] Advisory Council on the Misuse of Drugs, 2003). Text.",
+    "R A review with no year. It has a summary.",
+    "K A study with a silly year (99999). Summary.",
+    "G Guidance (Welsh Assembly Government, 2008). Discussion in bite's Issues section.",
+    "MORE",
+]
+COMMENTARY = [
+    "What is this cell about? Whether treatment is a thing.",
+    "Issues to consider and discuss",
+    "► The trickier the situation, the more the worker matters Issues discussed above",
+    "the purpose of supervision is to help.",
+    "The study listed above found it.",
+    "Home Mailing list Search",
+    "Close Matrix Bite",
+]
+WORDS = ["motivational", "interviewing", "offenders", "supervision", "probation", "the", "of", "a"]
+
+fragment = st.one_of(
+    st.sampled_from(HOSTILE),
+    st.sampled_from(STUDY_LINES),
+    st.sampled_from(COMMENTARY),
+    st.sampled_from(WORDS),
+    st.text(max_size=30),
+)
+
+
+@st.composite
+def cell_text(draw: Any) -> str:
+    """A cell-like text page: header, studies, commentary, interleaved with hostile bits."""
+    header = draw(st.sampled_from(HEADERS[:1] * 4 + HEADERS))  # mostly a cell the path agrees with
+    parts = draw(st.lists(fragment, max_size=40))
+    seps = draw(st.lists(st.sampled_from([" ", "\n", "\n\n", "\r\n\r\n", "\t"]), min_size=1))
+    return header + "\n\n" + "".join(p + seps[i % len(seps)] for i, p in enumerate(parts))
+
+
+@st.composite
+def cell_bytes(draw: Any) -> bytes:
+    """Bytes of a cell file: some encoding (or several), maybe truncated, maybe binary."""
+    kind = draw(st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1", "mixed", "binary"]))
+    if kind == "binary":
+        return draw(st.binary(max_size=2000))
+    text = draw(cell_text())
+    if kind == "mixed":
+        half = len(text) // 2
+        data = text[:half].encode("utf-8", "surrogatepass") + text[half:].encode("utf-16", "surrogatepass")
+    else:
+        data = text.encode(kind, errors="surrogatepass" if kind.startswith("utf") else "replace")
+    if draw(st.booleans()):
+        data = data[: draw(st.integers(0, len(data)))]  # truncated
+    return data
+
+
+@st.composite
+def html_bytes(draw: Any) -> bytes:
+    """An HTML-ish page: nesting, attributes, scripts, entities, broken tags."""
+    depth = draw(st.integers(0, 300))
+    tag = draw(st.sampled_from(["div", "p", "ul", "li", "span", "aside", "b"]))
+    attr = draw(st.sampled_from(
+        ["", ' class="x"', ' title="' + "a" * 5000 + '"', " onload=alert(1)", ' x="<"']
+    ))
+    body = " ".join(draw(st.lists(fragment, max_size=20)))
+    title = draw(st.sampled_from(HEADERS + ["<script>alert(1)</script>"]))
+    page = (
+        f"<html><head><title>{title}</title><script>var a='</div>';</script></head><body>"
+        + f"<{tag}{attr}>" * depth
+        + body
+        + f"</{tag}>" * draw(st.integers(0, depth))
+        + draw(st.sampled_from(["</body></html>", "", "<!--", "<![CDATA[", "<p", "&#xffffffff;"]))
+    )
+    data = page.encode("utf-8", "surrogatepass")
+    if draw(st.booleans()):
+        data = data[: draw(st.integers(0, len(data)))]
+    return data
+
+
+QUERY_PARTS = [
+    "", " ", "*", "*a*", "?????", "title:", "text:", "year:", "type:", "cell:", "kind:", "matrix:",
+    "foo:bar", "year:[2010 TO 2005]", "year:[* TO *]", "year:>=2010", "year:<1000", "year:99999",
+    "AND", "OR", "NOT", "+", "-", '"', '"motivational interviewing"', "(", ")", "[", "]", "{", "}",
+    "supervis*", "mo*", "org:*", "type:K", "type:X", "cell:B5", "cell:Z9", "kind:study", "\\",
+    "\x00", "\x1b[31m", "\udcff", "\ud800", "\u202e", "\u200b", "İ", "ß", "ﬁ", ":", "a:b:c", "~2", "^3",
+] + WORDS
+
+query_text = st.one_of(
+    st.lists(st.sampled_from(QUERY_PARTS), max_size=30).map(" ".join),
+    st.lists(st.sampled_from(QUERY_PARTS), max_size=30).map("".join),
+    st.text(max_size=200),
+    st.text(alphabet=st.characters(codec=None), max_size=60),
+)
+
+# --------------------------------------------------------------------------- checks
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_TAG = re.compile(r"<[^>]*>")
+
+
+def assert_clean_documents(parsed: Any) -> None:
+    """Ingested text holds no control characters or surrogates, and is valid JSON."""
+    for doc in parsed.documents:
+        for value in vars(doc).values():
+            if isinstance(value, str):
+                assert not _CONTROL_CHARS.search(value), f"control character in {doc.id}: {value!r}"
+    json.dumps([vars(d) for d in parsed.documents], ensure_ascii=False, default=list).encode("utf-8")
+
+
+def _check_file(data: bytes, name: str, workdir: Path) -> str:
+    path = workdir / "alcohol" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    try:
+        parsed = read_cell_file(path, root=workdir)
+    except EvsearchError as exc:
+        assert exc.message and "\n" not in exc.message, f"error message not one line: {exc.message!r}"
+        return "refused"
+    assert_clean_documents(parsed)
+    return "ok"
+
+
+def check_text(data: bytes, workdir: Path) -> str:
+    """One text cell file through :func:`read_cell_file`."""
+    return _check_file(data, "B5.txt", workdir)
+
+
+def check_html(data: bytes, workdir: Path) -> str:
+    """One HTML cell file through :func:`read_cell_file` (needs the HTML ingester)."""
+    return _check_file(data, "B5.htm", workdir)
+
+
+def html_available() -> bool:
+    return importlib.util.find_spec("evsearch.ingest_html") is not None
+
+
+def assert_safe_result(result: Any) -> None:
+    """Snippets carry no tag but <mark>; terminal text is clean; JSON encodes as UTF-8."""
+    for hit in result.hits:
+        tags = set(_TAG.findall(hit.snippet))
+        assert tags <= {"<mark>", "</mark>"}, f"unexpected markup in snippet: {tags}"
+        assert "<" not in _TAG.sub("", hit.snippet), f"raw '<' in snippet {hit.snippet!r}"
+        for text in (hit.title, hit.text, hit.snippet):
+            assert not _CONTROL_CHARS.search(clean(text).replace("\n", "").replace("\t", ""))
+    json.dumps(result.to_dict(), ensure_ascii=False).encode("utf-8")
+
+
+def check_query(query: str, index: Any) -> str:
+    """One query through :func:`parse_query` and :meth:`SearchIndex.search`."""
+    try:
+        parse_query(query)
+        result = index.search(query, limit=20)
+    except EvsearchError as exc:
+        assert exc.message and "\n" not in clean(exc.message)
+        return "refused"
+    assert_safe_result(result)
+    return "ok"
+
+
+# --------------------------------------------------------------------------- hostile index
+
+HOSTILE_CELL = (
+    "Alcohol Treatment Matrix cell B5\n\n"
+    "Practitioners; Safeguarding the community\n\n"
+    "A description with <<script>script>alert(1)<</script>/script> and &lt;b&gt; and &amp; text.\n\n"
+    "K Hostile \x1b[31mred\x1b[0m title <<mark>mark>x<</mark>/mark> &lt;i&gt; "
+    "\x1b]8;;http://evil.example/\x07link\x1b]8;;\x07 (2008). A summary with <img src=x onerror=alert(1)// "
+    "and \x07bell\x08 and \x9b31mcsi and &#60;script&#62; entities. For discussion click here.\n\n"
+    "R A second hostile study \u202eevil\u202c about supervision (2010). <<script>script> in the summary "
+    "with &amp;amp; and motivational interviewing.\n\n"
+    "MORE\n\n"
+    "What is this cell about? A paragraph about supervision with <<script>script>alert(2)<</script>/script> "
+    "and \x1b[2J cleared screens and the hostile red title listed above.\n\n"
+    "Another paragraph: <<mark>mark>fake<</mark>/mark> highlight, &lt;mark&gt; entity, and offenders.\n"
+)
+
+
+def build_hostile_index(workdir: Path) -> Path:
+    """An index of the bundled B5 cell plus :data:`HOSTILE_CELL` (as drug/B5)."""
+    from evsearch import build_index
+
+    corpus = workdir / "corpus"
+    (corpus / "alcohol").mkdir(parents=True, exist_ok=True)
+    (corpus / "drug").mkdir(parents=True, exist_ok=True)
+    (corpus / "alcohol" / "B5.txt").write_bytes((ROOT / "corpus" / "alcohol" / "B5.txt").read_bytes())
+    (corpus / "drug" / "B5.txt").write_text(HOSTILE_CELL.replace("Alcohol Treatment", "Drug Treatment"),
+                                            encoding="utf-8")
+    index = workdir / "index"
+    build_index(corpus, index)
+    return index
+
+
+# --------------------------------------------------------------------------- runner
+
+
+class _Hang(BaseException):
+    """A case ran past its time limit."""
+
+
+class _Budget(BaseException):
+    """The time budget is spent."""
+
+
+def _alarm(signum: int, frame: Any) -> None:
+    raise _Hang()
+
+
+TARGETS: dict[str, tuple[Any, Callable[..., str], Callable[[], bool]]] = {
+    "text": (cell_bytes(), check_text, lambda: True),
+    "html": (html_bytes(), check_html, html_available),
+    "query": (query_text, check_query, lambda: True),
+}
+
+
+def run_target(name: str, cases: int, deadline: float, case_seconds: float, workdir: Path) -> dict[str, Any]:
+    """Run up to ``cases`` inputs of one target until ``deadline``; count the outcomes."""
+    strategy, check, available = TARGETS[name]
+    counts: collections.Counter[str] = collections.Counter()
+    bugs: dict[str, dict[str, Any]] = {}
+    if not available():
+        return {"target": name, "skipped": "not available on this branch", "counts": {}, "bugs": []}
+    context: Any = workdir
+    if name == "query":
+        from evsearch import open_index
+
+        context = open_index(build_hostile_index(workdir / "qidx"))
+    started = time.perf_counter()
+    slowest = 0.0
+
+    @settings(max_examples=cases, deadline=None, database=None, derandomize=False,
+              phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def one(data: Any) -> None:
+        nonlocal slowest
+        if time.perf_counter() > deadline:
+            raise _Budget()
+        t0 = time.perf_counter()
+        signal.setitimer(signal.ITIMER_REAL, case_seconds)
+        try:
+            counts[check(data, context)] += 1
+        except _Hang:
+            counts["hang"] += 1
+            bugs.setdefault(f"hang:{name}", {"kind": "hang", "example": repr(data)[:300]})
+        except Exception as exc:  # an unexpected exception is a bug: record it, keep going
+            counts["unexpected"] += 1
+            frame = traceback.extract_tb(exc.__traceback__)[-1]
+            key = f"{type(exc).__name__}@{Path(frame.filename).name}:{frame.lineno}"
+            bugs.setdefault(key, {"kind": key, "message": str(exc)[:300], "example": repr(data)[:300]})
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        slowest = max(slowest, time.perf_counter() - t0)
+
+    old = signal.signal(signal.SIGALRM, _alarm)
+    try:
+        one()
+    except _Budget:
+        pass
+    finally:
+        signal.signal(signal.SIGALRM, old)
+        if name == "query":
+            context.close()
+    return {
+        "target": name,
+        "cases": sum(counts.values()),
+        "seconds": round(time.perf_counter() - started, 1),
+        "slowest_case_seconds": round(slowest, 3),
+        "counts": dict(counts),
+        "bugs": list(bugs.values()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=10_000, help="cases per target (default 10000)")
+    parser.add_argument("--seconds", type=float, default=600.0, help="time budget per target")
+    parser.add_argument("--case-seconds", type=float, default=10.0, help="per-case time limit (a hang)")
+    parser.add_argument("--target", choices=[*TARGETS, "all"], default="all")
+    args = parser.parse_args(argv)
+    names = list(TARGETS) if args.target == "all" else [args.target]
+    reports = []
+    with tempfile.TemporaryDirectory(prefix="evsearch-fuzz-") as tmp:
+        for name in names:
+            work = Path(tmp) / name
+            work.mkdir()
+            report = run_target(name, args.cases, time.perf_counter() + args.seconds, args.case_seconds, work)
+            reports.append(report)
+            print(json.dumps(report, ensure_ascii=True), flush=True)
+    failed = any(r.get("counts", {}).get(k) for r in reports for k in ("unexpected", "hang"))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,454 @@
+"""Hostile and broken input: fuzzed ingest and queries, escaped output, bounded work, safe paths.
+
+The property tests share their strategies and checks with ``scripts/fuzz.py`` (which runs
+them at scale); each bug the fuzzer found has a regression test here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+
+from evsearch import build_index, open_index  # noqa: E402
+from evsearch.cli import clean, cli  # noqa: E402
+from evsearch.errors import CorpusError, IngestError, QueryError  # noqa: E402
+from evsearch.ingest import (  # noqa: E402
+    MAX_CELL_FILE_BYTES,
+    discover_cell_files,
+    parse_cell_text,
+    read_cell_file,
+)
+from evsearch.query import MAX_CLAUSES, MAX_QUERY_CHARS  # noqa: E402
+from tests.conftest import B5, CORPUS  # noqa: E402
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "fuzz.py"
+
+
+def _load_fuzz() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("evsearch_fuzz", SCRIPT)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["evsearch_fuzz"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+fuzz = _load_fuzz()
+FAST = settings(max_examples=60, deadline=None, database=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+@pytest.fixture(scope="module")
+def hostile_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled cell plus a cell full of markup, entities and terminal escapes."""
+    return fuzz.build_hostile_index(tmp_path_factory.mktemp("hostile"))
+
+
+@pytest.fixture()
+def hidx(hostile_index: Path) -> Iterator[Any]:
+    with open_index(hostile_index) as index:
+        yield index
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def tree_digest(root: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        h.update(str(p.relative_to(root)).encode())
+        if p.is_file():
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- properties
+
+
+@FAST
+@given(fuzz.cell_bytes())
+def test_any_text_file_is_parsed_or_refused_cleanly(tmp_path_factory: Any, data: bytes) -> None:
+    assert fuzz.check_text(data, tmp_path_factory.mktemp("t")) in ("ok", "refused")
+
+
+@FAST
+@given(fuzz.cell_text())
+def test_parsed_text_never_holds_control_characters(text: str) -> None:
+    try:
+        parsed = parse_cell_text(text, matrix="alcohol", code="B5")
+    except IngestError:
+        return
+    fuzz.assert_clean_documents(parsed)
+
+
+@FAST
+@given(fuzz.query_text)
+def test_any_query_is_answered_or_refused(hidx: Any, query: str) -> None:
+    assert fuzz.check_query(query, hidx) in ("ok", "refused")
+
+
+@settings(max_examples=25, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(fuzz.html_bytes())
+def test_any_html_file_is_parsed_or_refused_cleanly(tmp_path_factory: Any, data: bytes) -> None:
+    pytest.importorskip("evsearch.ingest_html")
+    assert fuzz.check_html(data, tmp_path_factory.mktemp("h")) in ("ok", "refused")
+
+
+# --------------------------------------------------------------------------- ingest: files
+
+
+def test_an_oversized_file_is_refused_at_the_documented_limit(tmp_path: Path) -> None:
+    big = tmp_path / "alcohol" / "B5.txt"
+    big.parent.mkdir()
+    with open(big, "wb") as fh:  # a sparse 50 MB file: refused from its size, never read
+        fh.truncate(50 * 1024 * 1024)
+    with pytest.raises(IngestError) as err:
+        read_cell_file(big)
+    assert err.value.message == (
+        f"{big} is 52,428,800 bytes; the limit for a cell file is {MAX_CELL_FILE_BYTES:,} bytes"
+    )
+
+
+def test_an_oversized_file_is_skipped_and_reported_while_the_rest_is_indexed(corpus_copy: Path,
+                                                                             tmp_path: Path) -> None:
+    with open(corpus_copy / "alcohol" / "B6.txt", "wb") as fh:
+        fh.truncate(MAX_CELL_FILE_BYTES + 1)
+    code, out, err = run("index", "--corpus", str(corpus_copy), "--index", str(tmp_path / "ix"))
+    assert code == 0
+    assert f"skipped alcohol/B6.txt: {corpus_copy / 'alcohol' / 'B6.txt'} is 2,097,153 bytes" in err
+    assert "added 1," in out
+
+
+def test_a_fifo_is_refused_not_read(tmp_path: Path) -> None:
+    fifo = tmp_path / "B5.txt"
+    os.mkfifo(fifo)
+    with pytest.raises(IngestError, match="is not a regular file"):
+        read_cell_file(fifo)
+
+
+@pytest.mark.parametrize("data", [
+    b"", b"\x00" * 1000, bytes(range(256)) * 10, b"\xff\xfe", b"\xfe\xff\x00",
+    b"\xef\xbb\xbfAlcohol Treatment Matrix cell B5\n\n\xc3", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+])
+def test_binary_and_truncated_files_are_refused_per_file(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_bytes(data)
+    with pytest.raises(IngestError, match=r"^.*notes\.txt: cannot tell which cell this is"):
+        read_cell_file(path)
+
+
+def test_truncated_utf16_is_decoded_not_a_crash(tmp_path: Path) -> None:
+    # fuzz bug 1: an odd byte at the end of a UTF-16 file raised UnicodeDecodeError
+    path = tmp_path / "B5.txt"
+    path.write_bytes(b"\xff\xfe" + "Alcohol Treatment Matrix cell B5\n\nX; Y\n".encode("utf-16-le") + b"\x00")
+    assert read_cell_file(path).cell.key == "alcohol/B5"
+
+
+def test_mixed_encodings_and_nul_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "alcohol" / "B5.txt"
+    path.parent.mkdir()
+    path.write_bytes(B5.read_bytes() + b"\n\nCaf\xe9 \x00na\xefve paragraph of the text.\n")
+    parsed = read_cell_file(path, root=tmp_path)
+    assert parsed.passages[-1].text == "Café naïve paragraph of the text."
+
+
+def test_a_file_with_no_studies_and_no_commentary(tmp_path: Path) -> None:
+    parsed = parse_cell_text("Alcohol Treatment Matrix cell C3\n")
+    assert (parsed.cell.key, parsed.studies, parsed.passages) == ("alcohol/C3", (), ())
+
+
+def test_study_lines_with_no_year_or_year_99999() -> None:
+    parsed = parse_cell_text(
+        "Alcohol Treatment Matrix cell B5\n\nK No year here. A summary.\n\n"
+        "K Silly year (99999). A summary.\n\nMORE\n"
+    )
+    assert [(s.title, s.year) for s in parsed.studies] == [
+        ("No year here", None), ("Silly year (99999)", None),
+    ]
+
+
+def test_unicode_rtl_and_zero_width_text_is_kept_and_searchable(tmp_path: Path) -> None:
+    text = ("Drug Treatment Matrix cell A1\n\nK İstanbul STRASSE straße \u200fشارع\u200f "
+            "zero\u200bwidth ﬁnal (2008). Summary.\n")
+    parsed = parse_cell_text(text)
+    assert parsed.studies[0].title == "İstanbul STRASSE straße \u200fشارع\u200f zerowidth ﬁnal"
+
+
+def test_a_100000_line_file_is_parsed_in_bounded_time() -> None:
+    lines = "\n\n".join(f"and more text of the {i}" for i in range(50_000))  # 100,000 lines
+    started = time.perf_counter()
+    parsed = parse_cell_text("Alcohol Treatment Matrix cell B5\n\nSome text of the\n\n" + lines)
+    assert time.perf_counter() - started < 15
+    assert parsed.cell.key == "alcohol/B5"
+
+
+def test_long_text_without_full_stops_does_not_make_cross_reference_patterns_quadratic() -> None:
+    # fuzz bug 2: "For discussion ..." with no full stop made the cross-reference regexes O(n^2)
+    started = time.perf_counter()
+    parse_cell_text("Alcohol Treatment Matrix cell B5\n\nK T (2008). " + "For discussion " * 20_000
+                    + "Discussion in bite's " * 20_000)
+    assert time.perf_counter() - started < 5
+
+
+def test_many_back_references_and_studies_stay_bounded() -> None:
+    # fuzz bug 3: every "listed above" sentence was scored against every study
+    studies = "\n\n".join(f"K Study w{i} title (2008). For discussion click here." for i in range(3000))
+    refs = " ".join(f"The study w{i} listed above." for i in range(3000))
+    started = time.perf_counter()
+    parse_cell_text(f"Alcohol Treatment Matrix cell B5\n\n{studies}\n\nMORE\n\n{refs}")
+    assert time.perf_counter() - started < 10
+
+
+# --------------------------------------------------------------------------- HTML (after merge)
+
+
+def _htm(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "alcohol" / "B5.htm"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def test_html_nested_10000_levels(tmp_path: Path) -> None:
+    pytest.importorskip("evsearch.ingest_html")
+    body = ("<html><head><title>Alcohol Treatment Matrix cell B5: X; Y</title></head><body>"
+            + "<div>" * 10_000 + "<p>Deep text of the page.</p>" + "</div>" * 10_000 + "</body></html>")
+    try:
+        read_cell_file(_htm(tmp_path, body), root=tmp_path)
+    except IngestError as exc:
+        assert "\n" not in exc.message
+
+
+def test_html_huge_attributes_and_scripts(tmp_path: Path) -> None:
+    pytest.importorskip("evsearch.ingest_html")
+    body = ("<html><head><title>Alcohol Treatment Matrix cell B5: X; Y</title>"
+            "<script>document.write('<p>K Injected (2008).</p>')</script></head><body>"
+            f"<p title=\"{'a' * 1_000_000}\">What is this cell about? Text &lt;script&gt;.</p></body></html>")
+    parsed = read_cell_file(_htm(tmp_path, body), root=tmp_path)
+    assert not any("Injected" in d.text for d in parsed.documents)
+
+
+# --------------------------------------------------------------------------- queries
+
+
+HOSTILE_QUERIES = [
+    "", "   ", "\t\n", "*", "*a*", "?????", "title:", "text:", "org:", "foo:bar", "unknown:field x",
+    "year:[2010 TO 2005]", '"unbalanced', 'a "b', "(((", ")))", "[", "]", "{", "}", "AND", "OR", "NOT",
+    "+", "-", "AND OR NOT", "NOT NOT NOT", "a* b* c*", "year:", "type:", "cell:", "kind:", "matrix:",
+    "\\", "~", "^", "a:b:c", "\x00", "\x1b[31mred", "\u202eevil", "\u200b", "İSTANBUL ß ﬁ",
+]
+
+
+@pytest.mark.parametrize("query", HOSTILE_QUERIES)
+def test_hostile_queries_are_answered_by_the_cli(hostile_index: Path, query: str) -> None:
+    code, out, err = run("search", "--index", str(hostile_index), "--json", "--", query)
+    assert (code, err) == (0, "")
+    json.loads(out)
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ("x" * 10_000, f"Error: the query is 10,000 characters long; the limit is {MAX_QUERY_CHARS:,}"),
+    (" ".join(["w"] * 1000), f"Error: the query has 1000 terms; the limit is {MAX_CLAUSES}"),
+    ("year:99999", "Error: year 99999 is out of range"),
+    ("type:\udcff", "Error: unknown study type '\ufffd'"),
+])
+def test_refused_queries_are_one_error_line_and_a_hint(hostile_index: Path, query: str,
+                                                       message: str) -> None:
+    code, out, err = run("search", "--index", str(hostile_index), "--", query)
+    lines = err.splitlines()
+    assert (code, out, len(lines)) == (1, "", 2)
+    assert lines[0] == message
+    assert lines[1].startswith("Hint: ")
+
+
+def test_a_query_may_start_with_a_minus_after_double_dash(hostile_index: Path) -> None:
+    code, out, _ = run("search", "--index", str(hostile_index), "--json", "--", "-probation supervision")
+    assert code == 0
+    assert json.loads(out)["query"] == "-probation supervision"
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_lone_surrogates_in_a_query_give_valid_output(hostile_index: Path, as_json: bool) -> None:
+    # fuzz bug 4: json.dumps(ensure_ascii=False) kept the surrogate; writing it raised
+    args = ["search", "supervision \udcff\ud800", "--index", str(hostile_index)]
+    result = CliRunner().invoke(cli, args + (["--json"] if as_json else []), catch_exceptions=False)
+    assert result.exit_code == 0
+    text = result.stdout_bytes.decode("utf-8")  # strict: valid UTF-8
+    if as_json:
+        assert json.loads(text)["query"] == "supervision \ufffd\ufffd"
+
+
+def test_show_with_a_surrogate_id_is_a_clean_error(hostile_index: Path) -> None:
+    code, _, err = run("show", "alcohol/B5/s\udcff", "--index", str(hostile_index))
+    assert code == 1
+    assert err.splitlines()[0] == "Error: no document with id 'alcohol/B5/s\ufffd'"
+
+
+@pytest.mark.parametrize("query", [
+    " ".join(f"{a}{b}*" for a in "abcdefgh" for b in "aeiou")[:MAX_QUERY_CHARS],
+    " ".join(["abcdefghijklmnopqrstuvwxy"] * MAX_CLAUSES)[:MAX_QUERY_CHARS],
+    " ".join(f"misspelt{i}wordz" for i in range(MAX_CLAUSES)),
+    "z" * MAX_QUERY_CHARS,
+    '"' + " ".join(["supervision"] * 150) + '"',
+])
+def test_expensive_queries_finish_in_bounded_time(hidx: Any, query: str) -> None:
+    started = time.perf_counter()
+    try:
+        hidx.search(query, limit=1000)
+    except QueryError:
+        pass
+    assert time.perf_counter() - started < 5
+
+
+def test_failing_queries_leave_the_index_unchanged(hostile_index: Path, hidx: Any) -> None:
+    before = tree_digest(hostile_index)
+    for query in HOSTILE_QUERIES + ["x" * 10_000, "year:abc", "type:Q", "\udcff"]:
+        try:
+            hidx.search(query)
+        except QueryError:
+            pass
+    assert tree_digest(hostile_index) == before
+
+
+# --------------------------------------------------------------------------- escaping
+
+
+def test_json_snippets_escape_corpus_markup_and_only_mark_is_a_tag(hostile_index: Path) -> None:
+    for query in ("script", "mark", "hostile", "supervision", "entities", "highlight", "description"):
+        code, out, _ = run("search", query, "--index", str(hostile_index), "--json", "-n", "50")
+        assert code == 0
+        hits = [h for h in json.loads(out)["hits"] if h["cell"] == "drug/B5"]
+        assert hits, query
+        for hit in hits:
+            snippet = hit["snippet"]
+            assert set(re.findall(r"<[^>]*>", snippet)) <= {"<mark>", "</mark>"}, snippet
+            assert "<" not in re.sub(r"</?mark>", "", snippet), snippet
+
+
+def test_snippets_escape_script_mark_and_entity_like_text(hidx: Any) -> None:
+    snippets = " ".join(h.snippet for h in hidx.search("script", cell="drug/B5", limit=50).hits)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in re.sub(r"</?mark>", "", snippets)
+    fake = " ".join(h.snippet for h in hidx.search("fake highlight", limit=50).hits)
+    assert "&lt;mark&gt;" in fake  # the corpus's own <mark>, escaped
+    assert "&amp;lt;mark&amp;gt;" in fake  # the corpus's "&lt;mark&gt;", escaped once more
+
+
+def test_terminal_output_strips_escapes_from_corpus_text(hostile_index: Path) -> None:
+    outputs = [run("search", q, "--index", str(hostile_index), "-n", "50")[1]
+               for q in ("hostile red title", "supervision", "cleared screens", "bell csi")]
+    outputs += [run("show", f"drug/B5/{d}", "--index", str(hostile_index))[1] for d in ("s1", "s2", "p2")]
+    for out in outputs:
+        assert not CONTROL.search(out.replace("\n", "")), repr(out)
+        assert "]8;;" not in out and "evil.example" not in out
+        assert "\u202e" not in out
+
+
+@pytest.mark.parametrize(("raw", "shown"), [
+    ("a\x1b[31mred\x1b[0m b", "ared b"),
+    ("\x1b]8;;http://evil.example/\x07link\x1b]8;;\x07", "link"),
+    ("\x1b]0;window title\x1b\\x", "x"),
+    ("bell\x07 back\x08space \x9b31mcsi \x9d0;osc\x9c end", "bell backspace csi  end"),
+    ("\x1bPdcs payload\x1b\\ok", "ok"),
+    ("\u202eevil\u202c \u2066iso\u2069", "evil iso"),
+    ("lone \udcff", "lone \ufffd"),
+    ("keep\ttab\nand newline", "keep\ttab\nand newline"),
+])
+def test_clean_removes_terminal_controls(raw: str, shown: str) -> None:
+    assert clean(raw) == shown
+
+
+# --------------------------------------------------------------------------- paths and the index
+
+
+def test_symlinks_out_of_the_corpus_are_not_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    (outside / "drug").mkdir(parents=True)
+    (outside / "drug" / "E1.txt").write_text("Drug Treatment Matrix cell E1\n", encoding="utf-8")
+    corpus = tmp_path / "corpus"
+    (corpus / "alcohol").mkdir(parents=True)
+    (corpus / "alcohol" / "B5.txt").write_bytes(B5.read_bytes())
+    (corpus / "alcohol" / "E1.txt").symlink_to(outside / "drug" / "E1.txt")
+    (corpus / "drug").symlink_to(outside / "drug", target_is_directory=True)
+    (corpus / "alcohol" / "inside.txt").symlink_to(corpus / "alcohol" / "B5.txt")
+    assert [p.relative_to(corpus).as_posix() for p in discover_cell_files(corpus)] == [
+        "alcohol/B5.txt", "alcohol/inside.txt",
+    ]
+    code, out, _ = run("index", "--corpus", str(corpus), "--index", str(tmp_path / "ix"), "--json")
+    assert code == 0
+    assert json.loads(out)["added"] == 1  # inside.txt is the same cell again, reported
+
+
+@pytest.mark.parametrize("flags", [[], ["--rebuild"]])
+def test_a_directory_that_is_not_an_index_is_never_overwritten(tmp_path: Path, flags: list[str]) -> None:
+    target = tmp_path / "precious"
+    target.mkdir()
+    (target / "thesis.txt").write_text("years of work", encoding="utf-8")
+    (target / "gen-000001").mkdir()
+    before = tree_digest(target)
+    code, out, err = run("index", "--corpus", str(CORPUS), "--index", str(target), *flags)
+    assert (code, out) == (1, "")
+    assert err.splitlines()[0] == (
+        f"Error: {target} is not empty and is not an evsearch index; not touching it"
+    )
+    assert tree_digest(target) == before
+
+
+def test_the_index_may_not_live_inside_the_corpus(corpus_copy: Path) -> None:
+    code, _, err = run("index", "--corpus", str(corpus_copy), "--index", str(corpus_copy / "ix"))
+    assert code == 1
+    assert err.splitlines()[0] == (
+        f"Error: the index directory {corpus_copy.resolve() / 'ix'} is inside the corpus directory "
+        f"{corpus_copy.resolve()}"
+    )
+    assert not (corpus_copy / "ix").exists()
+
+
+def test_paths_are_resolved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run("index", "--corpus", str(CORPUS), "--index", "sub/../ix", "--json")
+    assert code == 0
+    assert json.loads(out)["index_dir"] == str(tmp_path.resolve() / "ix")
+
+
+def test_a_corpus_where_every_file_fails_leaves_the_index_unchanged(tmp_path: Path) -> None:
+    index = tmp_path / "ix"
+    build_index(CORPUS, index)
+    before = tree_digest(index)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "notes.txt").write_bytes(b"\x00\x01 binary junk")
+    code, _, err = run("index", "--corpus", str(bad), "--index", str(index))
+    assert code == 1
+    assert err.startswith(f"Error: none of the 1 cell files in {bad} could be read, so the index is "
+                          "left unchanged; notes.txt: ")
+    assert tree_digest(index) == before
+
+
+def test_current_may_not_point_outside_the_index(tmp_path: Path) -> None:
+    index = tmp_path / "ix"
+    build_index(CORPUS, index)
+    (index / "CURRENT").write_text("../../etc\n", encoding="utf-8")
+    code, _, err = run("stats", "--index", str(index))
+    assert code == 1
+    assert err.startswith(f"Error: the index at {index} is damaged (CURRENT names '../../etc'")
+    with pytest.raises(CorpusError):  # and a failed build is still a clean error
+        build_index(tmp_path / "missing", index)
