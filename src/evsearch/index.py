@@ -274,7 +274,9 @@ def write_generation(
     cells: set[str] = set()
     try:
         ix = whoosh_index.create_in(str(building), make_schema())
-        writer = ix.writer(limitmb=256, procs=procs) if procs > 1 else ix.writer(limitmb=256)
+        writer = (
+            ix.writer(limitmb=256, procs=procs, multisegment=True) if procs > 1 else ix.writer(limitmb=256)
+        )
         try:
             for batch in batches:
                 for doc in batch.documents:
@@ -405,6 +407,22 @@ def _rank(path: Path) -> tuple[int, float]:
     return FORM_RANK.get(path.suffix.lower(), 0), _mtime(path)
 
 
+#: A full build of at least this many documents uses Whoosh's multiprocess writer.
+PARALLEL_BUILD_DOCUMENTS = 20_000
+
+
+def build_procs(batches: Sequence[SourceBatch]) -> int:
+    """Writer processes for a full build: one per CPU (at most 4) for a large corpus, else 1.
+
+    Each process writes its own segment (``multisegment``: no single-threaded merge at the
+    end). Documents with equal scores may then rank in a different (still fixed) order than
+    in a one-process build, so small corpora, the bundled one included, stay on one process.
+    """
+    if sum(len(b.documents) for b in batches) < PARALLEL_BUILD_DOCUMENTS:
+        return 1
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 def build_index(corpus_dir: Path | str | None = None, index_dir: Path | str | None = None) -> IndexReport:
     """Build the index of ``corpus_dir`` in ``index_dir`` from scratch.
 
@@ -418,7 +436,9 @@ def build_index(corpus_dir: Path | str | None = None, index_dir: Path | str | No
         raise CorpusError(f"no corpus directory at {corpus}")
     started = time.perf_counter()
     batches, problems = ingest_corpus(corpus)
-    _, n_docs = write_generation(target, batches, corpus_dir=str(corpus.resolve()))
+    _, n_docs = write_generation(
+        target, batches, corpus_dir=str(corpus.resolve()), procs=build_procs(batches)
+    )
     return IndexReport(
         index_dir=str(target),
         corpus_dir=str(corpus),
