@@ -173,6 +173,11 @@ def test_watch_updates_after_a_change(synth, trials) -> None:
     try:
         assert first.wait(30)
         trials.write_cell(corpus, "alcohol/A5", 9, trials.B5.read_text(encoding="utf-8"))
+        # the polling watcher compares whole-second mtimes: an edit in the same second as
+        # its first scan, at the same size, would look unchanged to it (inotify sees it)
+        edited = corpus / "alcohol" / "A5.txt"
+        later = edited.stat().st_mtime + 2
+        os.utime(edited, (later, later))
         assert changed.wait(30)
     finally:
         stop.set()

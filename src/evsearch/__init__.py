@@ -8,6 +8,9 @@
 
 from __future__ import annotations
 
+import importlib as _importlib
+import typing as _typing
+
 from ._version import __version__
 from .errors import (
     CorpusError,
@@ -21,8 +24,6 @@ from .errors import (
     IngestError,
     QueryError,
 )
-from .index import build_index, default_corpus_dir, default_index_dir, update_index
-from .ingest import parse_cell_text, read_cell_file
 from .model import Cell, ParsedCell, Passage, Study
 from .results import (
     DocumentView,
@@ -38,7 +39,27 @@ from .results import (
     SimilarResult,
     TermScore,
 )
-from .search import SearchIndex, ensure_index, open_index
+
+if _typing.TYPE_CHECKING:
+    from .index import build_index, default_corpus_dir, default_index_dir, update_index
+    from .ingest import parse_cell_text, read_cell_file
+    from .ingest_html import parse_cell_html
+    from .search import SearchIndex, ensure_index, open_index
+
+#: Names loaded on first use, so that ``evsearch --help`` does not import Whoosh (0.1 s) and
+#: the HTML reader (BeautifulSoup, 0.1 s) loads only when it is asked for.
+_LAZY: dict[str, str] = {
+    "SearchIndex": "search",
+    "build_index": "index",
+    "default_corpus_dir": "index",
+    "default_index_dir": "index",
+    "ensure_index": "search",
+    "open_index": "search",
+    "parse_cell_html": "ingest_html",
+    "parse_cell_text": "ingest",
+    "read_cell_file": "ingest",
+    "update_index": "index",
+}
 
 __all__ = [
     "Cell",
@@ -82,9 +103,14 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    # BeautifulSoup costs 0.1 s to import: load the HTML reader only when it is asked for
-    if name == "parse_cell_html":
-        from .ingest_html import parse_cell_html
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'evsearch' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(f".{module}", __name__), name)
+    if name != "parse_cell_html":  # kept out of dir(): it is the optional HTML reader
+        globals()[name] = value
+    return value
 
-        return parse_cell_html
-    raise AttributeError(f"module 'evsearch' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | (set(_LAZY) - {"parse_cell_html"}))

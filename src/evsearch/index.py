@@ -442,7 +442,10 @@ def write_generation(
     n_docs = 0
     try:
         ix = whoosh_index.create_in(str(building), make_schema())
-        writer = _writer(ix, limitmb=256, procs=procs) if procs > 1 else _writer(ix, limitmb=256)
+        if procs > 1:
+            writer = _writer(ix, limitmb=256, procs=procs, multisegment=True)
+        else:
+            writer = _writer(ix, limitmb=256)
         try:
             for batch in batches:
                 for doc in batch.documents:
@@ -579,6 +582,22 @@ def ingest_corpus(
     return batches, problems
 
 
+#: A full build of at least this many documents uses Whoosh's multiprocess writer.
+PARALLEL_BUILD_DOCUMENTS = 20_000
+
+
+def build_procs(batches: Sequence[SourceBatch]) -> int:
+    """Writer processes for a full build: one per CPU (at most 4) for a large corpus, else 1.
+
+    Each process writes its own segment (``multisegment``: no single-threaded merge at the
+    end). Documents with equal scores may then rank in a different (still fixed) order than
+    in a one-process build, so small corpora, the bundled one included, stay on one process.
+    """
+    if sum(len(b.documents) for b in batches) < PARALLEL_BUILD_DOCUMENTS:
+        return 1
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 def _resolve(corpus_dir: Path | str | None, index_dir: Path | str | None) -> tuple[Path, Path]:
     corpus = Path(corpus_dir) if corpus_dir is not None else default_corpus_dir()
     target = Path(index_dir) if index_dir is not None else default_index_dir()
@@ -656,7 +675,8 @@ def _rebuild(corpus: Path, target: Path, started: float, progress: ProgressCallb
     if problems and not batches:
         raise _nothing_readable(corpus, problems)
     _, n_docs = write_generation(
-        target, batches, corpus_dir=str(corpus.resolve()), progress=tracker.writing
+        target, batches, corpus_dir=str(corpus.resolve()), progress=tracker.writing,
+        procs=build_procs(batches),
     )
     return IndexReport(
         index_dir=str(target),

@@ -676,7 +676,7 @@ def _ranked_page(
             q, filter=fq, mask=mask, limit=start + opts.limit,
             sortedby=None if scored else "seq",
         )
-        total = len(results)
+        total = _count(searcher, q, fq, mask) if scored else len(results)
         order = list(range(start, min(start + opts.limit, results.scored_length())))
         scores = [(results.score(i) or 0.0) if scored else 0.0 for i in order]
     else:
@@ -702,6 +702,37 @@ def _ranked_page(
         hits.append(_make_hit(rank, score, stored, snippet))
     facets = _facets(results) if opts.facets else None
     return total, tuple(hits), facets
+
+
+def _match_ids(searcher: Any, q: wq.Query) -> set[int]:
+    """The documents ``q`` matches, from posting lists and set algebra where the query is made
+    of terms, ors and ands (Whoosh's own count re-runs the whole matcher tree in Python)."""
+    if isinstance(q, wq.Term):
+        if (q.fieldname, q.text) not in searcher.reader():
+            return set()
+        return set(searcher.postings(q.fieldname, q.text).all_ids())
+    if isinstance(q, (wq.Or, wq.DisjunctionMax)) and not getattr(q, "minmatch", 0):
+        out: set[int] = set()
+        for sub in q.subqueries:
+            out |= _match_ids(searcher, sub)
+        return out
+    if isinstance(q, wq.And) and q.subqueries:
+        sets = sorted((_match_ids(searcher, sub) for sub in q.subqueries), key=len)
+        return sets[0].intersection(*sets[1:])
+    if isinstance(q, wq.AndMaybe):
+        return _match_ids(searcher, q.a)
+    return set(searcher.docs_for_query(q))
+
+
+def _count(searcher: Any, q: wq.Query, fq: wq.Query | None, mask: wq.Query | None) -> int:
+    """How many documents match ``q``, pass the filter ``fq`` and are not masked: what
+    ``len(results)`` says, without re-running the scoring matchers."""
+    ids = _match_ids(searcher, q)
+    if fq is not None:
+        ids &= _match_ids(searcher, fq)
+    if mask is not None:
+        ids -= _match_ids(searcher, mask)
+    return len(ids)
 
 
 def _sorted_matches(

@@ -1,0 +1,357 @@
+"""Benchmark evsearch at scale, against SQLite FTS5 and tantivy on the same passages.
+
+    python scripts/bench.py --sizes 10000,100000          # the table
+    python scripts/bench.py --sizes 10000 --json          # one JSON object
+
+For each size, in one process: a synthetic corpus (scripts/make_corpus.py, seed 1); a full
+build (time, passages/s); an incremental update of one changed cell (``update_index`` when
+evsearch has it, else a full rebuild, and the output says which); the index's size on disk;
+peak RSS; query latency p50/p95/p99 (top 10) for three query sets: 2-4 common words, 2-4
+rare words, natural-language questions of 8-15 words, with and without snippets. The same
+queries then run against SQLite FTS5 (``porter`` tokenizer, ``bm25()``) and tantivy
+(``en_stem``) over the same documents' title and text, words joined by OR; the peers get the
+words minus evsearch's stopwords, the terms evsearch itself searches for. Finally the
+end-to-end time of ``evsearch search`` on the bundled corpus and of ``evsearch --help``, each
+a new process (interpreter start included; median of ``--cli-runs``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import random
+import re
+import resource
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src"
+if str(SRC) not in sys.path:
+    sys.path.insert(0, str(SRC))
+
+from evsearch import build_index, open_index  # noqa: E402
+from evsearch.analysis import stopwords  # noqa: E402
+
+QUERY_SETS: tuple[str, ...] = ("common", "rare", "questions")
+_WORD_RE = re.compile(r"[a-z][a-z0-9]+")
+_QUESTION_LEADS = ("what is", "how does", "does", "can", "why do", "which", "is there evidence that")
+
+
+def _load_script(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def peak_rss_mb() -> float:
+    """The peak RSS of this process or of any (waited-for) child, in MB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return round(max(own, kids) / 1024, 1)  # kB on Linux
+
+
+def dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def percentiles(times: list[float]) -> dict[str, float]:
+    ms = sorted(t * 1000 for t in times)
+    if len(ms) == 1:
+        ms = ms * 2
+    q = statistics.quantiles(ms, n=100, method="inclusive")
+    return {"p50_ms": round(q[49], 2), "p95_ms": round(q[94], 2), "p99_ms": round(q[98], 2)}
+
+
+def timed(run: Callable[[str], Any], queries: list[str]) -> dict[str, float]:
+    for q in queries[:3]:  # warm up caches and lazy imports
+        run(q)
+    times = []
+    for q in queries:
+        t0 = time.perf_counter()
+        run(q)
+        times.append(time.perf_counter() - t0)
+    return percentiles(times)
+
+
+# --- queries -----------------------------------------------------------------------------------
+
+def make_queries(docs: list[tuple[str, str, str]], model: Any, n: int, seed: int) -> dict[str, list[str]]:
+    """The three query sets, drawn from the corpus's own vocabulary (deterministic)."""
+    rng = random.Random(seed)
+    stop = stopwords()
+    df: Counter[str] = Counter()
+    for _, title, text in docs:
+        df.update({w for w in _WORD_RE.findall(f"{title} {text}".lower()) if w not in stop and len(w) > 2})
+    ranked = [w for w, _ in df.most_common()]
+    common = ranked[:200]
+    rare = [w for w in ranked if 2 <= df[w] <= max(3, len(docs) // 5000)] or ranked[-200:]
+    sets: dict[str, list[str]] = {"common": [], "rare": [], "questions": []}
+    for _ in range(n):
+        sets["common"].append(" ".join(rng.sample(common, rng.randint(2, 4))))
+        sets["rare"].append(" ".join(rng.sample(rare, min(len(rare), rng.randint(2, 4)))))
+        lead = rng.choice(_QUESTION_LEADS)
+        body = model.sentence(rng, 8, 15).rstrip(".").lower().split()
+        words = (lead.split() + body)[: rng.randint(8, 15)]
+        sets["questions"].append(" ".join(words).capitalize() + "?")
+    return sets
+
+
+def peer_words(query: str) -> list[str]:
+    stop = stopwords()
+    return [w for w in _WORD_RE.findall(query.lower()) if w not in stop]
+
+
+# --- peers -------------------------------------------------------------------------------------
+
+def fts5_engine(docs: list[tuple[str, str, str]], where: Path) -> tuple[Callable[[str], Any], float]:
+    """SQLite FTS5 (porter, bm25()) on disk; returns the search function and build seconds."""
+    t0 = time.perf_counter()
+    con = sqlite3.connect(str(where / "fts5.db"))
+    con.execute("CREATE VIRTUAL TABLE docs USING fts5(id UNINDEXED, title, text, tokenize='porter')")
+    con.executemany("INSERT INTO docs (id, title, text) VALUES (?, ?, ?)", docs)
+    con.commit()
+    build = time.perf_counter() - t0
+
+    def search(query: str) -> list[Any]:
+        words = peer_words(query)
+        if not words:
+            return []
+        match = " OR ".join(f'"{w}"' for w in words)
+        return con.execute(
+            "SELECT id FROM docs WHERE docs MATCH ? ORDER BY bm25(docs) LIMIT 10", (match,)
+        ).fetchall()
+
+    return search, build
+
+
+def tantivy_engine(
+    docs: list[tuple[str, str, str]], where: Path
+) -> tuple[Callable[[str], Any], float] | None:
+    """tantivy (en_stem) on disk, or None when it is not installed."""
+    try:
+        import tantivy
+    except ImportError:
+        return None
+    t0 = time.perf_counter()
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=True, tokenizer_name="raw")
+    builder.add_text_field("title", tokenizer_name="en_stem")
+    builder.add_text_field("text", tokenizer_name="en_stem")
+    (where / "tantivy").mkdir()
+    index = tantivy.Index(builder.build(), path=str(where / "tantivy"))
+    writer = index.writer()
+    for doc_id, title, text in docs:
+        writer.add_document(tantivy.Document(id=doc_id, title=title, text=text))
+    writer.commit()
+    writer.wait_merging_threads()
+    index.reload()
+    searcher = index.searcher()
+    build = time.perf_counter() - t0
+
+    def search(query: str) -> list[Any]:
+        words = peer_words(query)
+        if not words:
+            return []
+        hits = searcher.search(index.parse_query(" OR ".join(words), ["title", "text"]), 10).hits
+        return [searcher.doc(address)["id"][0] for _, address in hits]
+
+    return search, build
+
+
+# --- one size ----------------------------------------------------------------------------------
+
+def bench_size(n: int, work: Path, n_queries: int, seed: int) -> dict[str, Any]:
+    make_corpus = _load_script("make_corpus")
+    corpus, index_dir = work / f"corpus-{n}", work / f"index-{n}"
+    model = make_corpus.train(make_corpus.DEFAULT_TRAINING)
+    t0 = time.perf_counter()
+    make_corpus.write_corpus(n, corpus, seed=seed)
+    corpus_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    report = build_index(corpus, index_dir)
+    build_s = time.perf_counter() - t0
+    gen = index_dir / (index_dir / "CURRENT").read_text().strip()
+    index_bytes = dir_bytes(gen)
+
+    with open_index(index_dir) as idx:
+        stored = idx.documents()
+    docs = [(d.id, d.title, d.text) for d in stored]
+    passages = sum(d.kind == "passage" for d in stored)
+    studies = len(stored) - passages
+    del stored
+    queries = make_queries(docs, model, n_queries, seed)
+
+    out: dict[str, Any] = {
+        "passages": passages,
+        "studies": studies,
+        "corpus_bytes": dir_bytes(corpus),
+        "corpus_write_s": round(corpus_s, 2),
+        "build_s": round(build_s, 2),
+        "build_passages_per_s": round(passages / build_s),
+        "build_documents_per_s": round(report.documents / build_s),
+        "index_bytes": index_bytes,
+        "queries": {name: {} for name in QUERY_SETS},
+    }
+    with open_index(index_dir) as idx:
+        for name in QUERY_SETS:
+            out["queries"][name]["evsearch"] = timed(lambda q: idx.search(q, snippets=False), queries[name])
+            out["queries"][name]["evsearch_snippets"] = timed(lambda q: idx.search(q), queries[name])
+    out["peak_rss_mb"] = peak_rss_mb()
+
+    # one changed cell: rewrite one file with new text, then update the index
+    changed = corpus / "alcohol" / "A1.txt"
+    per_cell = max(1, round(passages / 50))
+    changed.write_text(
+        make_corpus.cell_text(model, random.Random(seed + 1), "alcohol", "A1", per_cell), encoding="utf-8"
+    )
+    import evsearch.index as ev_index
+
+    update = getattr(ev_index, "update_index", None)
+    t0 = time.perf_counter()
+    if update is not None:
+        update(corpus, index_dir)
+        out["update_mode"] = "incremental (update_index)"
+    else:
+        build_index(corpus, index_dir)
+        out["update_mode"] = "full rebuild: this evsearch has no update_index"
+    out["update_one_cell_s"] = round(time.perf_counter() - t0, 3)
+    out["update_cell_passages"] = per_cell
+
+    peers: dict[str, tuple[Callable[[str], Any], float] | None] = {
+        "fts5": fts5_engine(docs, work),
+        "tantivy": tantivy_engine(docs, work),
+    }
+    out["peer_build_s"] = {}
+    for peer, engine in peers.items():
+        if engine is None:
+            continue
+        search, build = engine
+        out["peer_build_s"][peer] = round(build, 2)
+        for name in QUERY_SETS:
+            out["queries"][name][peer] = timed(search, queries[name])
+    out["peer_index_bytes"] = {
+        "fts5": (work / "fts5.db").stat().st_size,
+        **({"tantivy": dir_bytes(work / "tantivy")} if (work / "tantivy").exists() else {}),
+    }
+    for name in QUERY_SETS:
+        row = out["queries"][name]
+        row["ratios"] = {
+            f"evsearch/{peer}": round(row["evsearch"]["p50_ms"] / row[peer]["p50_ms"], 2)
+            for peer in ("fts5", "tantivy")
+            if peer in row and row[peer]["p50_ms"] > 0
+        }
+    out["example_queries"] = {name: queries[name][:2] for name in QUERY_SETS}
+    return out
+
+
+def cli_times(work: Path, runs: int) -> tuple[float, float]:
+    """Median seconds of ``evsearch search`` (bundled corpus) and ``evsearch --help``."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    index = work / "cli-index"
+    search = [sys.executable, "-m", "evsearch", "search", "motivational interviewing in criminal justice",
+              "--index", str(index), "--corpus", str(ROOT / "corpus")]
+    subprocess.run(search, env=env, check=True, capture_output=True)  # builds the index
+
+    def median(cmd: list[str]) -> float:
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            subprocess.run(cmd, env=env, check=True, capture_output=True)
+            times.append(time.perf_counter() - t0)
+        return round(statistics.median(times), 3)
+
+    return median(search), median([sys.executable, "-m", "evsearch", "--help"])
+
+
+# --- output ------------------------------------------------------------------------------------
+
+def table(result: dict[str, Any]) -> str:
+    lines = []
+    for size, r in result["sizes"].items():
+        lines.append(
+            f"== {int(size):,} passages ({r['passages']:,} passages + {r['studies']:,} studies, "
+            f"corpus {r['corpus_bytes'] / 1e6:.1f} MB)"
+        )
+        peer_build = ", ".join(f"{p} {s} s" for p, s in r["peer_build_s"].items())
+        lines.append(
+            f"build {r['build_s']} s = {r['build_passages_per_s']:,} passages/s (peers: {peer_build}); "
+            f"index {r['index_bytes'] / 1e6:.1f} MB; peak RSS {r['peak_rss_mb']} MB"
+        )
+        lines.append(
+            f"update one changed cell ({r['update_cell_passages']} passages): {r['update_one_cell_s']} s "
+            f"[{r['update_mode']}]"
+        )
+        lines.append(f"{'queries (ms)':<12} {'engine':<18} {'p50':>8} {'p95':>8} {'p99':>8}   ratio p50")
+        for name in QUERY_SETS:
+            row = r["queries"][name]
+            for engine in ("evsearch", "evsearch_snippets", "fts5", "tantivy"):
+                if engine not in row:
+                    continue
+                t = row[engine]
+                ratio = ""
+                if engine in ("fts5", "tantivy") and f"evsearch/{engine}" in row["ratios"]:
+                    ratio = f"evsearch/{engine} = {row['ratios'][f'evsearch/{engine}']}"
+                lines.append(
+                    f"{name:<12} {engine:<18} {t['p50_ms']:>8} {t['p95_ms']:>8} {t['p99_ms']:>8}   {ratio}"
+                )
+        lines.append("")
+    lines.append(f"evsearch search (bundled corpus, new process): {result['cli_search_s']} s")
+    lines.append(f"evsearch --help: {result['cli_help_s']} s")
+    lines.append(f"total benchmark time: {result['bench_s']} s")
+    return "\n".join(lines)
+
+
+def run(sizes: list[int], *, queries: int = 50, cli_runs: int = 5, seed: int = 1,
+        work_dir: Path | None = None) -> dict[str, Any]:
+    """Run the benchmark; returns the figures keyed as ``--json`` prints them."""
+    started = time.perf_counter()
+    work = Path(tempfile.mkdtemp(prefix="evsearch-bench-", dir=work_dir))
+    try:
+        result: dict[str, Any] = {"sizes": {}}
+        for n in sizes:
+            where = work / str(n)
+            where.mkdir()
+            result["sizes"][str(n)] = bench_size(n, where, queries, seed)
+            shutil.rmtree(where, ignore_errors=True)
+        result["cli_search_s"], result["cli_help_s"] = cli_times(work, cli_runs)
+        result["machine"] = {"cpus": os.cpu_count(), "load_avg": [round(x, 2) for x in os.getloadavg()]}
+        result["bench_s"] = round(time.perf_counter() - started, 1)
+        return result
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000", help="comma-separated passage counts")
+    parser.add_argument("--queries", type=int, default=50, help="queries per set")
+    parser.add_argument("--cli-runs", type=int, default=5, help="runs of each CLI command (median)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--work-dir", type=Path, default=None, help="where to put the temporary files")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    result = run(sizes, queries=args.queries, cli_runs=args.cli_runs, seed=args.seed, work_dir=args.work_dir)
+    print(json.dumps(result, indent=1) if args.json else table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
