@@ -632,9 +632,9 @@ def explain_cmd(query: str, doc_id: str, corpus_dir: Path | None, index_dir: Pat
             click.echo(f"  {t.field:<12} {clean(t.term):<{term_w}} {t.frequency:>3} {t.field_length:>6} "
                        f"{t.weight:>6.2f} {t.score:>7.2f} {t.contribution:>12.2f}")
         click.echo()
-        if exp.matched:
-            note = (f"Term contributions sum to {exp.term_total:.2f}; scaled for coordination "
-                    f"(the share of the query's words matched), the score is {exp.score:.2f}.")
+        if exp.matched and abs(exp.term_total - exp.score) > 0.005:
+            note = (f"Term contributions sum to {exp.term_total:.2f}; with the synonym expansions "
+                    f"and feedback terms of the query, the score is {exp.score:.2f}.")
             for line in _wrap(note, _width()):
                 click.echo(line)
     if exp.missing:

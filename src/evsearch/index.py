@@ -50,7 +50,7 @@ from .model import Document, ParsedCell, Passage, Study
 from .results import FileProblem, IndexReport
 
 #: Bumped whenever the schema or the analysis changes in a way old indexes cannot serve.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MARKER = "EVSEARCH_INDEX"
 CURRENT = "CURRENT"
 META = "meta.json"  # the metadata of indexes written before per-commit metadata
@@ -61,7 +61,7 @@ _META_RE = re.compile(r"^meta-(\d+)\.json$")
 _RACY_NS = 2_000_000_000
 
 #: The fields searched by plain words (the query layer applies per-field weights).
-TEXT_FIELDS: tuple[str, ...] = ("title", "section", "text", "organisation", "meta")
+TEXT_FIELDS: tuple[str, ...] = ("title", "doc_title", "section", "text", "organisation", "meta")
 
 _STUDY_TYPE_NAMES = {"S": "seminal", "K": "key", "R": "review", "G": "guidance"}
 
@@ -80,7 +80,8 @@ def make_schema() -> Schema:
         year=NUMERIC(int, bits=32, stored=True, sortable=True, signed=True),
         order=NUMERIC(int, bits=32, stored=True, sortable=True),
         seq=ID(sortable=True),  # "alcohol/B5|0|000001": cell, studies first, then order
-        title=TEXT(analyzer=analyzer, stored=True),
+        title=TEXT(analyzer=analyzer, stored=True),  # a study's own title
+        doc_title=TEXT(analyzer=analyzer, stored=True),  # the title of a passage's document
         section=TEXT(analyzer=analyzer, stored=True),
         text=TEXT(analyzer=analyzer, stored=True),
         organisation=TEXT(analyzer=analyzer, stored=True),
@@ -274,7 +275,7 @@ def document_fields(doc: Document, source: str) -> dict[str, Any]:
     else:
         fields.update(
             kind="passage",
-            title=doc.title,
+            doc_title=doc.title,
             section=doc.section,
             text=doc.text,
             role=doc.role,

@@ -258,8 +258,8 @@ class Explanation:
 
     @property
     def term_total(self) -> float:
-        """The sum of the term contributions; ``score`` differs by the coordination bonus
-        (more matched words) and phrase scoring."""
+        """The sum of the term contributions; ``score`` differs by what synonym expansions,
+        phrases and feedback terms add."""
         return round(sum(t.contribution for t in self.terms), 4)
 
     def to_dict(self) -> dict[str, Any]:

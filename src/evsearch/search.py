@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import re
 import threading
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -57,16 +58,25 @@ from .results import (
 
 #: Per-field weights of plain words (BM25F-style: a field's score is multiplied by its weight).
 FIELD_WEIGHTS: dict[str, float] = {
-    "title": 2.5,
+    "title": 2.5,  # a study's title: the cell's one-line statement of what it found
+    "doc_title": 1.0,  # a passage's document title, shared by all the document's passages
     "section": 1.5,
     "text": 1.0,
     "organisation": 2.0,
     "meta": 0.5,
 }
+#: ``title:`` in a query searches both kinds of title.
+FIELD_ALIASES: dict[str, tuple[str, ...]] = {"title": ("title", "doc_title")}
+#: Pseudo-relevance feedback (RM3, see ``_with_feedback``); PRF_DOCS = 0 turns it off.
+PRF_DOCS = 10
+PRF_TERMS = 20
+PRF_WEIGHT = 0.3
+PRF_MIN_TERMS = 5
+PRF_MIN_DOCS = 500
 #: Coordination bonus: documents matching more of the query's words rank higher.
-COORD_SCALE = 0.9
+COORD_SCALE: float | None = None
 #: Weight of a synonym or acronym expansion relative to the words the user typed.
-EXPANSION_WEIGHT = 0.5
+EXPANSION_WEIGHT = 0.3
 BM25_B = 0.75
 BM25_K1 = 1.2
 #: Per-field length normalisation. Organisation and meta are short labels present on few
@@ -324,6 +334,8 @@ class SearchIndex:
                 query, 0, (), page=opts.page, limit=opts.limit, sort=opts.sort,
                 facets=Facets() if opts.facets else None,
             )
+        if opts.sort == "relevance" and not isinstance(q, wq.Every):
+            q = _with_feedback(searcher, q, clauses, fq, mask)
         total, hits, facets = _ranked_page(searcher, q, fq, mask, opts)
         return SearchResult(
             query, total, hits, page=opts.page, limit=opts.limit, sort=opts.sort, facets=facets
@@ -404,7 +416,7 @@ class SearchIndex:
             if stored is None:
                 raise DocumentNotFoundError(f"no document with id {doc_id!r}")
             source = " ".join(
-                stored.get(f) or "" for f in ("title", "section", "text", "organisation")
+                stored.get(f) or "" for f in ("title", "doc_title", "section", "text", "organisation")
             )
             key_terms = [t for t, _ in searcher.key_terms_from_text("text", source, SIMILAR_TERMS)]
             if not key_terms:
@@ -413,7 +425,7 @@ class SearchIndex:
             subs = [
                 wq.Term(f, t, boost=FIELD_WEIGHTS[f] * weights[t])
                 for t in key_terms
-                for f in ("title", "section", "text")
+                for f in ("title", "doc_title", "section", "text")
             ]
             q = wq.Or(subs)
             opts = _Page(limit, page, "relevance", False, True)
@@ -458,8 +470,8 @@ class SearchIndex:
         """Why ``doc_id`` scored as it did for ``query``: its BM25F score per field and term.
 
         Each matched term's score is Whoosh's BM25F scorer on that document's field, times
-        the field weight the query gives it; ``score`` adds the coordination bonus for
-        matching more of the query's words (and phrase scoring).
+        the field weight the query gives it; ``score`` is their sum, plus what synonym
+        expansions, phrases and feedback terms of the query add.
 
         >>> idx.explain("motivational interviewing", "alcohol/B5/s7").terms[0]  # doctest: +SKIP
         """
@@ -524,7 +536,7 @@ class SearchIndex:
 # --- building Whoosh queries -----------------------------------------------------------------
 
 def _field_terms(fieldname: str | None, terms: list[str], make: Any) -> wq.Query:
-    fields = [fieldname] if fieldname else list(FIELD_WEIGHTS)
+    fields = list(FIELD_ALIASES.get(fieldname, (fieldname,))) if fieldname else list(FIELD_WEIGHTS)
     subs = [make(f, terms, FIELD_WEIGHTS.get(f, 1.0)) for f in fields]
     return subs[0] if len(subs) == 1 else wq.Or(subs)
 
@@ -540,7 +552,11 @@ def _phrase(f: str, terms: list[str], boost: float) -> wq.Query:
 def _clause_queries(searcher: Any, clause: Clause) -> list[wq.Query]:
     if clause.kind == "prefix":
         prefix = clause.text.lower()
-        fields = [clause.field] if clause.field else ["title", "section", "text", "organisation"]
+        fields = (
+            list(FIELD_ALIASES.get(clause.field, (clause.field,)))
+            if clause.field
+            else ["title", "doc_title", "section", "text", "organisation"]
+        )
         subs = []
         for f in fields:
             expansions = list(_limited_prefix(searcher, f, prefix))
@@ -577,8 +593,15 @@ def build_query(searcher: Any, clauses: list[Clause]) -> tuple[wq.Query | None, 
     should: list[wq.Query] = []
     must: list[wq.Query] = []
     must_not: list[wq.Query] = []
+    seen: set[tuple[str | None, str]] = set()
     for clause in clauses:
-        subs = _clause_queries(searcher, clause)
+        if clause.kind == "word" and clause.occur == "should":
+            # a word typed twice counts once: Whoosh would weigh each copy again
+            fresh = [t for t in analyze(clause.text) if (clause.field, t) not in seen]
+            seen.update((clause.field, t) for t in fresh)
+            subs = [_field_terms(clause.field, [t], _term) for t in fresh]
+        else:
+            subs = _clause_queries(searcher, clause)
         if not subs:
             continue
         if clause.occur == "must":
@@ -622,6 +645,50 @@ def _expansion_queries(clauses: list[Clause]) -> list[wq.Query]:
 def _boosted(q: wq.Query) -> wq.Query:
     q.boost = q.boost * EXPANSION_WEIGHT
     return q
+
+
+def _with_feedback(
+    searcher: Any, q: wq.Query, clauses: list[Clause], fq: wq.Query | None, mask: wq.Query | None
+) -> wq.Query:
+    """Pseudo-relevance feedback (RM3): ``q`` plus the top terms of its top documents.
+
+    Only for questions and long queries of plain words (at least ``PRF_MIN_TERMS`` distinct
+    terms) over a collection large enough that the top ``PRF_DOCS`` documents are a small part
+    of it (``PRF_MIN_DOCS``); other queries are returned as they are. The user's own terms keep
+    ``1 - PRF_WEIGHT`` of the weight, so what they typed still ranks first.
+    """
+    if not PRF_DOCS or searcher.doc_count() < PRF_MIN_DOCS:
+        return q
+    if any(c.kind != "word" or c.field or c.occur != "should" for c in clauses):
+        return q
+    typed = list(dict.fromkeys(t for c in clauses for t in analyze(c.text)))
+    if len(typed) < PRF_MIN_TERMS:
+        return q
+    top = [(h.docnum, h.score or 0.0) for h in searcher.search(q, filter=fq, mask=mask, limit=PRF_DOCS)]
+    mass = sum(score for _, score in top)
+    if mass <= 0:
+        return q
+    weights: Counter[str] = Counter()
+    for docnum, score in top:
+        stored = searcher.stored_fields(docnum)
+        terms = analyze(f"{stored.get('title') or stored.get('doc_title') or ''} {stored.get('text') or ''}")
+        if terms:
+            for term, tf in Counter(terms).items():
+                weights[term] += tf / len(terms) * score / mass
+    best = weights.most_common(PRF_TERMS)
+    norm = sum(w for _, w in best) or 1.0
+    merged = dict.fromkeys(typed, (1 - PRF_WEIGHT) / len(typed))
+    for term, w in best:
+        merged[term] = merged.get(term, 0.0) + PRF_WEIGHT * w / norm
+    top_w = max(merged.values())  # the largest weight 1: Whoosh's coordination bonus is not scale-free
+    subs: list[wq.Query] = [
+        _field_terms(None, [t], lambda f, ts, fb, w=w: wq.Term(f, ts[0], boost=fb * w / top_w))
+        for t, w in merged.items()
+    ]
+    for expansion in _expansion_queries(clauses):
+        expansion.boost *= (1 - PRF_WEIGHT) / len(typed) / top_w
+        subs.append(expansion)
+    return wq.Or(subs, scale=COORD_SCALE)
 
 
 def build_filter(filters: Filters) -> wq.Query | None:
@@ -855,7 +922,9 @@ def _known(reader: Any, word: str) -> bool:
         return True
     terms = analyze(word)
     return bool(terms) and all(
-        reader.doc_frequency("text", t) or reader.doc_frequency("title", t) for t in terms
+        reader.doc_frequency("text", t) or reader.doc_frequency("title", t)
+        or reader.doc_frequency("doc_title", t)
+        for t in terms
     )
 
 
@@ -907,7 +976,7 @@ def _make_view(stored: dict[str, Any]) -> DocumentView:
         id=stored["id"],
         kind=stored.get("kind", "passage"),
         cell=stored.get("cell_key", ""),
-        title=stored.get("title") or (section or ""),
+        title=stored.get("title") or stored.get("doc_title") or (section or ""),
         section=section,
         study_type=stored.get("study_type") if is_study else None,
         year=stored.get("year"),
