@@ -92,8 +92,8 @@ def test_search_text_output(runner: CliRunner, built_index: Path) -> None:
 def test_misspelt_query_says_what_it_searched(runner: CliRunner, built_index: Path) -> None:
     code, out, _ = run(runner, "search", "motivatonal intervewing", index=built_index)
     assert code == 0
-    assert out.splitlines()[0] == ("No results for 'motivatonal intervewing'; showing results for "
-                                   "'motivational interviewing'.")
+    assert out.splitlines()[0] == ("Showing results for 'motivational interviewing' instead of "
+                                   "'motivatonal intervewing'.")
 
 
 def test_show_and_stats(runner: CliRunner, built_index: Path) -> None:

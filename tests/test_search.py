@@ -125,6 +125,13 @@ def test_misspelt_query_gets_a_suggestion_and_corrected_results(idx: SearchIndex
     assert idx.search("motivational interviewing").suggestion is None
 
 
+def test_a_partly_misspelt_query_is_searched_corrected(idx: SearchIndex) -> None:
+    result = idx.search("offender supervison")
+    assert result.suggestion == "offender supervision" and result.corrected
+    assert result.total == idx.search("offender supervision").total
+    assert idx.search("Faye Taxmann").suggestion == "Faye Taxman"
+
+
 def test_no_match_is_an_empty_result(idx: SearchIndex) -> None:
     result = idx.search("xylophone")
     assert result.total == 0 and result.hits == () and result.suggestion is None

@@ -411,8 +411,8 @@ def _ris(hit: Any) -> str:
 def _print_result(result: Any) -> None:
     width = _width()
     if result.corrected:
-        click.echo(f"No results for {clean(result.query)!r}; showing results for "
-                   f"{clean(result.suggestion)!r}.")
+        click.echo(f"Showing results for {clean(result.suggestion)!r} instead of "
+                   f"{clean(result.query)!r}.")
     elif result.suggestion:
         click.echo(f"Did you mean: {clean(result.suggestion)}")
     if result.facets is not None and result.total:

@@ -268,8 +268,9 @@ class SearchIndex:
         ``"year"`` or ``"-year"`` (newest first; undated documents last); ties go by score,
         then by the documents' order in their cell. ``total`` counts every page; with
         ``facets=True`` the result counts all matches by kind, type, year, decade, matrix, cell.
-        When no document matches and the words look misspelt, the hits are those of the
-        suggested correction and ``corrected`` is True.
+        When some words are in no document and look misspelt, ``suggestion`` is the query
+        with them corrected from the index's vocabulary, the hits are those of the
+        suggestion, and ``corrected`` is True.
 
         >>> idx.search("supervision", kind="study", sort="-year", page=2, limit=3)  # doctest: +SKIP
         """
@@ -302,12 +303,13 @@ class SearchIndex:
             result = self._run(searcher, query, parsed.clauses, filters, page_opts)
             if suggest:
                 suggestion = self._suggest(searcher, query, parsed.clauses)
-                if suggestion and result.total == 0:
+                if suggestion:
+                    # a suggestion replaces only words no document has, which add nothing to
+                    # the results: the corrected query finds all the original finds, and more
                     fixed = parse_query(suggestion)
                     corrected = self._run(searcher, query, fixed.clauses, filters, page_opts)
                     if corrected.total:
                         return replace(corrected, suggestion=suggestion, corrected=True)
-                if suggestion:
                     return replace(result, suggestion=suggestion)
             return result
 
