@@ -226,6 +226,8 @@ def _check_file(data: bytes, name: str, workdir: Path) -> str:
         parsed = read_cell_file(path, root=workdir)
     except EvsearchError as exc:
         assert exc.message and "\n" not in exc.message, f"error message not one line: {exc.message!r}"
+        # read_cell_file turns a parser crash (RecursionError, ...) into a per-file error: still a bug
+        assert exc.__cause__ is None or isinstance(exc.__cause__, (EvsearchError, OSError)), exc.message
         return "refused"
     assert_clean_documents(parsed)
     return "ok"
