@@ -228,14 +228,91 @@ def _htm(tmp_path: Path, body: str) -> Path:
     return path
 
 
-def test_html_nested_10000_levels(tmp_path: Path) -> None:
+_CELL_HEAD = "<html><head><title>Alcohol Treatment Matrix cell B5: X; Y</title></head><body>"
+_DEEP_TEXT = "Deep text of the page about supervision of offenders in the community."
+
+
+@pytest.mark.parametrize(("opened", "closed"), [
+    ("<div>" * 10_000, "</div>" * 10_000),
+    ("<span>" * 10_000, "</span>" * 10_000),
+    ("<b>" * 5_000 + "<i>" * 5_000, ""),  # never closed
+    ("<table><tr><td>" * 3_000, "</td></tr></table>" * 3_000),
+    ("<ul><li>" * 5_000, ""),
+    ("<aside class='side'>" * 10_000, ""),
+])
+def test_html_nested_10000_levels_is_read_not_refused(tmp_path: Path, opened: str, closed: str) -> None:
+    # fuzz bug 5: past ~330 levels the walker hit RecursionError and the page was refused
+    # (and took 20-40 s: bs4's tag.decomposed searches the subtree, so pruning was quadratic)
     pytest.importorskip("evsearch.ingest_html")
-    body = ("<html><head><title>Alcohol Treatment Matrix cell B5: X; Y</title></head><body>"
-            + "<div>" * 10_000 + "<p>Deep text of the page.</p>" + "</div>" * 10_000 + "</body></html>")
-    try:
-        read_cell_file(_htm(tmp_path, body), root=tmp_path)
-    except IngestError as exc:
-        assert "\n" not in exc.message
+    started = time.perf_counter()
+    parsed = read_cell_file(_htm(tmp_path, _CELL_HEAD + opened + f"<p>{_DEEP_TEXT}</p>" + closed),
+                            root=tmp_path)
+    assert time.perf_counter() - started < 5
+    assert [p.text for p in parsed.passages] == [_DEEP_TEXT]
+
+
+def test_html_below_the_depth_limit_keeps_blocks_and_drops_scripts() -> None:
+    from evsearch.ingest_html import MAX_DEPTH, parse_cell_html
+
+    deep = "<div>" * (MAX_DEPTH + 50)
+    parsed = parse_cell_html(
+        _CELL_HEAD + deep + "<p>First paragraph of the deep page.</p><script>alert('x')</script>"
+        "<p>Second <!-- hidden --> paragraph<br>of it.</p><style>p {}</style><nav>Home</nav>"
+    )
+    assert [p.text for p in parsed.passages] == [
+        "First paragraph of the deep page.", "Second paragraph of it.",
+    ]
+
+
+def test_html_deep_pages_are_linear_time() -> None:
+    from evsearch.ingest_html import parse_cell_html
+
+    unit = "<div><p>Text of the page, a line.</p>"  # every <div> left open: the page nests
+    timings = []
+    for n in (1_000, 4_000):
+        started = time.perf_counter()
+        parse_cell_html(_CELL_HEAD + unit * n)
+        timings.append(time.perf_counter() - started)
+    assert timings[1] < 8 * timings[0] + 1  # 4x the input: well under 16x the time
+
+
+def test_undecodable_html_is_read_without_logging(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # fuzz bug 6: bs4's UnicodeDammit logged "Some characters could not be decoded" to stderr
+    pytest.importorskip("evsearch.ingest_html")
+    caplog.set_level("DEBUG")
+    path = _htm(tmp_path, "")
+    path.write_bytes(b"<title>Alcohol Treatment Matrix cell B5</title><p>Caf\xe9 \x81\x8d\x00 text.</p>")
+    parsed = read_cell_file(path, root=tmp_path)
+    assert [p.text for p in parsed.passages] == ["Café text."]
+    assert caplog.records == []
+
+
+@pytest.mark.parametrize(("data", "text"), [
+    (b'<meta charset="utf-16"><title>Alcohol Treatment Matrix cell B5</title><p>caf\xe9 text.</p>',
+     "café text."),
+    (b'<meta charset="shift_jis"><title>Alcohol Treatment Matrix cell B5</title><p>\x93caf\xe9\x94.</p>',
+     "田af髞."),  # valid Shift JIS, so read as such: mojibake, not a crash
+    (b'<?xml version="1.0" encoding="utf-32"?><title>Alcohol Treatment Matrix cell B5</title><p>caf\xe9.</p>',
+     "café."),
+    (b'<meta charset="bogus"><title>Alcohol Treatment Matrix cell B5</title><p>caf\xc3\xa9 \xe9.</p>',
+     "cafÃ é."),  # not UTF-8, unknown label: windows-1252
+])
+def test_html_declared_charsets_that_lie(tmp_path: Path, data: bytes, text: str) -> None:
+    pytest.importorskip("evsearch.ingest_html")
+    path = _htm(tmp_path, "")
+    path.write_bytes(data)
+    assert [p.text for p in read_cell_file(path, root=tmp_path).passages] == [text]
+
+
+def test_html_100000_lines_and_no_studies_or_commentary(tmp_path: Path) -> None:
+    pytest.importorskip("evsearch.ingest_html")
+    started = time.perf_counter()
+    lines = "\n".join(f"line {i}" for i in range(100_000))
+    parsed = read_cell_file(_htm(tmp_path, _CELL_HEAD + "<p>" + lines + "</p>"), root=tmp_path)
+    assert time.perf_counter() - started < 10
+    assert len(parsed.passages) == 1
+    empty = read_cell_file(_htm(tmp_path, _CELL_HEAD + "</body></html>"), root=tmp_path)
+    assert (empty.cell.key, empty.studies, empty.passages) == ("alcohol/B5", (), ())
 
 
 def test_html_huge_attributes_and_scripts(tmp_path: Path) -> None:
@@ -360,6 +437,53 @@ def test_terminal_output_strips_escapes_from_corpus_text(hostile_index: Path) ->
         assert not CONTROL.search(out.replace("\n", "")), repr(out)
         assert "]8;;" not in out and "evil.example" not in out
         assert "\u202e" not in out
+
+
+HOSTILE_HTM = (
+    "<html><head><title>Drug Treatment Matrix cell B5: Practitioners; Safeguarding</title></head><body>"
+    "<p>A description of the cell with &lt;script&gt;alert(1)&lt;/script&gt; and more words here.</p>"
+    '<p><b>K</b> <a href="#sup">Hostile \x1b[31mred\x1b[0m &lt;script&gt;alert(1)&lt;/script&gt; '
+    "&lt;mark&gt;fake&lt;/mark&gt; <mark>marked</mark> &amp;lt;mark&amp;gt; "
+    "\x1b]8;;http://evil.example/\x07link\x1b]8;;\x07 &#27;[2J title</a> (2008). A hostile summary "
+    "with <script>alert(2)</script>&lt;img src=x onerror=alert(1)&gt; and \x07bell. For discussion click "
+    "here.</p><p>MORE</p><h2 id='sup'>Supervision &lt;script&gt;</h2>"
+    "<p>What is this cell about? A paragraph about hostile supervision with &lt;script&gt;alert(3)&lt;/"
+    "script&gt;, <mark>marked</mark> words, &lt;mark&gt;fake&lt;/mark&gt; highlight, &amp;lt;mark&amp;gt; "
+    "entity, \x1b[31mred\x1b[0m and \x1b]8;;http://evil.example/\x07link\x1b]8;;\x07 escapes.</p>"
+    "</body></html>"
+)
+
+
+def test_html_cell_markup_and_escapes_never_reach_output(tmp_path: Path) -> None:
+    pytest.importorskip("evsearch.ingest_html")
+    corpus = tmp_path / "corpus" / "drug"
+    corpus.mkdir(parents=True)
+    (corpus / "B5.htm").write_text(HOSTILE_HTM, encoding="utf-8")
+    index = str(tmp_path / "ix")
+    assert run("index", "--corpus", str(corpus.parent), "--index", index)[0] == 0
+    snippets = []
+    for query in ("hostile", "script", "mark", "fake", "supervision", "red", "link", "bell"):
+        code, out, _ = run("search", query, "--index", index, "--json", "-n", "50")
+        assert code == 0
+        hits = json.loads(out)["hits"]
+        assert hits, query
+        for hit in hits:
+            snippet = hit["snippet"]
+            assert set(re.findall(r"<[^>]*>", snippet)) <= {"<mark>", "</mark>"}, snippet
+            assert "<" not in re.sub(r"</?mark>", "", snippet), snippet
+            assert not CONTROL.search(out), out
+            snippets.append(snippet)
+        code, out, _ = run("search", query, "--index", index, "-n", "50")
+        assert code == 0
+        assert not CONTROL.search(out.replace("\n", "")) and "evil.example" not in out, repr(out)
+    text = " ".join(snippets)
+    assert "&lt;<mark>script</mark>&gt;alert(3)&lt;/<mark>script</mark>&gt;" in text
+    assert "&lt;mark&gt;<mark>fake</mark>&lt;/mark&gt;" in text  # the page's "<mark>" text, escaped
+    assert "&amp;lt;<mark>mark</mark>&amp;gt;" in text  # its "&lt;mark&gt;" text, escaped once more
+    assert "alert(2)" not in text  # a real <script> element is dropped
+    for doc in ("s1", "p1", "p2"):
+        code, out, _ = run("show", f"drug/B5/{doc}", "--index", index)
+        assert code == 0 and not CONTROL.search(out.replace("\n", "")), repr(out)
 
 
 @pytest.mark.parametrize(("raw", "shown"), [

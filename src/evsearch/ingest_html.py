@@ -19,6 +19,7 @@ document whose passages carry the page's ``<title>``.
 
 from __future__ import annotations
 
+import logging
 import re
 import warnings
 from collections.abc import Iterator, Sequence
@@ -58,6 +59,11 @@ PAGE_MATRIX = "page"
 
 #: A box (aside, boxed div or table) holding more blocks than this is layout, not a panel.
 MAX_BOX_BLOCKS = 8
+
+#: Elements nested deeper than this are flattened into their ancestor at this depth: their
+#: text is kept (a block's start becomes a break), their structure is not. Real pages nest
+#: a few dozen levels; 10,000 would exhaust the recursion limit and make work quadratic.
+MAX_DEPTH = 64
 
 _DROP_TAGS = frozenset(
     """script style noscript template iframe frame frameset object embed applet svg canvas
@@ -163,6 +169,7 @@ def parse_cell_html(
     page_title = _clean(soup.title.get_text(" ")) if soup.title else ""
     meta_description = _meta_description(soup)
     body = soup.body or soup
+    _flatten_deep(soup, body)
     _prune(body)
     blocks = [b for b in _Walker().run(body) if b.text]
     fb_matrix, fb_code = _fallback_identity(matrix, code)
@@ -210,10 +217,24 @@ def decode_html(data: bytes) -> str:
             return data.decode(codec)
         except (LookupError, UnicodeDecodeError):
             pass
-    dammit = UnicodeDammit(data, ["cp1252"], is_html=True)
+    with _quiet(logging.getLogger("bs4.dammit")):  # it logs each replaced character to stderr
+        dammit = UnicodeDammit(data, ["cp1252"], is_html=True)
     if dammit.unicode_markup is not None:
         return dammit.unicode_markup
     return data.decode("cp1252", errors="replace")
+
+
+class _quiet:
+    """Silence a logger for a ``with`` block."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.logger = logger
+
+    def __enter__(self) -> None:
+        self.was, self.logger.disabled = self.logger.disabled, True
+
+    def __exit__(self, *exc: object) -> None:
+        self.logger.disabled = self.was
 
 
 # --------------------------------------------------------------------------- soup and pruning
@@ -265,12 +286,45 @@ def _link_heavy(tag: Tag) -> bool:
     return total > 0 and linked / total >= 0.7
 
 
+def _flatten_deep(soup: BeautifulSoup, root: Tag, max_depth: int = MAX_DEPTH) -> None:
+    """Flatten what lies below ``max_depth`` levels into the element at that depth, in place:
+    its text in order (dropped elements' text left out), ``<br><br>`` where a block starts.
+
+    This bounds the walker's recursion and every per-element look at a subtree.
+    """
+    depth: dict[int, int] = {id(root): 0}
+    dropped: dict[int, bool] = {id(root): False}
+    cut: dict[int, Tag] = {}
+    for tag in root.find_all(True):  # document order: a parent comes before its children
+        parent = tag.parent
+        d = depth[id(parent)] + 1
+        depth[id(tag)] = d
+        dropped[id(tag)] = dropped[id(parent)] or tag.name in _DROP_TAGS
+        if d == max_depth + 1 and parent is not None:
+            cut[id(parent)] = parent
+    for top in cut.values():
+        pieces: list[str | int] = []  # text, or how many <br> to put in its place
+        for node in top.descendants:
+            if isinstance(node, Tag):
+                if not dropped[id(node)] and node.name not in _INLINE_TAGS:
+                    pieces.append(1 if node.name == "br" else 2)
+            elif not isinstance(node, Comment) and not dropped[id(node.parent)]:
+                pieces.append(str(node))
+        top.clear(decompose=True)
+        for piece in pieces:
+            if isinstance(piece, str):
+                top.append(NavigableString(piece))
+            else:
+                top.extend(soup.new_tag("br") for _ in range(piece))
+
+
 def _prune(root: Tag) -> None:
     """Remove comments and site chrome in place."""
     for comment in root.find_all(string=lambda s: isinstance(s, Comment)):
         comment.extract()
     for tag in list(root.find_all(True)):
-        if tag.decomposed or tag.parent is None:
+        # not tag.decomposed: on a live tag, bs4 answers that by searching its subtree
+        if "_decomposed" in vars(tag) or tag.parent is None:
             continue
         words = _words_of(tag)
         role = str(tag.get("role") or "").lower()
