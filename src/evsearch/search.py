@@ -73,6 +73,9 @@ PRF_TERMS = 20
 PRF_WEIGHT = 0.3
 PRF_MIN_TERMS = 5
 PRF_MIN_DOCS = 500
+PRF_MAX_DOCS = 50_000  # feedback is a second, longer search: above this, questions would take seconds
+PRF_MAX_DF = 0.1
+PRF_FIELDS: tuple[str, ...] = ("text",)
 #: Coordination bonus: documents matching more of the query's words rank higher.
 COORD_SCALE: float | None = None
 #: Weight of a synonym or acronym expansion relative to the words the user typed.
@@ -656,10 +659,11 @@ def _with_feedback(
 
     Only for questions and long queries of plain words (at least ``PRF_MIN_TERMS`` distinct
     terms) over a collection large enough that the top ``PRF_DOCS`` documents are a small part
-    of it (``PRF_MIN_DOCS``); other queries are returned as they are. The user's own terms keep
+    of it (``PRF_MIN_DOCS``) and small enough that a second, longer search stays interactive
+    (``PRF_MAX_DOCS``); other queries are returned as they are. The user's own terms keep
     ``1 - PRF_WEIGHT`` of the weight, so what they typed still ranks first.
     """
-    if not PRF_DOCS or searcher.doc_count() < PRF_MIN_DOCS:
+    if not PRF_DOCS or not PRF_MIN_DOCS <= searcher.doc_count() <= PRF_MAX_DOCS:
         return q
     if any(c.kind != "word" or c.field or c.occur != "should" for c in clauses):
         return q
@@ -677,16 +681,27 @@ def _with_feedback(
         if terms:
             for term, tf in Counter(terms).items():
                 weights[term] += tf / len(terms) * score / mass
-    best = weights.most_common(PRF_TERMS)
+    # Terms in more than PRF_MAX_DF of the documents say little and cost a full scan each.
+    n_docs = searcher.doc_count()
+    reader = searcher.reader()
+    best = [
+        (term, w)
+        for term, w in weights.most_common(PRF_TERMS * 3)
+        if term in typed or reader.doc_frequency("text", term) <= PRF_MAX_DF * n_docs
+    ][:PRF_TERMS]
     norm = sum(w for _, w in best) or 1.0
     merged = dict.fromkeys(typed, (1 - PRF_WEIGHT) / len(typed))
     for term, w in best:
         merged[term] = merged.get(term, 0.0) + PRF_WEIGHT * w / norm
-    top_w = max(merged.values())  # the largest weight 1: Whoosh's coordination bonus is not scale-free
-    subs: list[wq.Query] = [
-        _field_terms(None, [t], lambda f, ts, fb, w=w: wq.Term(f, ts[0], boost=fb * w / top_w))
-        for t, w in merged.items()
-    ]
+    top_w = max(merged.values())  # the largest weight 1
+    subs: list[wq.Query] = []
+    for term, w in merged.items():
+        if term in typed:  # the user's own words: every field, as in the query itself
+            subs.append(
+                _field_terms(None, [term], lambda f, ts, fb, w=w: wq.Term(f, ts[0], boost=fb * w / top_w))
+            )
+        else:  # feedback terms: the body text only (one posting list each, not six)
+            subs.extend(wq.Term(f, term, boost=FIELD_WEIGHTS[f] * w / top_w) for f in PRF_FIELDS)
     for expansion in _expansion_queries(clauses):
         expansion.boost *= (1 - PRF_WEIGHT) / len(typed) / top_w
         subs.append(expansion)
