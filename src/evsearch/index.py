@@ -60,8 +60,6 @@ _META_RE = re.compile(r"^meta-(\d+)\.json$")
 #: A file modified this recently may change again within the same mtime: hash it next time.
 _RACY_NS = 2_000_000_000
 
-#: The fields searched by plain words (the query layer applies per-field weights).
-TEXT_FIELDS: tuple[str, ...] = ("title", "doc_title", "section", "text", "organisation", "meta")
 
 _STUDY_TYPE_NAMES = {"S": "seminal", "K": "key", "R": "review", "G": "guidance"}
 
