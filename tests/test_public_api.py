@@ -10,7 +10,7 @@ def test_all_is_sorted_and_complete() -> None:
     public = {n for n in dir(evsearch) if not n.startswith("_")} - {"annotations"}
     modules = {
         "analysis", "cli", "errors", "index", "ingest", "ingest_html", "lock", "model", "query",
-        "results", "search",
+        "results", "search", "snippets",
     }
     assert public - modules == set(evsearch.__all__) - {"__version__", "parse_cell_html"}
     for name in evsearch.__all__:  # every exported name resolves, the lazy ones included

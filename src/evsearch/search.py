@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 import threading
 from collections import Counter
@@ -17,8 +16,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from whoosh import highlight, scoring, sorting
 from whoosh import query as wq
+from whoosh import scoring, sorting
 
 from ._sanitize import scrub_surrogates
 from .analysis import analyze, expansions, is_synonym_term, words
@@ -55,6 +54,7 @@ from .results import (
     SimilarResult,
     TermScore,
 )
+from .snippets import MarkFormatter, highlight_hit, leading_snippet
 
 #: Per-field weights of plain words (BM25F-style: a field's score is multiplied by its weight).
 FIELD_WEIGHTS: dict[str, float] = {
@@ -91,7 +91,6 @@ FIELD_B: dict[str, float] = {"organisation": 0.0, "meta": 0.0}
 def weighting() -> scoring.BM25F:
     """The ranking model: BM25F with the per-field length normalisation above."""
     return scoring.BM25F(B=BM25_B, K1=BM25_K1, **{f"{f}_B": b for f, b in FIELD_B.items()})
-SNIPPET_CHARS = 240
 MAX_LIMIT = 1000
 #: Index terms one prefix (``supervis*``) may expand to, per field.
 MAX_PREFIX_TERMS = 256
@@ -103,83 +102,6 @@ SIMILAR_TERMS = 12
 #: many words of a query, each at most this long: fuzzy expansion cost grows with both.
 MAX_SUGGEST_WORDS = 8
 MAX_SUGGEST_WORD_CHARS = 30
-
-
-class _MarkFormatter(highlight.Formatter):
-    """HTML-escapes text and wraps matched words in ``<mark>``."""
-
-    between = " … "
-
-    def _text(self, text: str) -> str:
-        return html.escape(text, quote=False)
-
-    def format_token(self, text: str, token: Any, replace: bool = False) -> str:
-        return "<mark>" + html.escape(highlight.get_text(text, token, replace), quote=False) + "</mark>"
-
-    def format(self, fragments: Iterable[Any], replace: bool = False) -> str:
-        """Fragments trimmed to sentence starts where one is near, in text order, with
-        ``…`` wherever text was left out."""
-        frags = sorted(fragments, key=lambda f: f.startchar)
-        if not frags:
-            return ""
-        text = frags[0].text
-        spans: list[list[Any]] = []  # [start, end, matches], merged where they overlap
-        for frag in frags:
-            first = min((t.startchar for t in frag.matches), default=frag.startchar)
-            start = _sentence_start(text, frag.startchar, first)
-            last = max((t.endchar for t in frag.matches), default=frag.endchar)
-            end = _sentence_end(text, last, _word_end(text, frag.endchar))
-            if spans and start <= spans[-1][1] + 1:
-                spans[-1][1] = max(spans[-1][1], end)
-                spans[-1][2].extend(frag.matches)
-            else:
-                spans.append([start, end, list(frag.matches)])
-        out = []
-        for start, end, matches in spans:
-            frag = highlight.Fragment(text, matches, start, end)
-            out.append(("… " if start > 0 else "") + self.format_fragment(frag, replace))
-        rest = text[spans[-1][1] :]
-        return " ".join(out) + (" …" if any(c.isalnum() for c in rest) else "")
-
-
-_SENTENCE_END = re.compile(r"[.?!][\"'”’)]?\s+(?=[\"'“‘(]?[A-Z0-9])")
-
-
-def _sentence_start(text: str, start: int, first_match: int, reach: int = 80) -> int:
-    """A snippet start: the nearest sentence start before the first match (looking back at
-    most ``reach`` chars from ``start``), else the start of a word."""
-    if start <= 0:
-        return 0
-    lo = max(0, start - reach)
-    starts = [m.end() for m in _SENTENCE_END.finditer(text, lo, first_match)]
-    if starts:
-        after = [s for s in starts if s >= start]
-        return after[0] if after else starts[-1]
-    if start <= reach:
-        return 0
-    space = text.rfind(" ", 0, start)
-    return space + 1 if space >= 0 else start
-
-
-def _sentence_end(text: str, last_match: int, end: int) -> int:
-    """Cut a snippet at the first sentence end between the last match and ``end``."""
-    m = _SENTENCE_END.search(text, last_match, end)
-    return m.start() + 1 if m else end
-
-
-def _word_end(text: str, end: int) -> int:
-    """Extend ``end`` over the rest of a word and any punctuation closing it."""
-    n = len(text)
-    while end < n and not text[end].isspace():
-        end += 1
-    return end
-
-
-def _leading_snippet(text: str, chars: int = SNIPPET_CHARS) -> str:
-    if len(text) <= chars:
-        return html.escape(text, quote=False)
-    cut = text.rfind(" ", 0, chars)
-    return html.escape(text[: cut if cut > 0 else chars], quote=False) + " …"
 
 
 @dataclass(frozen=True)
@@ -765,24 +687,12 @@ def _ranked_page(
         scores = [(results.score(i) or 0.0) if scored else 0.0 for i in order]
     else:
         order, scores, total, results = _sorted_matches(searcher, q, fq, mask, opts, scored)
-    results.formatter = _MarkFormatter()
+    results.formatter = MarkFormatter()
     hits = []
     for rank, (i, score) in enumerate(zip(order, scores, strict=True), start=start + 1):
         hit = results[i]
         stored = hit.fields()
-        snippet = ""
-        if opts.snippets and scored:
-            text = stored.get("text", "")
-            results.fragmenter = (
-                highlight.WholeFragmenter()
-                if len(text) <= SNIPPET_CHARS * 1.25
-                else highlight.ContextFragmenter(maxchars=SNIPPET_CHARS, surround=90)
-            )
-            # strict: a phrase's words are marked only where the phrase occurs; whoosh3
-            # misses some phrase matches across removed stopwords, so fall back to loose
-            snippet = hit.highlights("text", text=text, top=2, strict_phrase=True) or (
-                hit.highlights("text", text=text, top=2)
-            )
+        snippet = highlight_hit(results, hit, stored.get("text", "")) if opts.snippets and scored else ""
         hits.append(_make_hit(rank, score, stored, snippet))
     facets = _facets(results) if opts.facets else None
     return total, tuple(hits), facets
@@ -978,7 +888,7 @@ def _make_hit(rank: int, score: float, stored: dict[str, Any], snippet: str) -> 
         section=view.section,
         study_type=view.study_type,
         year=view.year,
-        snippet=snippet or _leading_snippet(view.text),
+        snippet=snippet or leading_snippet(view.text),
         text=view.text,
         organisation=view.organisation,
         role=view.role,
