@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import json
 import math
 import random
@@ -381,6 +382,9 @@ def run_fts5(collection: Collection) -> SystemRun:
         con.close()
 
 
+#: The modules the peers import (PyStemmer imports as Stemmer).
+PEER_MODULES: tuple[str, ...] = ("tantivy", "bm25s", "Stemmer")
+
 PEERS: dict[str, Callable[[Collection], SystemRun]] = {
     "whoosh": run_whoosh,
     "tantivy": run_tantivy,
@@ -470,8 +474,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    collection = load_collection(args.data_dir, args.limit_queries)
+    try:
+        collection = load_collection(args.data_dir, args.limit_queries)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"Error: cannot read the collection at {args.data_dir}: {exc}", file=sys.stderr)
+        print("Hint: DATA_DIR holds corpus.jsonl, queries.jsonl and qrels/test.tsv (BEIR layout)",
+              file=sys.stderr)
+        return 1
     peers = PEER_NAMES if (args.peers or args.permutation) else ()
+    missing = [m for m in PEER_MODULES if peers and importlib.util.find_spec(m) is None]
+    if missing:
+        print(f"Error: --peers needs the packages {', '.join(missing)}", file=sys.stderr)
+        print("Hint: pip install -e '.[eval]'", file=sys.stderr)
+        return 1
     report = evaluate(collection, peers=peers)
     print(json.dumps(report, indent=2) if args.json else format_table(report))
     return 0
