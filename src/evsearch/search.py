@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import re
 import threading
+import weakref
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from whoosh import query as wq
 from whoosh import scoring, sorting
+from whoosh.searching import Results
 
 from ._sanitize import scrub_surrogates
+from ._scorer import ArrayScorer, Matches, Unsupported
 from .analysis import analyze, expansions, is_synonym_term, words
 from .errors import DocumentNotFoundError, QueryError
 from .index import (
@@ -592,7 +596,11 @@ def _with_feedback(
     typed = list(dict.fromkeys(t for c in clauses for t in analyze(c.text)))
     if len(typed) < PRF_MIN_TERMS:
         return q
-    top = [(h.docnum, h.score or 0.0) for h in searcher.search(q, filter=fq, mask=mask, limit=PRF_DOCS)]
+    found = _top_docs(searcher, q, fq, mask, PRF_DOCS)
+    if found is not None:
+        top = found[1]
+    else:
+        top = [(h.docnum, h.score or 0.0) for h in searcher.search(q, filter=fq, mask=mask, limit=PRF_DOCS)]
     mass = sum(score for _, score in top)
     if mass <= 0:
         return q
@@ -670,23 +678,29 @@ def _ranked_page(
 ) -> tuple[int, tuple[Hit, ...], Facets | None]:
     """Every match of ``q`` (and its facets), ordered by ``opts.sort``; the hits of one page.
 
-    All matches are collected so that ``total`` and the facets count every page, and so that
-    ties are broken the same way on every page: by score, then by ``seq`` (cell order).
+    All matches are counted so that ``total`` and the facets cover every page, and ties are
+    broken the same way on every page: by score, then by ``seq`` (cell order). The array
+    scorer does the work; a query shape it does not know goes through Whoosh's collectors.
     """
     scored = not isinstance(q, wq.Every)
     start = (opts.page - 1) * opts.limit
-    if opts.sort == "relevance" and not opts.facets:
-        # the common case: Whoosh's top-N collector, which need not score every match
-        # (ties go by document number, the same on every page)
+    found = _array_page(searcher, q, fq, mask, opts)
+    if found is not None:
+        total, page, facets = found
+        results = Results(searcher, q, [(score, docnum) for docnum, score in page])
+        order = list(range(len(page)))
+        scores = [score for _, score in page]
+    elif opts.sort == "relevance" and not opts.facets:
         results = searcher.search(
-            q, filter=fq, mask=mask, limit=start + opts.limit,
-            sortedby=None if scored else "seq",
+            q, filter=fq, mask=mask, limit=start + opts.limit, sortedby=None if scored else "seq"
         )
         total = _count(searcher, q, fq, mask) if scored else len(results)
         order = list(range(start, min(start + opts.limit, results.scored_length())))
         scores = [(results.score(i) or 0.0) if scored else 0.0 for i in order]
+        facets = None
     else:
         order, scores, total, results = _sorted_matches(searcher, q, fq, mask, opts, scored)
+        facets = _facets(results) if opts.facets else None
     results.formatter = MarkFormatter()
     hits = []
     for rank, (i, score) in enumerate(zip(order, scores, strict=True), start=start + 1):
@@ -694,8 +708,93 @@ def _ranked_page(
         stored = hit.fields()
         snippet = highlight_hit(results, hit, stored.get("text", "")) if opts.snippets and scored else ""
         hits.append(_make_hit(rank, score, stored, snippet))
-    facets = _facets(results) if opts.facets else None
     return total, tuple(hits), facets
+
+
+def _array_scorer(searcher: Any) -> ArrayScorer:
+    """The array scorer of an open searcher (made once, kept while the searcher lives)."""
+    scorer = _SCORERS.get(searcher)
+    if scorer is None:
+        scorer = ArrayScorer(searcher, k1=BM25_K1, b=BM25_B, field_b=FIELD_B)
+        _SCORERS[searcher] = scorer
+    return scorer
+
+
+_SCORERS: weakref.WeakKeyDictionary[Any, ArrayScorer] = weakref.WeakKeyDictionary()
+
+
+def _array_matches(
+    scorer: ArrayScorer, q: wq.Query, fq: wq.Query | None, mask: wq.Query | None
+) -> Matches:
+    """Every document ``q`` matches that passes ``fq`` and is not masked, with its score
+    (raises ``Unsupported`` for a query shape the array scorer does not know)."""
+    m = scorer.everything() if isinstance(q, wq.Every) else scorer.matches(q)
+    if fq is not None and len(m.ids):
+        m = m.restrict(np.isin(m.ids, scorer.docs(fq), assume_unique=True))
+    if mask is not None and len(m.ids):
+        m = m.restrict(~np.isin(m.ids, scorer.docs(mask), assume_unique=True))
+    return m
+
+
+def _top_docs(
+    searcher: Any, q: wq.Query, fq: wq.Query | None, mask: wq.Query | None, k: int
+) -> tuple[int, list[tuple[int, float]]] | None:
+    """How many documents match, and the ``k`` best as (document number, score), best first
+    (ties in cell order); None when the array scorer cannot score ``q``."""
+    scorer = _array_scorer(searcher)
+    try:
+        m = _array_matches(scorer, q, fq, mask)
+    except Unsupported:
+        return None
+    ids, scores = scorer.top(m, k)
+    return len(m.ids), [(int(d), float(s)) for d, s in zip(ids, scores, strict=True)]
+
+
+def _array_page(
+    searcher: Any, q: wq.Query, fq: wq.Query | None, mask: wq.Query | None, opts: _Page
+) -> tuple[int, list[tuple[int, float]], Facets | None] | None:
+    """The total, one page of (document number, score) in ``opts.sort`` order, and the facets
+    if asked for; None when the array scorer cannot score ``q``."""
+    scorer = _array_scorer(searcher)
+    try:
+        m = _array_matches(scorer, q, fq, mask)
+    except Unsupported:
+        return None
+    start, end = (opts.page - 1) * opts.limit, opts.page * opts.limit
+    if opts.sort == "relevance":
+        ids, scores = scorer.top(m, end)
+    else:
+        years = scorer.column("year")[m.ids]
+        dated = (years >= YEAR_MIN) & (years <= YEAR_MAX)
+        year_key = np.where(dated, -years if opts.sort == "-year" else years, 0)
+        order = np.lexsort((scorer.seq_rank()[m.ids], -m.scores, year_key, ~dated))[:end]
+        ids, scores = m.ids[order], m.scores[order]
+    page = [(int(d), float(s)) for d, s in zip(ids[start:end], scores[start:end], strict=True)]
+    return len(m.ids), page, (_array_facets(searcher, scorer, m.ids) if opts.facets else None)
+
+
+def _array_facets(searcher: Any, scorer: ArrayScorer, ids: np.ndarray) -> Facets:
+    """Facet counts over the matched documents ``ids``, from the index's columns."""
+
+    def counts(values: np.ndarray) -> dict[Any, int]:
+        return dict(Counter(values.tolist()))
+
+    groups: dict[str, dict[Any, int]] = {}
+    schema = searcher.schema
+    for name, (fieldname, overlap) in _FACET_FIELDS.items():
+        if fieldname not in schema or not schema[fieldname].indexed:
+            continue  # an index built before the field was indexed counts nothing for it
+        if overlap:  # several values per document: count each value's postings
+            reader = searcher.reader()
+            groups[name] = {}
+            for term in reader.lexicon(fieldname):
+                value = term.decode("utf-8") if isinstance(term, bytes) else term
+                n = int(np.isin(ids, scorer.docs(wq.Term(fieldname, value)), assume_unique=True).sum())
+                if n:
+                    groups[name][value] = n
+        else:
+            groups[name] = counts(scorer.column(fieldname)[ids])
+    return _facets_from_groups(groups)
 
 
 def _match_ids(searcher: Any, q: wq.Query) -> set[int]:
@@ -773,12 +872,20 @@ def _sorted_matches(
 
 def _facets(results: Any) -> Facets:
     """The facet counts Whoosh grouped while searching, as plain values in display order."""
+    groups: dict[str, dict[Any, int]] = {}
+    for name in _FACET_FIELDS:
+        try:
+            groups[name] = dict(results.groups(name))
+        except KeyError:
+            groups[name] = {}
+    return _facets_from_groups(groups)
+
+
+def _facets_from_groups(found: dict[str, dict[Any, int]]) -> Facets:
+    """Facet counts (facet -> value -> count) as plain values in display order."""
 
     def groups(name: str) -> dict[Any, int]:
-        try:
-            return dict(results.groups(name))
-        except KeyError:
-            return {}
+        return found.get(name, {})
 
     def by_count(groups: dict[Any, int]) -> tuple[FacetCount, ...]:
         counts = [(str(v), n) for v, n in groups.items() if v not in (None, "")]

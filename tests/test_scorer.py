@@ -1,0 +1,193 @@
+"""The array scorer gives Whoosh's own BM25F scores, on one segment and on several with deletions."""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from whoosh import query as wq
+
+from evsearch._scorer import ArrayScorer, Unsupported
+from evsearch.index import open_searcher, update_index
+from evsearch.query import parse_query
+from evsearch.search import (
+    BM25_B,
+    BM25_K1,
+    FIELD_B,
+    _array_page,
+    _facets,
+    _Page,
+    _sorted_matches,
+    _top_docs,
+    build_filter,
+    build_query,
+    weighting,
+)
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+QUERIES = [
+    "motivational interviewing",
+    "probation officers supervision",
+    "alcohol",
+    '"criminal justice" offenders',
+    "title:supervision treatment",
+    "+probation mentor",
+    "supervis* -probation",
+    "type:K year:[2005 TO 2010] evidence",
+    "patients treatment effect study results",
+    "zzzz nothing matches this",
+]
+
+
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def segmented_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthetic index of two segments, the first with deleted documents (a changed cell)."""
+    make_corpus = _load("make_corpus")
+    where = tmp_path_factory.mktemp("seg")
+    corpus, index_dir = where / "corpus", where / "index"
+    make_corpus.write_corpus(600, corpus, seed=3)
+    update_index(corpus, index_dir)
+    model = make_corpus.train(make_corpus.DEFAULT_TRAINING)
+    cell = make_corpus.cell_text(model, random.Random(9), "alcohol", "A1", 12)
+    (corpus / "alcohol" / "A1.txt").write_text(cell, encoding="utf-8")
+    update_index(corpus, index_dir)
+    return index_dir
+
+
+def _open(index_dir: Path) -> Iterator[Any]:
+    _, ix, searcher = open_searcher(index_dir, weighting())
+    try:
+        yield searcher
+    finally:
+        searcher.close()
+
+
+@pytest.fixture(params=["bundled", "segmented"])
+def searcher(request: pytest.FixtureRequest, built_index: Path, segmented_index: Path) -> Iterator[Any]:
+    yield from _open(built_index if request.param == "bundled" else segmented_index)
+
+
+def _whoosh_scores(searcher: Any, q: wq.Query, fq: Any, mask: Any) -> dict[int, float]:
+    results = searcher.search(q, filter=fq, mask=mask, limit=None)
+    return {hit.docnum: hit.score for hit in results}
+
+
+def _array_scores(searcher: Any, q: wq.Query, fq: Any, mask: Any) -> dict[int, float]:
+    found = _top_docs(searcher, q, fq, mask, searcher.doc_count_all())
+    assert found is not None
+    total, best = found
+    assert total == len(best)
+    return dict(best)
+
+
+def test_the_segmented_fixture_has_segments_and_deletions(segmented_index: Path) -> None:
+    for s in _open(segmented_index):
+        leaves = s.leaf_searchers()
+        assert len(leaves) == 2
+        assert leaves[0][0].reader().has_deletions()
+
+
+@pytest.mark.parametrize("text", QUERIES)
+def test_scores_equal_whooshs(searcher: Any, text: str) -> None:
+    parsed = parse_query(text)
+    q, mask = build_query(searcher, parsed.clauses)
+    assert q is not None
+    fq = build_filter(parsed.filters)
+    expected = _whoosh_scores(searcher, q, fq, mask)
+    got = _array_scores(searcher, q, fq, mask)
+    assert got.keys() == expected.keys()
+    for docnum, score in expected.items():
+        assert got[docnum] == pytest.approx(score, rel=1e-9)
+
+
+def test_common_queries_match_many_documents_on_the_synthetic_index(segmented_index: Path) -> None:
+    for s in _open(segmented_index):
+        q, _ = build_query(s, parse_query("patients treatment effect study results").clauses)
+        assert q is not None
+        assert len(_array_scores(s, q, None, None)) > 100  # the comparison above is not vacuous
+
+
+def test_deleted_documents_never_match(segmented_index: Path) -> None:
+    for s in _open(segmented_index):
+        reader, _ = s.leaf_searchers()[0]
+        deleted = reader.reader().deleted_docs_set
+        assert deleted
+        scorer = ArrayScorer(s, k1=BM25_K1, b=BM25_B, field_b=FIELD_B)
+        words = " ".join(sorted({t for d in list(deleted)[:5] for t in _stored_words(s, d)})[:30])
+        q, _ = build_query(s, parse_query(words).clauses)
+        assert q is not None
+        ids = set(scorer.matches(q).ids.tolist())
+        assert ids and not ids & deleted
+
+
+def _stored_words(searcher: Any, docnum: int) -> list[str]:
+    # deleted documents keep their stored fields in the segment until it is merged
+    stored = searcher.reader().leaf_readers()[0][0].stored_fields(docnum)
+    return [w for w in stored.get("text", "").lower().split() if w.isalpha()]
+
+
+def test_ties_go_in_cell_order_not_index_order(segmented_index: Path) -> None:
+    # the changed cell alcohol/A1 was written last (the highest document numbers), yet its
+    # documents come first among equal scores: cell order, studies first
+    for s in _open(segmented_index):
+        scorer = ArrayScorer(s, k1=BM25_K1, b=BM25_B, field_b=FIELD_B)
+        everything = scorer.everything()
+        for k in (3, 5000):  # few tied candidates (looked up one by one) and many (the column)
+            ids, _ = scorer.top(everything, k)
+            first = [s.stored_fields(int(d))["id"] for d in ids[:3]]
+            assert first == ["alcohol/A1/s1", "alcohol/A1/s2", "alcohol/A1/s3"]
+        assert min(ids[:3]) > s.leaf_searchers()[1][1] - 1  # they are in the second segment
+
+
+@pytest.mark.parametrize("sort", ["relevance", "year", "-year"])
+def test_sorted_pages_and_facets_equal_whooshs(segmented_index: Path, sort: str) -> None:
+    for s in _open(segmented_index):
+        parsed = parse_query("treatment evidence -zzzz")
+        q, mask = build_query(s, parsed.clauses)
+        assert q is not None
+        opts = _Page(limit=7, page=2, sort=sort, facets=True, snippets=False)
+        found = _array_page(s, q, None, mask, opts)
+        assert found is not None
+        total, page, facets = found
+        order, scores, w_total, results = _sorted_matches(s, q, None, mask, opts, True)
+        assert total == w_total
+        assert [d for d, _ in page] == [results.docnum(i) for i in order]
+        assert [sc for _, sc in page] == pytest.approx(scores, rel=1e-9)
+        assert facets == _facets(results)
+        assert facets is not None and facets.type and facets.year and facets.cell
+
+
+def test_disjunction_max_takes_each_documents_best(built_index: Path) -> None:
+    for s in _open(built_index):
+        scorer = ArrayScorer(s, k1=BM25_K1, b=BM25_B, field_b=FIELD_B)
+        a, b = wq.Term("text", "probat"), wq.Term("text", "mentor")
+        both = scorer.matches(wq.DisjunctionMax([a, b]))
+        sa, sb = scorer.matches(a), scorer.matches(b)
+        best = dict(zip(sa.ids.tolist(), sa.scores.tolist(), strict=True))
+        for d, score in zip(sb.ids.tolist(), sb.scores.tolist(), strict=True):
+            best[d] = max(best.get(d, 0.0), score)
+        assert dict(zip(both.ids.tolist(), both.scores.tolist(), strict=True)) == best
+
+
+def test_an_unknown_query_shape_falls_back_to_whoosh(built_index: Path) -> None:
+    for s in _open(built_index):
+        scorer = ArrayScorer(s, k1=BM25_K1, b=BM25_B, field_b=FIELD_B)
+        with pytest.raises(Unsupported):
+            scorer.matches(wq.Wildcard("text", "prob*"))
+        assert _top_docs(s, wq.Wildcard("text", "prob*"), None, None, 10) is None
