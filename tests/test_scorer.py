@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import random
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,8 @@ from typing import Any
 import pytest
 from whoosh import query as wq
 
-from evsearch._scorer import ArrayScorer, Unsupported
+from evsearch import _postcache
+from evsearch._scorer import ArrayScorer, Unsupported, segment_postings
 from evsearch.index import open_searcher, update_index
 from evsearch.query import parse_query
 from evsearch.search import (
@@ -21,6 +23,7 @@ from evsearch.search import (
     BM25_K1,
     FIELD_B,
     _array_page,
+    _array_scorer,
     _facets,
     _Page,
     _sorted_matches,
@@ -57,17 +60,30 @@ def _load(name: str) -> ModuleType:
 
 @pytest.fixture(scope="module")
 def segmented_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A synthetic index of two segments, the first with deleted documents (a changed cell)."""
+    """A synthetic index of two segments, the first with deleted documents (a changed cell),
+    with the postings of terms in 5 or more documents saved beside the segments."""
     make_corpus = _load("make_corpus")
     where = tmp_path_factory.mktemp("seg")
     corpus, index_dir = where / "corpus", where / "index"
     make_corpus.write_corpus(600, corpus, seed=3)
-    update_index(corpus, index_dir)
-    model = make_corpus.train(make_corpus.DEFAULT_TRAINING)
-    cell = make_corpus.cell_text(model, random.Random(9), "alcohol", "A1", 12)
-    (corpus / "alcohol" / "A1.txt").write_text(cell, encoding="utf-8")
-    update_index(corpus, index_dir)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_postcache, "MIN_DF", 5)
+        update_index(corpus, index_dir)
+        model = make_corpus.train(make_corpus.DEFAULT_TRAINING)
+        cell = make_corpus.cell_text(model, random.Random(9), "alcohol", "A1", 12)
+        (corpus / "alcohol" / "A1.txt").write_text(cell, encoding="utf-8")
+        update_index(corpus, index_dir)
     return index_dir
+
+
+@pytest.fixture(scope="module")
+def uncached_index(segmented_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The segmented index without its saved postings."""
+    copy = tmp_path_factory.mktemp("uncached") / "index"
+    shutil.copytree(segmented_index, copy)
+    for p in copy.rglob("*.evpost*"):
+        p.unlink()
+    return copy
 
 
 def _open(index_dir: Path) -> Iterator[Any]:
@@ -78,9 +94,12 @@ def _open(index_dir: Path) -> Iterator[Any]:
         searcher.close()
 
 
-@pytest.fixture(params=["bundled", "segmented"])
-def searcher(request: pytest.FixtureRequest, built_index: Path, segmented_index: Path) -> Iterator[Any]:
-    yield from _open(built_index if request.param == "bundled" else segmented_index)
+@pytest.fixture(params=["bundled", "segmented", "uncached"])
+def searcher(
+    request: pytest.FixtureRequest, built_index: Path, segmented_index: Path, uncached_index: Path
+) -> Iterator[Any]:
+    where = {"bundled": built_index, "segmented": segmented_index, "uncached": uncached_index}
+    yield from _open(where[request.param])
 
 
 def _whoosh_scores(searcher: Any, q: wq.Query, fq: Any, mask: Any) -> dict[int, float]:
@@ -191,3 +210,60 @@ def test_an_unknown_query_shape_falls_back_to_whoosh(built_index: Path) -> None:
         with pytest.raises(Unsupported):
             scorer.matches(wq.Wildcard("text", "prob*"))
         assert _top_docs(s, wq.Wildcard("text", "prob*"), None, None, 10) is None
+
+
+def test_saved_postings_are_the_segments_own(segmented_index: Path) -> None:
+    for s in _open(segmented_index):
+        checked = 0
+        for sub, _ in s.leaf_searchers():
+            reader = sub.reader()
+            cache = _array_scorer(s)._segment_cache(reader)  # what searches use
+            assert cache is not None
+            for term, info in reader.iter_field("text"):
+                text = term.decode("utf-8")
+                saved = cache.get("text", text, info.doc_frequency())
+                if info.doc_frequency() < 5:
+                    assert saved is None
+                    continue
+                assert saved is not None
+                ids, tf = segment_postings(reader, "text", text)
+                assert saved[0].tolist() == ids.tolist() and saved[1].tolist() == tf.tolist()
+                checked += 1
+        assert checked > 100
+
+
+def test_saved_postings_follow_the_live_segments(segmented_index: Path) -> None:
+    gen = next(p for p in segmented_index.glob("gen-*") if p.is_dir())
+    for s in _open(segmented_index):
+        live = {sub.reader().segment().segment_id() for sub, _ in s.leaf_searchers()}
+        saved = {p.name.split(".")[0] for p in gen.glob("*.evpost.json")}
+        assert saved == live  # one table per live segment; Whoosh removed any merged away
+
+
+@pytest.mark.parametrize("damage", ["truncate ids", "bad table", "wrong length"])
+def test_damaged_saved_postings_are_ignored(segmented_index: Path, tmp_path: Path, damage: str) -> None:
+    copy = tmp_path / "index"
+    shutil.copytree(segmented_index, copy)
+    gen = next(p for p in copy.glob("gen-*") if p.is_dir())
+    for table in gen.glob("*.evpost.json"):
+        segid = table.name.split(".")[0]
+        if damage == "truncate ids":
+            ids = gen / f"{segid}.evpost_ids"
+            ids.write_bytes(ids.read_bytes()[:-40])
+        elif damage == "bad table":
+            table.write_text("{not json", encoding="utf-8")
+        else:
+            text = table.read_text(encoding="utf-8").replace('"postings": ', '"postings": 1')
+            table.write_text(text, encoding="utf-8")
+        assert _postcache.SegmentCache.open(gen, segid) is None
+    expected = _whoosh_scores_for(segmented_index, "patients treatment effect study results")
+    assert _whoosh_scores_for(copy, "patients treatment effect study results") == expected
+
+
+def _whoosh_scores_for(index_dir: Path, text: str) -> dict[str, float]:
+    for s in _open(index_dir):
+        q, _ = build_query(s, parse_query(text).clauses)
+        found = _top_docs(s, q, None, None, 50)
+        assert found is not None
+        return {s.stored_fields(d)["id"]: round(score, 9) for d, score in found[1]}
+    raise AssertionError("unreachable")

@@ -22,18 +22,21 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from whoosh import query as wq
 from whoosh.util.numeric import byte_to_length
 
+from ._postcache import SegmentCache
+
 #: Field lengths are stored as one byte each (a logarithmic approximation); its lengths.
 _BYTE_LENGTHS = np.array([byte_to_length(i) for i in range(256)], dtype=np.float64)
 #: Up to this many tied candidates, ``top`` reads their ``seq`` one by one (else loads the column).
 SEQ_LOOKUPS = 2000
-#: Decoded posting lists kept per searcher (most recently used first out last).
-POSTINGS_CACHE_ENTRIES = 256
+#: Bytes of decoded posting lists kept in memory per searcher (least recently used go first).
+POSTINGS_CACHE_BYTES = 64 << 20
 _EMPTY_IDS = np.zeros(0, dtype=np.int64)
 _EMPTY_SCORES = np.zeros(0, dtype=np.float64)
 
@@ -61,8 +64,12 @@ class Matches:
 class ArrayScorer:
     """Scores queries over one open Whoosh searcher; make a new one when the searcher changes."""
 
-    def __init__(self, searcher: Any, *, k1: float, b: float, field_b: dict[str, float]) -> None:
+    def __init__(
+        self, searcher: Any, *, k1: float, b: float, field_b: dict[str, float], folder: Path | None = None
+    ) -> None:
         self.searcher = searcher
+        self.folder = folder  # the index directory: its saved postings are used when present
+        self._caches: dict[str, SegmentCache | None] = {}
         self.n = searcher.doc_count_all()
         self.k1 = k1
         self.b = b
@@ -74,6 +81,7 @@ class ArrayScorer:
         self._seq: Any = None
         self._seq_rank: np.ndarray | None = None
         self._columns: dict[str, np.ndarray] = {}
+        self._cached_bytes = 0
         self._postings: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
 
     # -- public --------------------------------------------------------------------------------
@@ -241,7 +249,9 @@ class ArrayScorer:
             reader = sub.reader()
             if (fieldname, text) not in reader:
                 continue
-            ids, weights = _segment_postings(reader, fieldname, text)
+            cache = self._segment_cache(reader)
+            saved = cache.get(fieldname, text, reader.doc_frequency(fieldname, text)) if cache else None
+            ids, weights = saved if saved is not None else segment_postings(reader, fieldname, text)
             id_parts.append(ids + offset)
             weight_parts.append(weights)
         if not id_parts:
@@ -250,10 +260,27 @@ class ArrayScorer:
             out = (id_parts[0], weight_parts[0])
         else:
             out = (np.concatenate(id_parts), np.concatenate(weight_parts))
-        self._postings[key] = out
-        if len(self._postings) > POSTINGS_CACHE_ENTRIES:
-            self._postings.popitem(last=False)
+        size = out[0].nbytes + out[1].nbytes
+        if size <= POSTINGS_CACHE_BYTES:
+            self._postings[key] = out
+            self._cached_bytes += size
+            while self._cached_bytes > POSTINGS_CACHE_BYTES:
+                _, (ids, weights) = self._postings.popitem(last=False)
+                self._cached_bytes -= ids.nbytes + weights.nbytes
         return out
+
+    def clear_cache(self) -> None:
+        """Forget the decoded posting lists (for measuring, or to give the memory back)."""
+        self._postings.clear()
+        self._cached_bytes = 0
+
+    def _segment_cache(self, reader: Any) -> SegmentCache | None:
+        if self.folder is None:
+            return None
+        segid = reader.segment().segment_id()
+        if segid not in self._caches:
+            self._caches[segid] = SegmentCache.open(self.folder, segid)
+        return self._caches[segid]
 
     def _field_lengths(self, fieldname: str) -> np.ndarray | None:
         if fieldname in self._lengths:
@@ -288,7 +315,7 @@ class ArrayScorer:
 
 # --- reading whoosh3's W3 codec ---------------------------------------------------------------
 
-def _segment_postings(reader: Any, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+def segment_postings(reader: Any, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
     """One segment's posting list of a term: document numbers and term frequencies.
 
     Deleted documents are included (``ArrayScorer.matches`` drops them)."""

@@ -460,6 +460,7 @@ def write_generation(
             writer.cancel()
             raise
         save_stems(ix, building)
+        save_posting_caches(ix)
         os.replace(building, path)
         _fsync_write(index_dir / CURRENT, name + "\n")
     except BaseException:
@@ -482,6 +483,18 @@ def save_stems(ix: Any, gen_path: Path) -> None:
             w.decode("utf-8") if isinstance(w, bytes) else w for w in reader.lexicon("words")
         ]
     _fsync_write(gen_path / STEMS, json.dumps(stem_table(vocabulary), ensure_ascii=False))
+
+
+def save_posting_caches(ix: Any) -> None:
+    """Save the decoded postings of frequent terms beside each new segment (see ``_postcache``).
+
+    A cache, written after the commit: if it cannot be written, searches decode the postings."""
+    from ._postcache import write_caches
+
+    try:
+        write_caches(ix)
+    except OSError:
+        pass
 
 
 def _remove_old_generations(index_dir: Path, keep: set[str]) -> None:
@@ -781,6 +794,7 @@ def _incremental(
             raise
         _remove_old_metas(gen.path, keep={writer.generation, toc})
         save_stems(ix, gen.path)
+        save_posting_caches(ix)
     elif plan.touched:
         new_meta = {**meta, "files": dict(sorted(plan.files.items()))}
         _write_meta(gen.path, toc, new_meta)

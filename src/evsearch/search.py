@@ -77,7 +77,7 @@ PRF_TERMS = 20
 PRF_WEIGHT = 0.3
 PRF_MIN_TERMS = 5
 PRF_MIN_DOCS = 500
-PRF_MAX_DOCS = 50_000  # feedback is a second, longer search: above this, questions would take seconds
+PRF_MAX_DOCS = 2_000_000  # feedback is a second, longer search: above this, questions slow down
 PRF_MAX_DF = 0.1
 PRF_FIELDS: tuple[str, ...] = ("text",)
 #: Coordination bonus: documents matching more of the query's words rank higher.
@@ -715,7 +715,10 @@ def _array_scorer(searcher: Any) -> ArrayScorer:
     """The array scorer of an open searcher (made once, kept while the searcher lives)."""
     scorer = _SCORERS.get(searcher)
     if scorer is None:
-        scorer = ArrayScorer(searcher, k1=BM25_K1, b=BM25_B, field_b=FIELD_B)
+        folder = getattr(getattr(getattr(searcher, "_ix", None), "storage", None), "folder", None)
+        scorer = ArrayScorer(
+            searcher, k1=BM25_K1, b=BM25_B, field_b=FIELD_B, folder=Path(folder) if folder else None
+        )
         _SCORERS[searcher] = scorer
     return scorer
 
