@@ -42,7 +42,7 @@ def test_bench_smoke(tmp_path: Path) -> None:
         assert size[key] > 0, key
     for name in ("common", "rare", "questions"):
         row = size["queries"][name]
-        for engine in ("evsearch", "evsearch_snippets", "fts5"):
+        for engine in ("evsearch", "evsearch_snippets", "evsearch_cold_snippets", "fts5"):
             assert set(row[engine]) == {"p50_ms", "p95_ms", "p99_ms"}
     assert result["cli_search_s"] > 0 and result["cli_help_s"] > 0
     assert "500" in bench.table(result)

@@ -10,11 +10,12 @@ document numbers and frequencies saved as plain arrays, three files per segment:
     MAIN_<segment>.evpost_ids    n little-endian uint32: document numbers within the segment
     MAIN_<segment>.evpost_tf     n little-endian float32: term frequencies
 
-from which a search reads the slice of each term it needs (no file is held open). Segments never change once written (deletions are kept
-apart, and the scorer drops deleted documents itself), so a table is valid for as long as its
-segment lives; its names follow Whoosh's segment file pattern, so Whoosh deletes it with the
-segment. It is a cache, written after the commit: a missing, partial or inconsistent table
-only means the postings are decoded from the segment, as before.
+from which a search reads the slice of each term it needs (no file is held open). Segments
+never change once written (deletions are kept apart, and the scorer drops deleted documents
+itself), so a table is valid for as long as its segment lives; its names follow Whoosh's
+segment file pattern, so Whoosh deletes it with the segment. It is a cache, written after
+the commit: a missing, partial or inconsistent table only means the postings are decoded
+from the segment, as before.
 """
 
 from __future__ import annotations
