@@ -267,3 +267,39 @@ def _whoosh_scores_for(index_dir: Path, text: str) -> dict[str, float]:
         assert found is not None
         return {s.stored_fields(d)["id"]: round(score, 9) for d, score in found[1]}
     raise AssertionError("unreachable")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"limit": 3, "page": 2},
+        {"sort": "-year", "facets": True},
+        {"facets": True, "kind": "study"},
+        {"sort": "year", "limit": 5},
+    ],
+)
+@pytest.mark.parametrize(
+    "text", ["supervision probation", "treatment evidence -alcohol", "type:K", "\"the treatment\" supervis*"]
+)
+def test_the_whoosh_fallback_gives_the_same_pages(
+    segmented_index: Path, monkeypatch: pytest.MonkeyPatch, text: str, options: dict[str, Any]
+) -> None:
+    from evsearch import open_index
+
+    with open_index(segmented_index) as idx:
+        fast = idx.search(text, snippets=False, suggest=False, **options)
+    assert fast.total
+
+    def unsupported(*args: Any, **kwargs: Any) -> Any:
+        raise Unsupported("test")
+
+    monkeypatch.setattr(ArrayScorer, "matches", unsupported)
+    monkeypatch.setattr(ArrayScorer, "everything", unsupported)
+    with open_index(segmented_index) as idx:
+        slow = idx.search(text, snippets=False, suggest=False, **options)
+    assert slow.total == fast.total
+    assert [h.score for h in slow.hits] == pytest.approx([h.score for h in fast.hits])
+    assert slow.facets == fast.facets
+    if options.get("sort", "relevance") != "relevance" or options.get("facets"):
+        assert [h.id for h in slow.hits] == [h.id for h in fast.hits]  # both: ties in cell order
