@@ -200,6 +200,7 @@ def bench_size(n: int, work: Path, n_queries: int, seed: int) -> dict[str, Any]:
     build_s = time.perf_counter() - t0
     gen = index_dir / (index_dir / "CURRENT").read_text().strip()
     index_bytes = dir_bytes(gen)
+    build_rss = peak_rss_mb()  # before this script loads every document for the peers
 
     with open_index(index_dir) as idx:
         stored = idx.documents()
@@ -218,6 +219,8 @@ def bench_size(n: int, work: Path, n_queries: int, seed: int) -> dict[str, Any]:
         "build_passages_per_s": round(passages / build_s),
         "build_documents_per_s": round(report.documents / build_s),
         "index_bytes": index_bytes,
+        "saved_postings_bytes": sum(p.stat().st_size for p in gen.glob("*.evpost*")),
+        "peak_rss_build_mb": build_rss,
         "queries": {name: {} for name in QUERY_SETS},
     }
     with open_index(index_dir) as idx:
@@ -310,7 +313,9 @@ def table(result: dict[str, Any]) -> str:
         peer_build = ", ".join(f"{p} {s} s" for p, s in r["peer_build_s"].items())
         lines.append(
             f"build {r['build_s']} s = {r['build_passages_per_s']:,} passages/s (peers: {peer_build}); "
-            f"index {r['index_bytes'] / 1e6:.1f} MB; peak RSS {r['peak_rss_mb']} MB"
+            f"index {r['index_bytes'] / 1e6:.1f} MB "
+            f"(saved postings {r.get('saved_postings_bytes', 0) / 1e6:.1f} MB of it); "
+            f"peak RSS {r.get('peak_rss_build_mb', '?')} MB after the build, {r['peak_rss_mb']} MB in all"
         )
         lines.append(
             f"update one changed cell ({r['update_cell_passages']} passages): {r['update_one_cell_s']} s "
