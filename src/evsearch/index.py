@@ -442,9 +442,9 @@ def write_generation(
     try:
         ix = whoosh_index.create_in(str(building), make_schema())
         if procs > 1:
-            writer = _writer(ix, limitmb=256, procs=procs, multisegment=True)
+            writer = _writer(ix, limitmb=256, procs=procs, multisegment=True, compound=False)
         else:
-            writer = _writer(ix, limitmb=256)
+            writer = _writer(ix, limitmb=256, compound=False)
         try:
             for batch in batches:
                 for doc in batch.documents:
@@ -776,7 +776,7 @@ def _incremental(
     changed = plan.add or plan.update or plan.remove
     n_docs = 0
     if changed:
-        writer = _writer(ix, limitmb=128)
+        writer = _writer(ix, limitmb=128, compound=False)
         try:
             for rel in [*plan.remove, *(b.source for b in plan.update)]:
                 writer.delete_by_term("source", rel)
