@@ -431,3 +431,30 @@ def test_readers_during_rebuilds_never_fail_or_see_an_empty_index(synth, trials)
     for code_, out, err in outs:
         assert code_ == 0, err[-500:]
         assert int(out) >= 0
+
+
+def test_an_update_adds_only_new_words_to_the_saved_stems(corpus_copy: Path, tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    update_index(corpus_copy, index)
+    stems = index / (index / "CURRENT").read_text(encoding="utf-8").strip() / "stems.json"
+    before = json.loads(stems.read_text(encoding="utf-8"))
+    assert {"probation", "offenders", "supervision"} <= before.keys()
+    written = stems.stat().st_mtime_ns
+    b5 = corpus_copy / "alcohol" / "B5.txt"
+    text = b5.read_text(encoding="utf-8")
+    b5.write_text(text + "\nProbation supervision of offenders.\n", encoding="utf-8")
+    assert update_index(corpus_copy, index).updated == 1
+    assert stems.stat().st_mtime_ns == written  # no new word: the table is not rewritten
+    b5.write_text(b5.read_text(encoding="utf-8") + "\nThe zorbification of counsellors.\n", encoding="utf-8")
+    assert update_index(corpus_copy, index).updated == 1
+    after = json.loads(stems.read_text(encoding="utf-8"))
+    assert after["zorbification"] == "zorbif"
+    assert before.items() <= after.items()
+    # so a new process searching for it stems it from the table, without importing NLTK
+    code = (
+        "import sys; from evsearch import open_index; "
+        f"hits = open_index({str(index)!r}).search('zorbification').hits; "
+        "print(len(hits), 'nltk' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "False"]

@@ -36,7 +36,7 @@ from whoosh.index import LockError
 
 from . import ingest
 from ._version import __version__
-from .analysis import preload_stems, stem_table, text_analyzer, word_analyzer
+from .analysis import preload_stems, stem_table, stopwords, text_analyzer, word_analyzer, words
 from .errors import (
     CorpusError,
     EvsearchError,
@@ -485,6 +485,24 @@ def save_stems(ix: Any, gen_path: Path) -> None:
     _fsync_write(gen_path / STEMS, json.dumps(stem_table(vocabulary), ensure_ascii=False))
 
 
+def add_stems(ix: Any, gen_path: Path, texts: Iterable[str]) -> None:
+    """After an incremental commit: add the stems of the new documents' words (``texts``) to
+    the saved table, rewriting it only when some are new (a full :func:`save_stems` when
+    there is no readable table). Words of removed documents may stay: they do no harm."""
+    try:
+        table = json.loads((gen_path / STEMS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        table = None
+    if not isinstance(table, dict):
+        save_stems(ix, gen_path)
+        return
+    fresh = {w for text in texts for w in words(text)} - table.keys() - stopwords()
+    new = {k: v for k, v in stem_table(sorted(fresh)).items() if k not in table}
+    if new:
+        table.update(new)
+        _fsync_write(gen_path / STEMS, json.dumps(table, ensure_ascii=False))
+
+
 def save_posting_caches(ix: Any) -> None:
     """Save the decoded postings of frequent terms beside each new segment (see ``_postcache``).
 
@@ -780,9 +798,12 @@ def _incremental(
         try:
             for rel in [*plan.remove, *(b.source for b in plan.update)]:
                 writer.delete_by_term("source", rel)
+            texts: list[str] = []
             for batch in [*plan.add, *plan.update]:
                 for doc in batch.documents:
-                    writer.add_document(**document_fields(doc, batch.source))
+                    fields = document_fields(doc, batch.source)
+                    texts.append(fields["words"])
+                    writer.add_document(**fields)
                 n_docs += len(batch.documents)
                 tracker.writing(n_docs)
             new_meta = _meta(plan.files, corpus_dir=str(corpus.resolve()), built_at=meta.get("built_at"))
@@ -793,7 +814,7 @@ def _incremental(
             writer.cancel()
             raise
         _remove_old_metas(gen.path, keep={writer.generation, toc})
-        save_stems(ix, gen.path)
+        add_stems(ix, gen.path, texts)
         save_posting_caches(ix)
     elif plan.touched:
         new_meta = {**meta, "files": dict(sorted(plan.files.items()))}
