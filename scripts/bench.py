@@ -244,6 +244,7 @@ def bench_size(n: int, work: Path, n_queries: int, seed: int) -> dict[str, Any]:
 
             out["queries"][name]["evsearch_cold_snippets"] = timed(cold, queries[name])
     out["peak_rss_mb"] = peak_rss_mb()
+    out["cli_search_s"] = cli_search_time(index_dir, corpus, queries["common"][0])
 
     # one changed cell: rewrite one file with new text, then update the index
     changed = corpus / "alcohol" / "A1.txt"
@@ -292,6 +293,22 @@ def bench_size(n: int, work: Path, n_queries: int, seed: int) -> dict[str, Any]:
     return out
 
 
+def _cli_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+
+
+def cli_search_time(index_dir: Path, corpus: Path, query: str, runs: int = 3) -> float:
+    """Median seconds of ``evsearch search`` on this size's index, a new process each time."""
+    cmd = [sys.executable, "-m", "evsearch", "search", query,
+           "--index", str(index_dir), "--corpus", str(corpus)]
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, env=_cli_env(), check=True, capture_output=True)
+        times.append(time.perf_counter() - t0)
+    return round(statistics.median(times), 3)
+
+
 def cli_times(work: Path, runs: int) -> tuple[float, float]:
     """Median seconds of ``evsearch search`` (bundled corpus) and ``evsearch --help``."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
@@ -336,6 +353,8 @@ def table(result: dict[str, Any]) -> str:
             f"update one changed cell ({r['update_cell_passages']} passages): {r['update_one_cell_s']} s "
             f"[{r['update_mode']}]"
         )
+        if "cli_search_s" in r:
+            lines.append(f"evsearch search on this index (new process, median of 3): {r['cli_search_s']} s")
         lines.append(f"{'queries (ms)':<12} {'engine':<22} {'p50':>8} {'p95':>8} {'p99':>8}   ratio p50")
         for name in QUERY_SETS:
             row = r["queries"][name]

@@ -38,11 +38,12 @@ def test_bench_smoke(tmp_path: Path) -> None:
     bench = _load("bench")
     result = bench.run([500], queries=3, cli_runs=1, work_dir=tmp_path)
     size = result["sizes"]["500"]
-    for key in ("build_passages_per_s", "update_one_cell_s", "index_bytes", "peak_rss_mb"):
+    for key in ("build_passages_per_s", "update_one_cell_s", "index_bytes", "peak_rss_mb", "cli_search_s"):
         assert size[key] > 0, key
     for name in ("common", "rare", "questions"):
         row = size["queries"][name]
         for engine in ("evsearch", "evsearch_snippets", "evsearch_cold_snippets", "fts5"):
             assert set(row[engine]) == {"p50_ms", "p95_ms", "p99_ms"}
     assert result["cli_search_s"] > 0 and result["cli_help_s"] > 0
+    assert size["saved_postings_bytes"] >= 0 and size["peak_rss_build_mb"] > 0
     assert "500" in bench.table(result)

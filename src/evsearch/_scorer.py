@@ -41,6 +41,11 @@ _EMPTY_IDS = np.zeros(0, dtype=np.int64)
 _EMPTY_SCORES = np.zeros(0, dtype=np.float64)
 
 
+def _is_sum(q: wq.Query) -> bool:
+    """An or whose score is the sum of its parts' (not a disjunction-max, no coordination)."""
+    return isinstance(q, wq.Or) and not isinstance(q, wq.DisjunctionMax) and not q.minmatch and not q.scale
+
+
 class Unsupported(Exception):
     """The query has a part this scorer does not handle; search it with Whoosh."""
 
@@ -172,13 +177,25 @@ class ArrayScorer:
         boost *= q.boost
         if isinstance(q, wq.DisjunctionMax):
             return self._union([self._eval(s, 1.0) for s in q.subqueries], boost, best=True)
-        if isinstance(q, wq.Or) and not q.minmatch and not q.scale:
-            return self._union([self._eval(s, 1.0) for s in q.subqueries], boost, best=False)
+        if _is_sum(q):
+            # nested sums (the words of a query, each an or over fields) add up in one pass
+            return self._union(self._addends(q, 1.0), boost, best=False)
         if isinstance(q, wq.And) and q.subqueries:
             return self._intersect([self._eval(s, 1.0) for s in q.subqueries], boost)
         if isinstance(q, (wq.Or, wq.DisjunctionMax, wq.And)) and not q.subqueries:
             return Matches.empty()
         raise Unsupported(type(q).__name__)
+
+    def _addends(self, q: wq.Query, boost: float) -> list[Matches]:
+        """The matches of the parts of a sum, nested sums flattened, boosts applied."""
+        out: list[Matches] = []
+        for sub in q.subqueries:
+            if _is_sum(sub) and len(sub.subqueries) > 1:
+                out.extend(self._addends(sub, boost * sub.boost))
+            else:
+                m = self._eval(sub, 1.0)
+                out.append(m if boost == 1.0 else Matches(m.ids, m.scores * boost))
+        return out
 
     def _union(self, parts: list[Matches], boost: float, *, best: bool) -> Matches:
         parts = [p for p in parts if len(p.ids)]
