@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import threading
-import weakref
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -712,18 +711,15 @@ def _ranked_page(
 
 
 def _array_scorer(searcher: Any) -> ArrayScorer:
-    """The array scorer of an open searcher (made once, kept while the searcher lives)."""
-    scorer = _SCORERS.get(searcher)
+    """The array scorer of an open searcher (made once, kept on the searcher while it lives)."""
+    scorer = getattr(searcher, "_evsearch_scorer", None)
     if scorer is None:
         folder = getattr(getattr(getattr(searcher, "_ix", None), "storage", None), "folder", None)
         scorer = ArrayScorer(
             searcher, k1=BM25_K1, b=BM25_B, field_b=FIELD_B, folder=Path(folder) if folder else None
         )
-        _SCORERS[searcher] = scorer
+        searcher._evsearch_scorer = scorer
     return scorer
-
-
-_SCORERS: weakref.WeakKeyDictionary[Any, ArrayScorer] = weakref.WeakKeyDictionary()
 
 
 def _array_matches(
