@@ -129,6 +129,13 @@ def test_explain_gives_per_field_term_contributions(idx: SearchIndex) -> None:
     assert idx.explain("probation", "alcohol/B5/s7").reason == "it does not match the query's words"
 
 
+@pytest.mark.parametrize("query", ["domestic violence", "MI in the CJS", "peer mentors probation"])
+def test_explain_scores_as_search_does(idx: SearchIndex, query: str) -> None:
+    # synonym expansions included: each hit's explained score is its search score
+    for hit in idx.search(query, limit=5).hits:
+        assert idx.explain(query, hit.id).score == hit.score
+
+
 # --- CLI -------------------------------------------------------------------------------------
 
 

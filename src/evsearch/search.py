@@ -423,9 +423,12 @@ class SearchIndex:
             if q is None or isinstance(q, wq.Every):
                 reason = "the query has no words to score"
             else:
-                found = searcher.search(q, filter=only, limit=1)
-                if found.scored_length():
-                    score = round(float(found.score(0) or 0.0), 4)
+                found = _top_docs(searcher, q, only, None, 1)  # scored as searches are
+                best = found[1] if found is not None else [
+                    (h.docnum, h.score or 0.0) for h in searcher.search(q, filter=only, limit=1)
+                ]
+                if best:
+                    score = round(float(best[0][1]), 4)
                 else:
                     reason = "it does not match the query's words"
             if reason is None and mask is not None and hits_doc(mask):
