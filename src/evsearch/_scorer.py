@@ -3,10 +3,12 @@
 Whoosh scores document by document, through a tree of Python matcher objects: six fields
 per word make a query of four common words a union of 24 posting lists, walked one posting
 at a time. At 100,000 passages that takes hundreds of milliseconds. This module reads each
-term's posting list from the same Whoosh index a block at a time into numpy arrays and
-computes the same BM25F formula (Whoosh's ``scoring.bm25``, with the same quantised field
-lengths and the same idf) for all of a term's documents at once; ors add, and-maybes add
-where the first matches, disjunction-maxes take the best. ``tests/test_scorer.py`` checks
+term's posting list from the same Whoosh index into numpy arrays (from the decoded copy saved
+beside the segment when the term is frequent, see ``_postcache``; else a block at a time;
+recently read lists are kept in memory, ``POSTINGS_CACHE_BYTES``) and computes the same BM25F
+formula (Whoosh's ``scoring.bm25``, with the same quantised field lengths and the same idf)
+for all of a term's documents at once; ors add, and-maybes add where the first matches,
+disjunction-maxes take the best. ``tests/test_scorer.py`` checks
 the scores against Whoosh's own.
 
 Leaves other than terms (phrases, numeric ranges) are scored by their Whoosh matcher, one
