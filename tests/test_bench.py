@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 from evsearch.index import ingest_corpus
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
-
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+from ._scripts import load_script
 
 
 def test_make_corpus_writes_cells_the_ingester_reads(tmp_path: Path) -> None:
-    make_corpus = _load("make_corpus")
+    make_corpus = load_script("make_corpus")
     make_corpus.write_corpus(500, tmp_path / "a", seed=3)
     make_corpus.write_corpus(500, tmp_path / "b", seed=3)
     first = sorted(p.read_text() for p in (tmp_path / "a").rglob("*.txt"))
@@ -35,7 +23,7 @@ def test_make_corpus_writes_cells_the_ingester_reads(tmp_path: Path) -> None:
 
 
 def test_bench_smoke(tmp_path: Path) -> None:
-    bench = _load("bench")
+    bench = load_script("bench")
     result = bench.run([500], queries=3, cli_runs=1, work_dir=tmp_path)
     size = result["sizes"]["500"]
     for key in ("build_passages_per_s", "update_one_cell_s", "index_bytes", "peak_rss_mb", "cli_search_s"):

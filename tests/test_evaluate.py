@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from tests._scripts import load_script
+
 pytest.importorskip("ir_measures")
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "evaluate.py"
 KEYS = {"ndcg@10", "recall@100", "p50_ms", "p95_ms"}
 
 DOCS = [
@@ -32,12 +31,7 @@ QRELS = [("q1", "d3", 1), ("q2", "d2", 2), ("q2", "d4", 1)]
 
 @pytest.fixture(scope="module")
 def harness() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("evaluate_script", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being built
-    spec.loader.exec_module(module)
-    return module
+    return load_script("evaluate", "evaluate_script")
 
 
 @pytest.fixture()

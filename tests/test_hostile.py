@@ -7,11 +7,9 @@ them at scale); each bug the fuzzer found has a regression test here.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import re
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,18 +32,12 @@ from evsearch.ingest import (  # noqa: E402
     read_cell_file,
 )
 from evsearch.query import MAX_CLAUSES, MAX_QUERY_CHARS  # noqa: E402
+from tests._scripts import load_script  # noqa: E402
 from tests.conftest import B5, CORPUS  # noqa: E402
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "fuzz.py"
 
 
 def _load_fuzz() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("evsearch_fuzz", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["evsearch_fuzz"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("fuzz", "evsearch_fuzz")
 
 
 fuzz = _load_fuzz()

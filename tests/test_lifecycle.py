@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -19,21 +18,16 @@ from evsearch import IndexBusyError, IndexVersionError, open_index, update_index
 from evsearch.cli import cli
 from evsearch.index import IndexProgress, index_is_stale, watch_corpus
 from evsearch.lock import WriteLock, read_holder
+from tests._scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
-SCRIPT = ROOT / "scripts" / "crash_trials.py"
 
 
 @pytest.fixture(scope="module")
 def trials() -> ModuleType:
     """scripts/crash_trials.py, which also makes the synthetic corpora."""
-    spec = importlib.util.spec_from_file_location("crash_trials", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("crash_trials")
 
 
 @pytest.fixture()

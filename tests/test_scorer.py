@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import random
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -33,7 +30,7 @@ from evsearch.search import (
     weighting,
 )
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+from ._scripts import load_script
 
 QUERIES = [
     "motivational interviewing",
@@ -49,20 +46,11 @@ QUERIES = [
 ]
 
 
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def segmented_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A synthetic index of two segments, the first with deleted documents (a changed cell),
     with the postings of terms in 5 or more documents saved beside the segments."""
-    make_corpus = _load("make_corpus")
+    make_corpus = load_script("make_corpus")
     where = tmp_path_factory.mktemp("seg")
     corpus, index_dir = where / "corpus", where / "index"
     make_corpus.write_corpus(600, corpus, seed=3)

@@ -231,12 +231,15 @@ class TextTokenizer(Tokenizer):
         return _composed_analyzer()
 
     def _term(self, raw: str) -> tuple[str, bool]:
-        lower = raw.lower()
-        american = british_to_american().get(lower, lower)
-        out = (american, True) if american in stopwords() else (stem(american), False)
+        """``raw``'s term and whether it is a stopword, remembered for next time."""
+        out = self._classify(raw.lower())
         if len(self._terms) < 1_000_000:
             self._terms[raw] = out
         return out
+
+    def _classify(self, lower: str) -> tuple[str, bool]:
+        american = british_to_american().get(lower, lower)
+        return (american, True) if american in stopwords() else (stem(american), False)
 
     def __call__(  # type: ignore[override]
         self,
@@ -293,9 +296,5 @@ class WordTokenizer(TextTokenizer):
     def _composed(self) -> Analyzer:
         return _composed_word_analyzer()
 
-    def _term(self, raw: str) -> tuple[str, bool]:
-        lower = raw.lower()
-        out = (lower, lower in stopwords())
-        if len(self._terms) < 1_000_000:
-            self._terms[raw] = out
-        return out
+    def _classify(self, lower: str) -> tuple[str, bool]:
+        return lower, lower in stopwords()
