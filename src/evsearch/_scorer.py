@@ -24,11 +24,13 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from math import log
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from whoosh import query as wq
+from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
 from ._postcache import SegmentCache
@@ -89,7 +91,7 @@ class ArrayScorer:
         self._seq_rank: np.ndarray | None = None
         self._columns: dict[str, np.ndarray] = {}
         self._cached_bytes = 0
-        self._postings: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._postings: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray, int]] = OrderedDict()
 
     # -- public --------------------------------------------------------------------------------
     def matches(self, q: wq.Query) -> Matches:
@@ -241,13 +243,15 @@ class ArrayScorer:
         if isinstance(text, bytes):
             text = text.decode("utf-8")
         searcher = self.searcher
-        if fieldname not in searcher.schema or (fieldname, text) not in searcher.reader():
+        if fieldname not in searcher.schema:
             return Matches.empty()
-        ids, weights = self._read_postings(fieldname, text)
+        ids, weights, df = self._read_postings(fieldname, text)
+        if not df:
+            return Matches.empty()
         lengths = self._field_lengths(fieldname)
         if lengths is None:  # not a scorable field: Whoosh scores the stored weight
             return Matches(ids, weights * boost)
-        idf = searcher.idf(fieldname, text)
+        idf = log(self.n / (df + 1)) + 1  # Whoosh's WeightingModel.idf, df over all segments
         avg = self._avg.get(fieldname)
         if avg is None:
             avg = self._avg[fieldname] = searcher.avg_field_length(fieldname) or 1
@@ -256,7 +260,9 @@ class ArrayScorer:
         norm = k1 * ((1 - b) + b * lengths[ids] / avg)
         return Matches(ids, (idf * boost) * ((weights * (k1 + 1)) / (weights + norm)))
 
-    def _read_postings(self, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+    def _read_postings(self, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray, int]:
+        """A term's documents and frequencies over all segments (deleted documents included),
+        and its document frequency as the segments' term infos give it."""
         key = (fieldname, text)
         cached = self._postings.get(key)
         if cached is not None:
@@ -264,27 +270,31 @@ class ArrayScorer:
             return cached
         id_parts: list[np.ndarray] = []
         weight_parts: list[np.ndarray] = []
+        df = 0
         for sub, offset in self._leaves:
             reader = sub.reader()
-            if (fieldname, text) not in reader:
+            try:
+                found = reader.term_info(fieldname, text).doc_frequency()
+            except TermNotFound:
                 continue
+            df += found
             cache = self._segment_cache(reader)
-            saved = cache.get(fieldname, text, reader.doc_frequency(fieldname, text)) if cache else None
+            saved = cache.get(fieldname, text, found) if cache else None
             ids, weights = saved if saved is not None else segment_postings(reader, fieldname, text)
             id_parts.append(ids + offset)
             weight_parts.append(weights)
         if not id_parts:
-            out = (_EMPTY_IDS, _EMPTY_SCORES)
+            out = (_EMPTY_IDS, _EMPTY_SCORES, 0)
         elif len(id_parts) == 1:
-            out = (id_parts[0], weight_parts[0])
+            out = (id_parts[0], weight_parts[0], df)
         else:
-            out = (np.concatenate(id_parts), np.concatenate(weight_parts))
+            out = (np.concatenate(id_parts), np.concatenate(weight_parts), df)
         size = out[0].nbytes + out[1].nbytes
         if size <= POSTINGS_CACHE_BYTES:
             self._postings[key] = out
             self._cached_bytes += size
             while self._cached_bytes > POSTINGS_CACHE_BYTES:
-                _, (ids, weights) = self._postings.popitem(last=False)
+                _, (ids, weights, _) = self._postings.popitem(last=False)
                 self._cached_bytes -= ids.nbytes + weights.nbytes
         return out
 
