@@ -9,7 +9,9 @@
     │   ├── IndexMissingError     no index where one was expected
     │   ├── IndexCorruptError     a directory that is not a readable evsearch index
     │   ├── IndexVersionError     written by an incompatible schema: rebuild it
-    │   └── IndexBusyError        another process is writing the index
+    │   ├── IndexBusyError        another process is writing the index
+    │   └── ShardUnavailableError a shard of a sharded (Xapian) index does not answer
+    ├── EngineMissingError        the optional engine an index needs is not installed
     ├── QueryError                a query evsearch cannot run
     └── DocumentNotFoundError     no document with that id
 
@@ -70,6 +72,22 @@ class IndexBusyError(IndexProblem):
     """Another process holds the index's write lock."""
 
     default_hint = "wait for the other `evsearch index` to finish, or pass --wait SECONDS"
+
+
+class ShardUnavailableError(IndexProblem):
+    """A shard of a sharded index cannot be opened or stops answering (names the shard)."""
+
+    default_hint = "start the shard's server again (xapian-tcpsrv), or search with --partial"
+
+    def __init__(self, message: str, hint: str | None = None, shards: tuple[str, ...] = ()) -> None:
+        super().__init__(message, hint)
+        self.shards = shards
+
+
+class EngineMissingError(EvsearchError):
+    """The optional engine an index needs (Xapian) is not installed."""
+
+    default_hint = "pip install 'evsearch[xapian]' (the xapian-bindings-binary wheels, GPL)"
 
 
 class QueryError(EvsearchError):

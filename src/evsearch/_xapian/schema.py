@@ -1,0 +1,79 @@
+"""How an evsearch document is laid out in a Xapian document: terms, positions, values, data.
+
+Ranking uses Xapian's own BM25 over **unprefixed** terms whose within-document frequency is
+each field's weight times the term's frequency there (BM25F with field weights as wdf
+increments; see :data:`FIELD_WDF`). Each field's terms are also indexed with a prefix and a
+wdf of 0: they carry positions (for phrases in one field) and document frequencies (for
+``title:``-style restrictions and feedback), but add nothing to the document length, so the
+length BM25 normalises by is the weighted length of the fields.
+
+Filters are boolean terms; facets and sorting read value slots; the stored fields are the
+document data (JSON), so snippets, ``show`` and ``similar`` need nothing else.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+#: The prefix of each text field's own (position-carrying, wdf 0) terms.
+FIELD_PREFIX: dict[str, str] = {
+    "title": "S",
+    "doc_title": "XD",
+    "section": "XS",
+    "text": "XT",
+    "organisation": "XO",
+    "meta": "XM",
+}
+#: Boolean (filter) term prefixes.
+BOOL_PREFIX: dict[str, str] = {
+    "id": "Q",
+    "kind": "XK",
+    "type": "XY",
+    "cell": "XC",
+    "matrix": "XX",
+    "source": "XF",
+}
+#: Unstemmed words, for spelling suggestions (boolean terms: document frequency only).
+WORD_PREFIX = "W"
+
+#: Value slots.
+SLOT_YEAR = 0  # xapian.sortable_serialise(year); empty when undated
+SLOT_KIND = 1
+SLOT_TYPE = 2  # "k", or "s g" for a study of two types (split when counted)
+SLOT_CELL = 3  # "alcohol/B5"
+SLOT_MATRIX = 4
+SLOT_SEQ = 5  # "alcohol/B5|0|000001": cell order, the tie-break of every ordering
+SLOT_UNDATED = 6  # "0" dated, "1" undated: undated documents sort last either way
+
+#: Field weights as integer wdf increments: twice the weights of
+#: :data:`evsearch.search.FIELD_WEIGHTS` (title 2.5, doc_title 1, section 1.5, text 1,
+#: organisation 2, meta 0.5). Scaling every wdf by 2 equals halving BM25's k1, so the
+#: weighting uses ``k1 * WDF_SCALE`` and ranks as unscaled weights would.
+WDF_SCALE = 2
+FIELD_WDF: dict[str, int] = {
+    "title": 5,
+    "doc_title": 2,
+    "section": 3,
+    "text": 2,
+    "organisation": 4,
+    "meta": 1,
+}
+#: Positions of consecutive fields are this far apart, so no phrase spans two fields.
+FIELD_GAP = 100
+#: Xapian refuses terms longer than 245 bytes; longer words are not indexed.
+MAX_TERM_BYTES = 240
+
+#: Database metadata keys.
+META_FILES = "evsearch.files"  # this shard's part of the file manifest (JSON)
+META_INFO = "evsearch.info"  # schema version, shard number and count, corpus (JSON)
+
+
+def shard_of(cell: str, shards: int) -> int:
+    """The shard holding cell ``cell`` (``"alcohol/B5"``): a stable hash, the same everywhere."""
+    if shards <= 1:
+        return 0
+    return zlib.crc32(cell.encode("utf-8")) % shards
+
+
+def shard_name(i: int) -> str:
+    return f"shard-{i:03d}"
