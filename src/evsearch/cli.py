@@ -49,18 +49,22 @@ def index_options(f: F) -> F:
     f = click.option(
         "--index",
         "index_dir",
-        type=click.Path(path_type=Path),
+        type=str,
         envvar="EVSEARCH_INDEX",
         show_envvar=True,
-        help="Index directory [default: index/ in a checkout, else the user data dir].",
+        help="Index directory [default: index/ in a checkout, else the user data dir], "
+             "or remote Xapian shards: xapian+tcp://host1:33333,host2:33333.",
     )(f)
     return f
 
 
-def _dirs(corpus_dir: Path | None, index_dir: Path | None) -> tuple[Path, Path]:
+def _dirs(corpus_dir: Path | None, index_dir: Path | str | None) -> tuple[Path, Any]:
+    """The corpus and index directories as absolute paths (a remote shard list as it is)."""
     from .index import default_corpus_dir, default_index_dir
 
     corpus = Path(corpus_dir or default_corpus_dir()).expanduser().resolve()
+    if isinstance(index_dir, str) and index_dir.startswith("xapian+tcp://"):
+        return corpus, index_dir
     index = Path(index_dir or default_index_dir()).expanduser().resolve()
     if index == corpus or index.is_relative_to(corpus):
         raise CorpusError(
@@ -125,9 +129,18 @@ def cli(ctx: click.Context, no_color: bool) -> None:
 @click.option("--wait", "wait", default=5.0, show_default=True, type=click.FloatRange(0),
               metavar="SECONDS", help="How long to wait for another indexing run to finish.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--engine", type=click.Choice(["whoosh", "xapian"]), envvar="EVSEARCH_ENGINE",
+              show_envvar=True,
+              help="The engine to build with [default: the index's own, else whoosh]. "
+                   "xapian needs the evsearch[xapian] extra.")
+@click.option("--shards", type=click.IntRange(1, 1024), metavar="N",
+              help="xapian: write N shards, split by cell [default: 1, or the index's own].")
+@click.option("--shard", "shard", metavar="I/N",
+              help="xapian: build only shard I of N (numbered from 0), e.g. on one machine of N.")
 @handle_errors
 def index_cmd(
-    corpus_dir: Path | None, index_dir: Path | None, rebuild: bool, wait: float, as_json: bool
+    corpus_dir: Path | None, index_dir: str | None, rebuild: bool, wait: float, as_json: bool,
+    engine: str | None, shards: int | None, shard: str | None,
 ) -> None:
     """Bring the index up to date with the corpus (only changed files are re-read).
 
@@ -135,12 +148,27 @@ def index_cmd(
     Example:
       evsearch index --corpus corpus --index index
       evsearch index --rebuild
+      evsearch index --engine xapian --shards 4
+      evsearch index --engine xapian --shard 0/4 --index shard0
     """
     from .index import update_index
 
     corpus, index = _dirs(corpus_dir, index_dir)
+    if not isinstance(index, Path):
+        raise EvsearchError("remote shards are built where they live, not through xapian+tcp://",
+                            hint="run evsearch index --shard i/N --index DIR on each shard's machine")
+    which = None
+    if shard is not None:
+        from ._xapian.store import parse_shard
+
+        which = parse_shard(shard)
+        engine = engine or "xapian"
+    if (shards or which) and (engine or "xapian") != "xapian":
+        raise EvsearchError("--shards and --shard need --engine xapian",
+                            hint="add --engine xapian")
     with _progress_display() as progress:
-        report = update_index(corpus, index, rebuild=rebuild, wait=wait, progress=progress)
+        report = update_index(corpus, index, rebuild=rebuild, wait=wait, progress=progress,
+                              engine=engine, shards=shards, shard=which)
     if as_json:
         _emit_json(report.to_dict())
         return
@@ -304,6 +332,8 @@ def hit_filter_options(f: F) -> F:
 @click.option("--facets", is_flag=True,
               help="Also count all matches by kind, type, year, decade, matrix and cell.")
 @click.option("--brief", is_flag=True, help="One line per hit: id, score, type and year, title.")
+@click.option("--partial", is_flag=True,
+              help="Sharded (Xapian) index: leave out shards that do not answer, and say which.")
 @format_options(FORMATS)
 @handle_errors
 def search_cmd(
@@ -321,6 +351,7 @@ def search_cmd(
     sort: str,
     facets: bool,
     brief: bool,
+    partial: bool,
     fmt: str,
     as_json: bool,
 ) -> None:
@@ -347,7 +378,7 @@ def search_cmd(
 
     fmt = _format(fmt, as_json)
     corpus, index = _dirs(corpus_dir, index_dir)
-    with ensure_index(index, corpus) as idx:
+    with ensure_index(index, corpus, partial=partial) as idx:
         result = idx.search(
             query, limit=limit, page=page, sort=sort, facets=facets, kind=kind,
             study_type=",".join(study_types) or None, cell=cell, matrix=matrix,
@@ -410,6 +441,9 @@ def _ris(hit: Any) -> str:
 
 def _print_result(result: Any) -> None:
     width = _width()
+    if result.missing_shards:
+        click.echo("Partial result: these shards did not answer: "
+                   + ", ".join(clean(s) for s in result.missing_shards), err=True)
     if result.corrected:
         click.echo(f"Showing results for {clean(result.suggestion)!r} instead of "
                    f"{clean(result.query)!r}.")
@@ -668,6 +702,9 @@ def stats_cmd(corpus_dir: Path | None, index_dir: Path | None, as_json: bool) ->
     click.echo(f"files:    {stats.files}")
     click.echo(f"built:    {stats.built_at} by evsearch {stats.evsearch_version} "
                f"(schema {stats.schema_version})")
+    click.echo(f"engine:   {stats.engine}")
+    for shard in stats.shards:
+        click.echo(f"shard:    {clean(shard)}")
 
 
 def _quiet_broken_pipe() -> None:

@@ -665,6 +665,9 @@ def update_index(
     rebuild: bool = False,
     wait: float = DEFAULT_WAIT,
     progress: ProgressCallback | None = None,
+    engine: str | None = None,
+    shards: int | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> IndexReport:
     """Bring the index up to date with the corpus: only added, changed and removed files.
 
@@ -673,11 +676,17 @@ def update_index(
     written to a new generation. Waits up to ``wait`` seconds for another writer, then raises
     :class:`IndexBusyError`.
 
+    ``engine`` is ``"whoosh"`` or ``"xapian"`` (default: ``EVSEARCH_ENGINE``, else the
+    engine the index was built with, else Whoosh); a different engine than the index's
+    rebuilds it. A Xapian index is written in ``shards`` shards split by cell, or only shard
+    ``i`` of ``n`` with ``shard=(i, n)``. The choice is recorded in the index.
+
     >>> update_index("corpus", "index").summary()   # doctest: +SKIP
     'added 0, updated 1, removed 0, unchanged 47 files'
     """
     corpus, target = _resolve(corpus_dir, index_dir)
     started = time.perf_counter()
+    engine = _engine_choice(engine)
     prepare_index_dir(target)
     with WriteLock(target, wait=wait):
         gen = None
@@ -686,9 +695,37 @@ def update_index(
                 gen = current_generation(target)
             except IndexMissingError:
                 gen = None
-        if gen is None or gen.meta.get("manifest") != MANIFEST_FORMAT:
+        built_by = None if gen is None else str(gen.meta.get("engine", "whoosh"))
+        engine = engine or built_by or "whoosh"
+        if engine == "xapian":
+            from ._xapian import store
+
+            only, n = (shard if shard is not None else (None, shards))
+            if n is None:
+                n = int(gen.meta.get("shards", 1)) if gen is not None and built_by == "xapian" else 1
+            if (
+                gen is None or built_by != "xapian" or int(gen.meta.get("shards", 1)) != n
+                or shard is not None or gen.meta.get("manifest") != MANIFEST_FORMAT
+            ):
+                return store.rebuild(corpus, target, started, progress, shards=n, only=only)
+            return store.incremental(corpus, target, gen, started, progress)
+        if gen is None or built_by != "whoosh" or gen.meta.get("manifest") != MANIFEST_FORMAT:
             return _rebuild(corpus, target, started, progress)
         return _incremental(corpus, target, gen, started, progress)
+
+
+ENGINES = ("whoosh", "xapian")
+
+
+def _engine_choice(engine: str | None) -> str | None:
+    """The engine asked for (argument, else ``EVSEARCH_ENGINE``), checked; None: not asked."""
+    engine = engine or os.environ.get("EVSEARCH_ENGINE") or None
+    if engine is None:
+        return None
+    engine = engine.strip().lower()
+    if engine not in ENGINES:
+        raise EvsearchError(f"unknown engine {engine!r}", hint="the engines are whoosh and xapian")
+    return engine
 
 
 def _nothing_readable(corpus: Path, problems: list[FileProblem]) -> CorpusError:
@@ -845,11 +882,19 @@ def index_is_stale(corpus_dir: Path | str, index_dir: Path | str) -> bool:
     False when the index was built from another corpus directory, or is missing or unreadable
     (opening it reports those).
     """
+    if isinstance(index_dir, str) and "://" in index_dir:
+        return False  # a remote index: its shards are updated where they live
     corpus, target = Path(corpus_dir), Path(index_dir)
     try:
         gen = current_generation(target)
-        toc = whoosh_index.open_dir(str(gen.path)).latest_generation()
-        meta = committed_meta(gen.path, toc)
+        if gen.meta.get("engine") == "xapian":
+            from ._xapian import store
+
+            files, _ = store.manifest(gen)
+            meta = {**gen.meta, "files": files}
+        else:
+            toc = whoosh_index.open_dir(str(gen.path)).latest_generation()
+            meta = committed_meta(gen.path, toc)
     except Exception:  # missing, damaged or incompatible: not for this check to report
         return False
     if meta.get("manifest") != MANIFEST_FORMAT or meta.get("corpus_dir") != str(corpus.resolve()):

@@ -24,9 +24,10 @@ from whoosh.searching import Results
 from ._sanitize import scrub_surrogates
 from ._scorer import ArrayScorer, Matches, Unsupported
 from .analysis import analyze, expansions, is_synonym_term, words
-from .errors import DocumentNotFoundError, QueryError
+from .errors import DocumentNotFoundError, EvsearchError, QueryError
 from .index import (
     Generation,
+    current_generation,
     default_corpus_dir,
     default_index_dir,
     index_is_stale,
@@ -1027,9 +1028,29 @@ def _make_view(stored: dict[str, Any]) -> DocumentView:
 
 # --- entry points ------------------------------------------------------------------------------
 
-def open_index(index_dir: Path | str | None = None) -> SearchIndex:
-    """Open an existing index (the default one when ``index_dir`` is None)."""
-    return SearchIndex(index_dir if index_dir is not None else default_index_dir())
+def open_index(index_dir: Path | str | None = None, *, partial: bool = False) -> SearchIndex:
+    """Open an existing index (the default one when ``index_dir`` is None).
+
+    ``index_dir`` may also name remote Xapian shards, ``"xapian+tcp://host1:33333,host2:33333"``;
+    with ``partial``, shards of a Xapian index that do not answer are left out (the result's
+    ``missing_shards`` names them) instead of failing the search.
+    """
+    target = index_dir if index_dir is not None else default_index_dir()
+    if _is_xapian(target):
+        from ._xapian.engine import XapianIndex
+
+        return XapianIndex(target, partial=partial)
+    return SearchIndex(target)
+
+
+def _is_xapian(target: Path | str) -> bool:
+    """Whether ``target`` is a remote shard list or an index directory built by Xapian."""
+    if isinstance(target, str) and target.startswith("xapian+tcp://"):
+        return True
+    try:
+        return current_generation(Path(target)).meta.get("engine") == "xapian"
+    except EvsearchError:
+        return False
 
 
 def ensure_index(
@@ -1037,6 +1058,7 @@ def ensure_index(
     corpus_dir: Path | str | None = None,
     *,
     update: bool = True,
+    partial: bool = False,
 ) -> SearchIndex:
     """Open the index, building it from the corpus first if there is none.
 
@@ -1045,8 +1067,10 @@ def ensure_index(
     corpus changed. If that update cannot run (another process is indexing, a read-only index
     directory), the last commit is searched.
     """
-    from .errors import EvsearchError, IndexMissingError
+    from .errors import IndexMissingError
 
+    if isinstance(index_dir, str) and index_dir.startswith("xapian+tcp://"):
+        return open_index(index_dir, partial=partial)  # remote shards: updated where they live
     target = Path(index_dir) if index_dir is not None else default_index_dir()
     corpus = Path(corpus_dir) if corpus_dir is not None else default_corpus_dir()
     if update and index_is_stale(corpus, target):
@@ -1055,7 +1079,7 @@ def ensure_index(
         except EvsearchError:  # busy or not writable: search what is committed
             pass
     try:
-        return SearchIndex(target)
+        return open_index(target, partial=partial)
     except IndexMissingError:
         update_index(corpus, target)
-        return SearchIndex(target)
+        return open_index(target, partial=partial)

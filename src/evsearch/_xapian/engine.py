@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -498,6 +498,12 @@ class XapianIndex(S.SearchIndex):
             self._searcher = None
 
     # -- searching ----------------------------------------------------------------------------
+    def search(self, query: str, **options: Any) -> SearchResult:  # type: ignore[override]
+        """:meth:`SearchIndex.search`; a partial search also names the shards left out."""
+        result = super().search(query, **options)
+        missing = self.missing_shards
+        return replace(result, missing_shards=missing) if missing else result
+
     def _run(
         self, searcher: Any, query: str, clauses: list[Clause], filters: Filters, opts: Any
     ) -> SearchResult:
