@@ -49,8 +49,9 @@ from .schema import (
     SLOT_MATRIX,
     SLOT_SEQ,
     SLOT_TYPE,
-    SLOT_UNDATED,
     SLOT_YEAR,
+    SLOT_YEAR_ASC,
+    SLOT_YEAR_DESC,
     WDF_SCALE,
     WORD_PREFIX,
     shard_name,
@@ -86,7 +87,7 @@ class _Match:
     weight: float
     stored: dict[str, Any]
     seq: str
-    key: tuple[int, int]  # (undated, year or -year): the year sorts' key
+    key: str  # the year sort's key (see ``schema.year_keys``), or ""
 
 
 def _decode(b: Any) -> str:
@@ -182,14 +183,13 @@ class XapianSearcher:
             xq = Q(Q.OP_AND_NOT, xq, self.translator.boolean(mask))
         return xq
 
-    def _matches(self, mset: Any) -> list[_Match]:
+    def _matches(self, mset: Any, key_slot: int | None = None) -> list[_Match]:
         out = []
         for m in mset:
             doc = m.document
-            undated = _decode(doc.get_value(SLOT_UNDATED)) != "0"
-            year = 0 if undated else int(self.xapian.sortable_unserialise(doc.get_value(SLOT_YEAR)))
+            key = _decode(doc.get_value(key_slot)) if key_slot is not None else ""
             out.append(_Match(int(m.docid), float(m.weight), json.loads(doc.get_data()),
-                              _decode(doc.get_value(SLOT_SEQ)), (int(undated), year)))
+                              _decode(doc.get_value(SLOT_SEQ)), key))
         return out
 
     def top(self, q: Any, fq: Any, mask: Any, k: int) -> list[_Match]:
@@ -205,7 +205,6 @@ class XapianSearcher:
 
     def page(self, q: Any, fq: Any, mask: Any, opts: Any) -> tuple[int, list[_Match], Facets | None]:
         """The total, one page of matches in ``opts.sort`` order, and the facets if asked for."""
-        x = self.xapian
         scored = not isinstance(q, wq.Every)
         xq = self.compose(q, fq, mask)
         start, end = (opts.page - 1) * opts.limit, opts.page * opts.limit
@@ -213,11 +212,6 @@ class XapianSearcher:
         def run(db: Any) -> tuple[int, list[_Match], Facets | None]:
             everything = db.get_doccount()
             enquire = self._enquire(db, xq, scored)
-            spies = {}
-            if opts.facets:
-                for name, (slot, _) in FACET_SLOTS.items():
-                    spies[name] = x.ValueCountMatchSpy(slot)
-                    enquire.add_matchspy(spies[name])
             if opts.sort == "relevance":
                 if scored:
                     enquire.set_sort_by_relevance_then_value(SLOT_SEQ, False)
@@ -228,7 +222,7 @@ class XapianSearcher:
             else:
                 total, found = self._by_year(db, enquire, xq, scored, opts.sort == "-year", end, everything)
                 found = found[start:end]
-            facets = self._facets(spies) if opts.facets else None
+            facets = self._count_facets(db, xq, everything) if opts.facets else None
             return total, found, facets
 
         return self.shards.run(run)
@@ -238,21 +232,16 @@ class XapianSearcher:
     ) -> tuple[int, list[_Match]]:
         """The first ``end`` matches by year (undated last), then score, then cell order.
 
-        Xapian sorts by the year and then by relevance, but breaks the remaining ties by
+        Xapian sorts by the year key and then by relevance, but breaks the remaining ties by
         document id, which differs between one database and shards. So the matches of every
         year wholly inside the first ``end`` are re-sorted here, and the year cut at ``end``
         is fetched again on its own, by relevance and then cell order."""
-        x = self.xapian
-        keymaker = x.MultiValueKeyMaker()
-        keymaker.add_value(SLOT_UNDATED)
-        keymaker.add_value(SLOT_YEAR, newest)
-        enquire.set_sort_by_key_then_relevance(keymaker, False)
+        Q = self.xapian.Query
+        slot = SLOT_YEAR_DESC if newest else SLOT_YEAR_ASC
+        enquire.set_sort_by_value_then_relevance(slot, False)
         mset = enquire.get_mset(0, end, everything)
         total = int(mset.get_matches_estimated())
-        found = self._matches(mset)
-        if newest:
-            for m in found:
-                m.key = (m.key[0], -m.key[1])
+        found = self._matches(mset, slot)
 
         def order(m: _Match) -> tuple[Any, ...]:
             return (m.key, -m.weight if scored else 0.0, m.seq)
@@ -261,22 +250,26 @@ class XapianSearcher:
             return total, sorted(found, key=order)
         cut = found[-1].key
         whole = sorted((m for m in found if m.key < cut), key=order)
-        Q = x.Query
-        if cut[0]:  # the cut falls among the undated documents
-            only = Q(Q.OP_VALUE_RANGE, SLOT_UNDATED, "1", "1")
-        else:
-            year = x.sortable_serialise(abs(cut[1]))
-            only = Q(Q.OP_VALUE_RANGE, SLOT_YEAR, year, year)
-        again = self._enquire(db, Q(Q.OP_FILTER, xq, only), scored)
+        again = self._enquire(db, Q(Q.OP_FILTER, xq, Q(Q.OP_VALUE_RANGE, slot, cut, cut)), scored)
         if scored:
             again.set_sort_by_relevance_then_value(SLOT_SEQ, False)
         else:
             again.set_sort_by_value(SLOT_SEQ, False)
-        rest = self._matches(again.get_mset(0, end - len(whole)))
+        rest = self._matches(again.get_mset(0, end - len(whole)), slot)
         return total, whole + rest
 
-    def _facets(self, spies: dict[str, Any]) -> Facets:
+    def _count_facets(self, db: Any, xq: Any, everything: int) -> Facets:
+        """Facet counts over every match, by match spies on the value slots.
+
+        A pass of its own, unsorted and unweighted: with shards served remotely, Xapian
+        1.4's spies count some documents twice when the match is sorted by value."""
         x = self.xapian
+        enquire = self._enquire(db, xq, False)
+        spies = {}
+        for name, (slot, _) in FACET_SLOTS.items():
+            spies[name] = x.ValueCountMatchSpy(slot)
+            enquire.add_matchspy(spies[name])
+        enquire.get_mset(0, 0, everything)
         groups: dict[str, dict[Any, int]] = {}
         for name, spy in spies.items():
             counts: Counter[Any] = Counter()
@@ -285,7 +278,7 @@ class XapianSearcher:
                 if name == "year":
                     counts[int(x.sortable_unserialise(value))] += int(item.termfreq)
                 elif FACET_SLOTS[name][1]:
-                    for part in value.split():
+                    for part in set(value.split()):
                         counts[part] += int(item.termfreq)
                 else:
                     counts[value] += int(item.termfreq)

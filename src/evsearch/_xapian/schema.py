@@ -43,7 +43,18 @@ SLOT_TYPE = 2  # "k", or "s g" for a study of two types (split when counted)
 SLOT_CELL = 3  # "alcohol/B5"
 SLOT_MATRIX = 4
 SLOT_SEQ = 5  # "alcohol/B5|0|000001": cell order, the tie-break of every ordering
-SLOT_UNDATED = 6  # "0" dated, "1" undated: undated documents sort last either way
+SLOT_UNDATED = 6  # "0" dated, "1" undated
+#: The year sorts' keys, one slot per direction (Xapian's remote backend sorts by one value,
+#: not by a key maker): "0" + the year (or 9999 - the year), undated documents "1", last.
+SLOT_YEAR_ASC = 7
+SLOT_YEAR_DESC = 8
+
+
+def year_keys(year: int | None) -> tuple[str, str]:
+    """The ascending and descending sort keys of a year."""
+    if year is None:
+        return "1", "1"
+    return f"0{year:04d}", f"0{9999 - year:04d}"
 
 #: Field weights as integer wdf increments: twice the weights of
 #: :data:`evsearch.search.FIELD_WEIGHTS` (title 2.5, doc_title 1, section 1.5, text 1,

@@ -34,9 +34,12 @@ from .schema import (
     SLOT_TYPE,
     SLOT_UNDATED,
     SLOT_YEAR,
+    SLOT_YEAR_ASC,
+    SLOT_YEAR_DESC,
     WORD_PREFIX,
     shard_name,
     shard_of,
+    year_keys,
 )
 
 #: The stored fields (the document data), as the Whoosh engine stores them.
@@ -95,6 +98,9 @@ class DocumentMaker:
         if year is not None:
             doc.add_value(SLOT_YEAR, xapian.sortable_serialise(year))
         doc.add_value(SLOT_UNDATED, "0" if year is not None else "1")
+        ascending, descending = year_keys(year)
+        doc.add_value(SLOT_YEAR_ASC, ascending)
+        doc.add_value(SLOT_YEAR_DESC, descending)
         doc.add_value(SLOT_KIND, fields["kind"])
         if fields.get("type"):
             doc.add_value(SLOT_TYPE, fields["type"].lower())
