@@ -307,7 +307,8 @@ def test_one_shard_of_n_is_built_alone(corpus: Path, tmp_path: Path, three_shard
     parts = []
     for i in range(3):
         target = tmp_path / f"part{i}"
-        got = runner.invoke(cli, ["index", "--corpus", str(corpus), "--index", str(target), "--shard", f"{i}/3"])
+        args = ["--corpus", str(corpus), "--index", str(target), "--shard", f"{i}/3"]
+        got = runner.invoke(cli, ["index", *args])
         assert got.exit_code == 0, got.output
         parts += _shard_paths(target)
     with serve(parts) as servers, open_index(_spec(servers)) as remote, open_index(three_shards) as whole:
