@@ -972,7 +972,9 @@ def watch_corpus(
             run()
 
 
-def write_documents(index_dir: Path | str, documents: Iterable[Document], source: str = "") -> int:
+def write_documents(
+    index_dir: Path | str, documents: Iterable[Document], source: str = "", *, engine: str = "whoosh"
+) -> int:
     """Index ready-made documents (no corpus files): used by the evaluation scripts.
 
     Passages keep their ``title``; returns the number of documents written.
@@ -981,7 +983,12 @@ def write_documents(index_dir: Path | str, documents: Iterable[Document], source
     target = Path(index_dir)
     prepare_index_dir(target)
     with WriteLock(target):
-        _, n = write_generation(target, [SourceBatch(source, "", None, docs)])
+        if _engine_choice(engine) == "xapian":
+            from ._xapian import store
+
+            _, n = store.write_generation(target, [SourceBatch(source, "", None, docs)])
+        else:
+            _, n = write_generation(target, [SourceBatch(source, "", None, docs)])
     return n
 
 
