@@ -732,11 +732,13 @@ def _term_scores(s: XapianSearcher, q: Any, doc_id: str, docid: int) -> list[Ter
                 fields.add(fieldname)
                 wanted[text] = (fields, max(boost, float(leaf.boost) / S.FIELD_WEIGHTS[fieldname]))
     length = int(s.shards.run(lambda db: db.get_doclength(docid)))
+    stored = s.stored(docid)
+    analysed = {f: analyze(str(stored.get(f) or "")) for f in _TEXT_FIELDS}
     out = []
     for text, (fields, weight) in wanted.items():
         found = {}
         for f in sorted(fields):
-            n = len(s.shards.run(lambda db, t=FIELD_PREFIX[f] + text: _positions(db, docid, t)))
+            n = analysed[f].count(text)
             if n:
                 found[f] = n
         if not found:
@@ -750,13 +752,6 @@ def _term_scores(s: XapianSearcher, q: Any, doc_id: str, docid: int) -> list[Ter
         ))
     out.sort(key=lambda t: (-t.contribution, t.field, t.term))
     return out
-
-
-def _positions(db: Any, docid: int, term: str) -> list[int]:
-    try:
-        return list(db.positionlist(docid, term))
-    except Exception:  # no such term in the document
-        return []
 
 
 def check_plan_fields() -> None:

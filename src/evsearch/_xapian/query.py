@@ -60,8 +60,14 @@ class Translator:
         rank = self.scaled(self._phrase(list(words)), factor)
         if fields >= self.all_fields:
             return rank
-        only = self._or([self._phrase(list(words), FIELD_PREFIX[f]) for f in sorted(fields)])
+        only = self._or([self._all_of(words, FIELD_PREFIX[f]) for f in sorted(fields)])
         return Q(Q.OP_FILTER, rank, only)
+
+    def _all_of(self, words: tuple[str, ...], prefix: str) -> Any:
+        """Documents with every word in one field (the field's terms have no positions)."""
+        Q = self.x.Query
+        terms = [prefix + w for w in words]
+        return Q(terms[0]) if len(terms) == 1 else Q(Q.OP_AND, terms)
 
     @staticmethod
     def _leaf_words(q: Any) -> tuple[str, ...] | None:

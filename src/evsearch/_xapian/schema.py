@@ -2,10 +2,13 @@
 
 Ranking uses Xapian's own BM25 over **unprefixed** terms whose within-document frequency is
 each field's weight times the term's frequency there (BM25F with field weights as wdf
-increments; see :data:`FIELD_WDF`). Each field's terms are also indexed with a prefix and a
-wdf of 0: they carry positions (for phrases in one field) and document frequencies (for
-``title:``-style restrictions and feedback), but add nothing to the document length, so the
-length BM25 normalises by is the weighted length of the fields.
+increments; see :data:`FIELD_WDF`). They carry the positions, numbered on across fields with
+a gap of :data:`FIELD_GAP`, so a phrase never spans two fields. Each field's terms are also
+indexed with a prefix and a wdf of 0, without positions: they give ``title:``-style
+restrictions and per-field document frequencies (feedback) but add nothing to the document
+length, so the length BM25 normalises by is the weighted length of the fields. A phrase in
+one field is the unprefixed phrase, restricted to documents with all its words in that field
+(positions are written once: they are most of the cost of adding a document).
 
 Filters are boolean terms; facets and sorting read value slots; the stored fields are the
 document data (JSON), so snippets, ``show`` and ``similar`` need nothing else.

@@ -81,7 +81,7 @@ class DocumentMaker:
                 if len(term) * 4 > MAX_TERM_BYTES and len(term.encode("utf-8")) > MAX_TERM_BYTES:
                     continue
                 doc.add_posting(term, pos, wdf)
-                doc.add_posting(prefix + term, pos, 0)
+                doc.add_term(prefix + term, 0)
             pos += FIELD_GAP
         for word in {t.text for t in self._words(fields.get("words") or "")}:
             if len(word.encode("utf-8")) <= MAX_TERM_BYTES:
