@@ -66,7 +66,8 @@ class SearchResult:
             "limit": self.limit,
             "sort": self.sort,
             "facets": self.facets.to_dict() if self.facets is not None else None,
-            "missing_shards": list(self.missing_shards),
+            # only in a partial result of a sharded index: which shards did not answer
+            **({"missing_shards": list(self.missing_shards)} if self.missing_shards else {}),
             "hits": [h.to_dict() for h in self.hits],
         }
 
