@@ -314,3 +314,64 @@ def test_one_shard_of_n_is_built_alone(corpus: Path, tmp_path: Path, three_shard
     with serve(parts) as servers, open_index(_spec(servers)) as remote, open_index(three_shards) as whole:
         for query, options in QUERIES[:6]:
             assert _answers(remote, query, options) == _answers(whole, query, options)
+
+
+def test_the_engine_is_recorded_and_a_different_one_rebuilds(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = CliRunner()
+    args = ["--corpus", str(corpus), "--index", str(tmp_path / "index")]
+    monkeypatch.setenv("EVSEARCH_ENGINE", "xapian")
+    assert runner.invoke(cli, ["index", *args]).exit_code == 0
+    monkeypatch.delenv("EVSEARCH_ENGINE")
+    again = runner.invoke(cli, ["index", *args, "--json"])
+    assert '"rebuilt": false' in again.output  # follows the index's own engine
+    with open_index(tmp_path / "index") as idx:
+        assert idx.stats().engine == "xapian"
+    assert runner.invoke(cli, ["index", *args, "--engine", "whoosh"]).exit_code == 0
+    with open_index(tmp_path / "index") as idx:
+        stats = idx.stats()
+        assert (stats.engine, stats.shards) == ("whoosh", ())
+        assert idx.search("treatment").total
+    bad = runner.invoke(cli, ["index", *args, "--shards", "2", "--engine", "whoosh"])
+    assert bad.exit_code == 1 and "--shards and --shard need --engine xapian" in bad.output
+
+
+def test_without_the_bindings_one_line_says_how_to_install(
+    one_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "xapian", None)  # import xapian now fails
+    got = CliRunner().invoke(cli, ["search", "treatment", "--index", str(one_db)])
+    assert got.exit_code == 1
+    assert got.output.splitlines() == [
+        "Error: the Xapian engine needs the xapian Python bindings",
+        "Hint: pip install 'evsearch[xapian]' (the xapian-bindings-binary wheels, GPL)",
+    ]
+
+
+def test_plan_fields_and_xapian_fields_agree() -> None:
+    """A canary for the seam: the query plan's weighted fields are the ones the Xapian
+    layout indexes, with the same relative weights."""
+    from evsearch._xapian import schema
+    from evsearch.search import FIELD_WEIGHTS
+
+    assert set(FIELD_WEIGHTS) == set(schema.FIELD_WDF) == set(schema.FIELD_PREFIX)
+    for field, weight in FIELD_WEIGHTS.items():
+        assert schema.FIELD_WDF[field] == weight * schema.WDF_SCALE
+
+
+def test_field_phrases_and_prefixes(one_db: Path, corpus: Path, tmp_path: Path) -> None:
+    """Field-restricted words, phrases and prefixes find what the Whoosh engine finds."""
+    whoosh = tmp_path / "whoosh"
+    update_index(corpus, whoosh)
+    with open_index(one_db) as x, open_index(whoosh) as w:
+        heading = next(v.section for v in w.documents(kind="passage") if len((v.section or "").split()) >= 3)
+        words = heading.split()[:2]
+        for query in (f'section:"{" ".join(words)}"', f"title:{words[0]}", f"{words[0][:4]}*",
+                      f'"{" ".join(words)}" -{words[-1]}'):
+            assert x.search(query, limit=50).total == w.search(query, limit=50).total, query
+            assert {h.id for h in x.search(query, limit=1000).hits} == {
+                h.id for h in w.search(query, limit=1000).hits
+            }, query
