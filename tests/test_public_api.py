@@ -9,10 +9,10 @@ def test_all_is_sorted_and_complete() -> None:
     assert evsearch.__all__ == sorted(evsearch.__all__)
     public = {n for n in dir(evsearch) if not n.startswith("_")} - {"annotations"}
     modules = {
-        "analysis", "cli", "errors", "index", "ingest", "ingest_html", "lock", "model", "query",
-        "results", "search", "snippets",
+        "analysis", "cli", "config", "errors", "index", "ingest", "ingest_html", "model",
+        "results", "search",
     }
-    assert public - modules == set(evsearch.__all__) - {"__version__", "parse_cell_html"}
+    assert public - modules == set(evsearch.__all__) - {"__version__"}
     for name in evsearch.__all__:  # every exported name resolves, the lazy ones included
         assert getattr(evsearch, name) is not None
 

@@ -14,7 +14,7 @@ from whoosh import query as wq
 from evsearch import _postcache
 from evsearch._scorer import ArrayScorer, Unsupported, segment_postings
 from evsearch.index import open_searcher, update_index
-from evsearch.query import parse_query
+from evsearch.search.query import parse_query
 from evsearch.search import (
     BM25_B,
     BM25_K1,
@@ -56,11 +56,11 @@ def segmented_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     make_corpus.write_corpus(600, corpus, seed=3)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_postcache, "MIN_DF", 5)
-        update_index(corpus, index_dir)
+        update_index(corpus=corpus, index=index_dir)
         model = make_corpus.train(make_corpus.DEFAULT_TRAINING)
         cell = make_corpus.cell_text(model, random.Random(9), "alcohol", "A1", 12)
         (corpus / "alcohol" / "A1.txt").write_text(cell, encoding="utf-8")
-        update_index(corpus, index_dir)
+        update_index(corpus=corpus, index=index_dir)
     return index_dir
 
 
@@ -275,7 +275,7 @@ def test_the_whoosh_fallback_gives_the_same_pages(
 ) -> None:
     from evsearch import open_index
 
-    with open_index(segmented_index) as idx:
+    with open_index(index=segmented_index) as idx:
         fast = idx.search(text, snippets=False, suggest=False, **options)
     assert fast.total
 
@@ -284,7 +284,7 @@ def test_the_whoosh_fallback_gives_the_same_pages(
 
     monkeypatch.setattr(ArrayScorer, "matches", unsupported)
     monkeypatch.setattr(ArrayScorer, "everything", unsupported)
-    with open_index(segmented_index) as idx:
+    with open_index(index=segmented_index) as idx:
         slow = idx.search(text, snippets=False, suggest=False, **options)
     assert slow.total == fast.total
     assert [h.score for h in slow.hits] == pytest.approx([h.score for h in fast.hits])
