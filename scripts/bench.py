@@ -92,12 +92,11 @@ def timed(run: Callable[[str], Any], queries: list[str]) -> dict[str, float]:
 
 def forget_postings(idx: Any) -> None:
     """Drop the posting lists ``idx`` keeps in memory between searches, if it keeps any."""
-    try:
-        from evsearch.search import _array_scorer
-    except ImportError:
-        return
     with idx._lock:
-        _array_scorer(idx._current()).clear_cache()
+        idx._current()
+        scorer = getattr(idx, "_scorer", None)
+        if scorer is not None:
+            scorer.clear_cache()
 
 
 # --- queries -----------------------------------------------------------------------------------
@@ -257,7 +256,7 @@ def bench_size(n: int, work: Path, n_queries: int, seed: int) -> dict[str, Any]:
     update = getattr(ev_index, "update_index", None)
     t0 = time.perf_counter()
     if update is not None:
-        report = update(corpus, index_dir)
+        report = update(corpus=corpus, index=index_dir)
         if report.updated != 1 or report.problems:
             raise SystemExit(f"the one-cell update did not happen as intended: {report}")
         out["update_mode"] = "incremental (update_index)"

@@ -109,4 +109,4 @@ def test_the_wheel_ships_the_corpus_and_the_word_lists(tmp_path: Path) -> None:
     (wheel,) = tmp_path.glob("evsearch-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"evsearch/corpus/alcohol/B5.txt", "evsearch/data/stopwords.txt",
-            "evsearch/cli.py", "evsearch/py.typed"} <= names
+            "evsearch/cli/__init__.py", "evsearch/py.typed"} <= names

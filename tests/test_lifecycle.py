@@ -161,7 +161,8 @@ def test_watch_updates_after_a_change(synth, trials) -> None:
         reports.append(report)
         (changed if first.is_set() else first).set()
 
-    thread = threading.Thread(target=watch_corpus, args=(corpus, index), daemon=True, kwargs=dict(
+    thread = threading.Thread(target=watch_corpus, daemon=True, kwargs=dict(
+        corpus=corpus, index=index,
         on_report=on_report, stop_event=stop, debounce_ms=100, force_polling=True))
     thread.start()
     try:

@@ -35,7 +35,8 @@ def segment_postings(reader: Any, fieldname: str, text: str) -> tuple[np.ndarray
         while m.is_active():
             if m._data is None:
                 m._read_data()
-            deltas, w = m._data[0], m._data[1]
+            data: Any = m._data
+            deltas, w = data[0], data[1]
             n = m._blocklength
             block_ids = np.cumsum(np.asarray(deltas, dtype=np.int64))
             ids.append(block_ids)

@@ -100,7 +100,8 @@ def _latest_meta(path: Path) -> dict[str, Any]:
     """Any metadata of a generation (for its schema version, which no commit changes)."""
     numbers = _meta_numbers(path)
     name = _meta_name(numbers[-1]) if numbers else META
-    return json.loads((path / name).read_text(encoding="utf-8"))
+    meta: dict[str, Any] = json.loads((path / name).read_text(encoding="utf-8"))
+    return meta
 
 
 def committed_meta(path: Path, toc_generation: int | None) -> dict[str, Any]:
@@ -109,7 +110,8 @@ def committed_meta(path: Path, toc_generation: int | None) -> dict[str, Any]:
     candidates.append(path / META)
     for candidate in candidates:
         try:
-            return json.loads(candidate.read_text(encoding="utf-8"))
+            meta: dict[str, Any] = json.loads(candidate.read_text(encoding="utf-8"))
+            return meta
         except FileNotFoundError:
             continue
         except (OSError, ValueError) as exc:

@@ -134,9 +134,10 @@ def _expansion_queries(clauses: list[Clause]) -> list[wq.Query]:
     return out
 
 
-def _boosted(q: wq.Query) -> wq.Query:
+def _boosted(q: Any) -> wq.Query:
     q.boost = q.boost * EXPANSION_WEIGHT
-    return q
+    boosted: wq.Query = q
+    return boosted
 
 
 def with_feedback(
@@ -173,18 +174,18 @@ def with_feedback(
     mass = sum(score for _, score in top)
     if mass <= 0:
         return q
-    weights: Counter[str] = Counter()
+    weights: Counter[str] = Counter()  # of float weights
     for docnum, score in top:
         stored = searcher.stored_fields(docnum)
         terms = analyze(f"{stored.get('title') or stored.get('doc_title') or ''} {stored.get('text') or ''}")
         if terms:
             for term, tf in Counter(terms).items():
-                weights[term] += tf / len(terms) * score / mass
+                weights[term] += tf / len(terms) * score / mass  # type: ignore[assignment]
     # Terms in more than PRF_MAX_DF of the documents say little and cost a full scan each.
     n_docs = searcher.doc_count()
     reader = searcher.reader()
-    best = [
-        (term, w)
+    best: list[tuple[str, float]] = [
+        (term, float(w))
         for term, w in weights.most_common(config.PRF_TERMS * 3)
         if term in typed or reader.doc_frequency("text", term) <= config.PRF_MAX_DF * n_docs
     ][:config.PRF_TERMS]
@@ -201,6 +202,7 @@ def with_feedback(
             )
         else:  # feedback terms: the body text only (one posting list each, not six)
             subs.extend(wq.Term(f, term, boost=FIELD_WEIGHTS[f] * w / top_w) for f in config.PRF_FIELDS)
+    expansion: Any
     for expansion in _expansion_queries(clauses):
         expansion.boost *= (1 - config.PRF_WEIGHT) / len(typed) / top_w
         subs.append(expansion)

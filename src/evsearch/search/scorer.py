@@ -145,7 +145,7 @@ class ArrayScorer:
         return self._live
 
     # -- the query tree ------------------------------------------------------------------------
-    def _eval(self, q: wq.Query, boost: float) -> Matches:
+    def _eval(self, q: Any, boost: float) -> Matches:
         """``q``'s matches, scores times ``boost`` (the product of the boosts above it)."""
         if isinstance(q, wq.Term):
             return self._term(q.fieldname, q.text, boost * q.boost)
@@ -170,7 +170,7 @@ class ArrayScorer:
             return Matches.empty()
         raise Unsupported(type(q).__name__)
 
-    def _addends(self, q: wq.Query, boost: float) -> list[Matches]:
+    def _addends(self, q: Any, boost: float) -> list[Matches]:
         """The matches of the parts of a sum, nested sums flattened, boosts applied."""
         out: list[Matches] = []
         for sub in q.subqueries:

@@ -30,11 +30,14 @@ def highlight_hit(results: Any, hit: Any, text: str) -> str:
     # strict: a phrase's words are marked only where the phrase occurs; whoosh3 misses some
     # phrase matches across removed stopwords, so fall back to loose. Without a phrase in the
     # query both mark the same words, and loose is the faster.
+    snippet: str
     if not _has_phrase(results.q):
-        return hit.highlights("text", text=text, top=2)
-    return hit.highlights("text", text=text, top=2, strict_phrase=True) or (
-        hit.highlights("text", text=text, top=2)
-    )
+        snippet = hit.highlights("text", text=text, top=2)
+    else:
+        snippet = hit.highlights("text", text=text, top=2, strict_phrase=True) or (
+            hit.highlights("text", text=text, top=2)
+        )
+    return snippet
 
 
 def highlight_docs(
