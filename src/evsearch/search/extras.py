@@ -22,7 +22,7 @@ from ..errors import DocumentNotFoundError
 from ..results import DocumentView, Explanation, Related, SimilarResult, TermScore
 from .plan import build_filter, build_query
 from .query import Clause, Filters, parse_query
-from .rank import Page, make_view, ranked_page, top_docs
+from .rank import Page, best_docs, make_view, ranked_page
 from .scorer import ArrayScorer
 
 
@@ -197,10 +197,7 @@ def explain(searcher: Any, scorer: ArrayScorer, query: str, doc_id: str) -> Expl
     if q is None or isinstance(q, wq.Every):
         reason = "the query has no words to score"
     else:
-        found = top_docs(scorer, q, only, None, 1)  # scored as searches are
-        best = found[1] if found is not None else [
-            (h.docnum, h.score or 0.0) for h in searcher.search(q, filter=only, limit=1)
-        ]
+        best = best_docs(searcher, scorer, q, only, None, 1)  # scored as searches are
         if best:
             score = round(float(best[0][1]), 4)
         else:

@@ -23,7 +23,7 @@ from ..config import (
     PREFIX_FIELDS,
 )
 from .query import Clause, Filters
-from .rank import top_docs
+from .rank import best_docs
 from .scorer import ArrayScorer
 
 
@@ -163,14 +163,7 @@ def with_feedback(
     typed = list(dict.fromkeys(t for c in clauses for t in analyze(c.text)))
     if len(typed) < config.PRF_MIN_TERMS:
         return q
-    found = top_docs(scorer, q, fq, mask, config.PRF_DOCS)
-    if found is not None:
-        top = found[1]
-    else:
-        top = [
-            (h.docnum, h.score or 0.0)
-            for h in searcher.search(q, filter=fq, mask=mask, limit=config.PRF_DOCS)
-        ]
+    top = best_docs(searcher, scorer, q, fq, mask, config.PRF_DOCS)
     mass = sum(score for _, score in top)
     if mass <= 0:
         return q

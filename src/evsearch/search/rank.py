@@ -130,6 +130,18 @@ def top_docs(
     return len(m.ids), [(int(d), float(s)) for d, s in zip(ids, scores, strict=True)]
 
 
+def best_docs(
+    searcher: Any, scorer: ArrayScorer, q: wq.Query, fq: wq.Query | None, mask: wq.Query | None,
+    k: int,
+) -> list[tuple[int, float]]:
+    """The ``k`` best matches of ``q`` as (document number, score), best first: from the array
+    scorer, or from Whoosh's collectors for a query shape it does not know."""
+    found = top_docs(scorer, q, fq, mask, k)
+    if found is not None:
+        return found[1]
+    return [(h.docnum, h.score or 0.0) for h in searcher.search(q, filter=fq, mask=mask, limit=k)]
+
+
 def _array_page(
     scorer: ArrayScorer, q: wq.Query, fq: wq.Query | None, mask: wq.Query | None,
     opts: Page,
