@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
              "--index", str(index_dir)], 2 * 1024 * 1024,
         )
         out["build"] = build
-        with open_index(index_dir) as idx:
+        with open_index(index=index_dir) as idx:
             stats = idx.stats()
         out["documents"] = stats.passages + stats.studies
         out["passages"] = stats.passages
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             ports.append(port)
         spec = "xapian+tcp://" + ",".join(f"127.0.0.1:{p}" for p in ports)
         out["queries"] = {}
-        with open_index(spec) as remote, open_index(index_dir) as local:
+        with open_index(index=spec) as remote, open_index(index=index_dir) as local:
             for name in bench.QUERY_SETS:
                 out["queries"][name] = {
                     "remote_snippets": bench.timed(lambda q: remote.search(q), queries[name]),

@@ -229,7 +229,7 @@ def index_evsearch(collection: Collection, index_dir: Path | str, engine: str = 
     from evsearch.index import passage, write_documents
 
     write_documents(
-        index_dir, (passage(d.id, d.text, d.title) for d in collection.docs), engine=engine
+        (passage(d.id, d.text, d.title) for d in collection.docs), index=index_dir, engine=engine
     )
 
 
@@ -244,7 +244,7 @@ def search_evsearch(
     from evsearch.search import open_index
 
     errors: dict[str, str] = {}
-    with open_index(index_dir) as idx:
+    with open_index(index=index_dir) as idx:
 
         def search(text: str) -> list[str]:
             try:

@@ -69,14 +69,14 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def one_db(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("x1") / "index"
-    update_index(corpus, target, engine="xapian", shards=1)
+    update_index(corpus=corpus, index=target, engine="xapian", shards=1)
     return target
 
 
 @pytest.fixture(scope="module")
 def three_shards(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("x3") / "index"
-    update_index(corpus, target, engine="xapian", shards=3)
+    update_index(corpus=corpus, index=target, engine="xapian", shards=3)
     return target
 
 
@@ -158,7 +158,7 @@ def _spec(servers: list[Server]) -> str:
 
 
 def _shard_paths(index_dir: Path) -> list[Path]:
-    with open_index(index_dir) as idx:
+    with open_index(index=index_dir) as idx:
         return [Path(p) for p in idx.stats().shards]
 
 
@@ -173,8 +173,8 @@ def _answers(idx, query: str, options: dict) -> tuple:  # type: ignore[no-untype
 def test_one_database_local_shards_and_remote_shards_answer_alike(one_db: Path, three_shards: Path) -> None:
     paths = _shard_paths(three_shards)
     assert len(paths) == 3 and all(p.is_dir() for p in paths)
-    with open_index(one_db) as a, open_index(three_shards) as b, serve(paths) as servers:
-        with open_index(_spec(servers)) as c:
+    with open_index(index=one_db) as a, open_index(index=three_shards) as b, serve(paths) as servers:
+        with open_index(index=_spec(servers)) as c:
             for query, options in QUERIES:
                 one = _answers(a, query, options)
                 assert one[0] > 0, query
@@ -205,8 +205,8 @@ def test_same_matches_as_the_whoosh_engine(corpus: Path, one_db: Path, tmp_path:
     engines match the same documents: totals and facet counts agree. (A question gets
     feedback terms from its top documents, which differ with the ranking: left out.)"""
     whoosh = tmp_path / "whoosh"
-    update_index(corpus, whoosh)
-    with open_index(one_db) as x, open_index(whoosh) as w:
+    update_index(corpus=corpus, index=whoosh)
+    with open_index(index=one_db) as x, open_index(index=whoosh) as w:
         for query, options in QUERIES:
             if query.endswith("?"):
                 continue
@@ -219,14 +219,14 @@ def test_same_matches_as_the_whoosh_engine(corpus: Path, one_db: Path, tmp_path:
 
 def test_a_killed_shard_is_named_and_the_others_can_still_answer(three_shards: Path) -> None:
     paths = _shard_paths(three_shards)
-    with serve(paths) as servers, open_index(_spec(servers)) as idx:
+    with serve(paths) as servers, open_index(index=_spec(servers)) as idx:
         before = idx.search("treatment", facets=True)
         servers[1].signal(signal.SIGKILL)
         with pytest.raises(ShardUnavailableError) as err:
             idx.search("treatment", facets=True)
         assert servers[1].address in err.value.message
         assert servers[0].address not in err.value.message
-        with open_index(_spec(servers), partial=True) as part:
+        with open_index(index=_spec(servers), partial=True) as part:
             got = part.search("treatment", facets=True)
         assert got.missing_shards == (servers[1].address,)
         assert 0 < got.total < before.total
@@ -236,7 +236,7 @@ def test_a_killed_shard_is_named_and_the_others_can_still_answer(three_shards: P
 def test_a_hung_shard_times_out_with_its_name(three_shards: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EVSEARCH_SHARD_TIMEOUT", "1")
     paths = _shard_paths(three_shards)
-    with serve(paths) as servers, open_index(_spec(servers)) as idx:
+    with serve(paths) as servers, open_index(index=_spec(servers)) as idx:
         assert idx.search("treatment").total
         servers[2].signal(signal.SIGSTOP)  # stops answering mid-conversation
         with pytest.raises(ShardUnavailableError) as err:
@@ -249,7 +249,7 @@ def test_a_shard_down_before_opening_is_named(three_shards: Path) -> None:
     with serve(paths) as servers:
         servers[0].stop()
         with pytest.raises(ShardUnavailableError) as err:
-            open_index(_spec(servers))
+            open_index(index=_spec(servers))
     assert "did not answer" in err.value.message and "127.0.0.1:" in err.value.message
 
 
@@ -259,18 +259,18 @@ def test_incremental_update_touches_only_the_changed_cells_shard(corpus: Path, t
     work = tmp_path / "corpus"
     shutil.copytree(corpus, work)
     target = tmp_path / "index"
-    update_index(work, target, engine="xapian", shards=3)
+    update_index(corpus=work, index=target, engine="xapian", shards=3)
     paths = _shard_paths(target)
     revisions = [xapian.Database(str(p)).get_revision() for p in paths]
     cell = work / "drug" / "D4.txt"
     cell.write_text(cell.read_text(encoding="utf-8") + "\nZymurgical brewing quandary.\n", encoding="utf-8")
-    report = update_index(work, target)  # the engine and shard count come from the index
+    report = update_index(corpus=work, index=target)  # the engine and shard count come from the index
     assert (report.updated, report.rebuilt) == (1, False)
     changed = [xapian.Database(str(p)).get_revision() != r for p, r in zip(paths, revisions, strict=True)]
     assert changed.count(True) == 1
     fresh = tmp_path / "fresh"
-    update_index(work, fresh, engine="xapian", shards=3)
-    with open_index(target) as a, open_index(fresh) as b:
+    update_index(corpus=work, index=fresh, engine="xapian", shards=3)
+    with open_index(index=target) as a, open_index(index=fresh) as b:
         hit = a.search("zymurgical quandary")
         assert [h.id for h in hit.hits][:1] and hit.hits[0].cell == "drug/D4"
         for query, options in QUERIES[:5]:
@@ -311,7 +311,8 @@ def test_one_shard_of_n_is_built_alone(corpus: Path, tmp_path: Path, three_shard
         got = runner.invoke(cli, ["index", *args])
         assert got.exit_code == 0, got.output
         parts += _shard_paths(target)
-    with serve(parts) as servers, open_index(_spec(servers)) as remote, open_index(three_shards) as whole:
+    with serve(parts) as servers, open_index(index=_spec(servers)) as remote, \
+            open_index(index=three_shards) as whole:
         for query, options in QUERIES[:6]:
             assert _answers(remote, query, options) == _answers(whole, query, options)
 
@@ -326,10 +327,10 @@ def test_the_engine_is_recorded_and_a_different_one_rebuilds(
     monkeypatch.delenv("EVSEARCH_ENGINE")
     again = runner.invoke(cli, ["index", *args, "--json"])
     assert '"rebuilt": false' in again.output  # follows the index's own engine
-    with open_index(tmp_path / "index") as idx:
+    with open_index(index=tmp_path / "index") as idx:
         assert idx.stats().engine == "xapian"
     assert runner.invoke(cli, ["index", *args, "--engine", "whoosh"]).exit_code == 0
-    with open_index(tmp_path / "index") as idx:
+    with open_index(index=tmp_path / "index") as idx:
         stats = idx.stats()
         assert (stats.engine, stats.shards) == ("whoosh", ())
         assert idx.search("treatment").total
@@ -355,7 +356,7 @@ def test_plan_fields_and_xapian_fields_agree() -> None:
     """A canary for the seam: the query plan's weighted fields are the ones the Xapian
     layout indexes, with the same relative weights."""
     from evsearch._xapian import schema
-    from evsearch.search import FIELD_WEIGHTS
+    from evsearch.config import FIELD_WEIGHTS
 
     assert set(FIELD_WEIGHTS) == set(schema.FIELD_WDF) == set(schema.FIELD_PREFIX)
     for field, weight in FIELD_WEIGHTS.items():
@@ -365,8 +366,8 @@ def test_plan_fields_and_xapian_fields_agree() -> None:
 def test_field_phrases_and_prefixes(one_db: Path, corpus: Path, tmp_path: Path) -> None:
     """Field-restricted words, phrases and prefixes find what the Whoosh engine finds."""
     whoosh = tmp_path / "whoosh"
-    update_index(corpus, whoosh)
-    with open_index(one_db) as x, open_index(whoosh) as w:
+    update_index(corpus=corpus, index=whoosh)
+    with open_index(index=one_db) as x, open_index(index=whoosh) as w:
         heading = next(v.section for v in w.documents(kind="passage") if len((v.section or "").split()) >= 3)
         words = heading.split()[:2]
         for query in (f'section:"{" ".join(words)}"', f"title:{words[0]}", f"{words[0][:4]}*",

@@ -16,8 +16,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .. import index as ix
 from ..errors import EvsearchError
+from ..index import schema as ix_schema
+from ..index import store as ix
+from ..index import writer as ix_writer
+from ..index.sources import ingest_corpus
 from ..results import IndexReport
 from . import load
 from .schema import shard_name, shard_of
@@ -60,8 +63,8 @@ def write_generation(
         n_docs = sum(len(b.documents) for b in batches if only is None or batch_shard(b, shards) == only)
         n = write_shards(
             building, batches, shards=shards, only=only,
-            info=lambda i: shard_info(i, shards, ix.SCHEMA_VERSION, corpus_dir),
-            document_fields=ix.document_fields,
+            info=lambda i: shard_info(i, shards, ix_schema.SCHEMA_VERSION, corpus_dir),
+            document_fields=ix_schema.document_fields,
             procs=build_procs(n_docs, shards if only is None else 1),
             progress=progress,
         )
@@ -109,10 +112,10 @@ def manifest(gen: ix.Generation) -> tuple[dict[str, Any], dict[str, int]]:
 def rebuild(
     corpus: Path, target: Path, started: float, progress: Any, *, shards: int = 1, only: int | None = None
 ) -> IndexReport:
-    tracker = ix._Progress(progress, started)
-    batches, problems = ix.ingest_corpus(corpus, progress=tracker.reading)
+    tracker = ix_writer._Progress(progress, started)
+    batches, problems = ingest_corpus(corpus, progress=tracker.reading)
     if problems and not batches:
-        raise ix._nothing_readable(corpus, problems)
+        raise ix_writer._nothing_readable(corpus, problems)
     _, n_docs = write_generation(
         target, batches, shards=shards, only=only, corpus_dir=str(corpus.resolve()),
         progress=tracker.writing,
@@ -141,13 +144,13 @@ def incremental(
     if sorted(built) != list(range(shards)):
         only = built[0] if len(built) == 1 else None
         return rebuild(corpus, target, started, progress, shards=shards, only=only)
-    tracker = ix._Progress(progress, started)
+    tracker = ix_writer._Progress(progress, started)
     old, holder = manifest(gen)
-    plan = ix._plan(corpus, old, tracker)
+    plan = ix_writer._plan(corpus, old, tracker)
     if plan.conflict:
         return rebuild(corpus, target, started, progress, shards=shards)
     if plan.problems and not plan.files:
-        raise ix._nothing_readable(corpus, plan.problems)
+        raise ix_writer._nothing_readable(corpus, plan.problems)
     remove: dict[int, list[str]] = {}
     add: dict[int, list[Any]] = {}
     for rel in plan.remove:
@@ -167,7 +170,7 @@ def incremental(
         part = {rel: plan.files[rel] for rel, h in new_holder.items() if h == i and rel in plan.files}
         n_docs += update_shard(
             gen.path / shard_name(i), remove=remove.get(i, ()), add=add.get(i, ()), files=part,
-            document_fields=ix.document_fields,
+            document_fields=ix_schema.document_fields,
             progress=lambda k, done=n_docs: tracker.writing(done + k),
         )
     return IndexReport(
@@ -184,15 +187,20 @@ def incremental(
     )
 
 
-def parse_shard(value: str) -> tuple[int, int]:
-    """``"1/4"`` -> ``(1, 4)``: shard 1 of 4 (numbered from 0)."""
-    try:
-        i, n = (int(p) for p in value.split("/", 1))
-    except ValueError:
-        raise EvsearchError(f"bad shard {value!r}", hint="write --shard i/N, e.g. --shard 0/4") from None
-    if n < 1 or not 0 <= i < n:
-        raise EvsearchError(f"bad shard {value!r}", hint="write --shard i/N with 0 <= i < N")
-    return i, n
+def update(
+    corpus: Path, target: Path, gen: ix.Generation | None, started: float, progress: Any, *,
+    shards: int | None = None, shard: tuple[int, int] | None = None,
+) -> IndexReport:
+    """Bring a Xapian index up to date (the caller holds the write lock): incrementally when
+    ``gen`` is a complete Xapian generation with the shard count asked for, else a rebuild
+    (all ``shards`` shards, or only shard ``i`` of ``n`` with ``shard=(i, n)``)."""
+    if shard is not None:
+        return rebuild(corpus, target, started, progress, shards=shard[1], only=shard[0])
+    have = int(gen.meta.get("shards", 1)) if gen is not None else None
+    n = shards or have or 1
+    if gen is None or n != have or gen.meta.get("manifest") != ix.MANIFEST_FORMAT:
+        return rebuild(corpus, target, started, progress, shards=n)
+    return incremental(corpus, target, gen, started, progress)
 
 
-__all__ = ["ENGINE", "incremental", "is_xapian", "parse_shard", "rebuild", "shard_of", "write_generation"]
+__all__ = ["ENGINE", "incremental", "is_xapian", "rebuild", "shard_of", "update", "write_generation"]
