@@ -29,7 +29,8 @@ def load() -> ModuleType:
         import xapian
     except ImportError:
         raise EngineMissingError("the Xapian engine needs the xapian Python bindings") from None
-    return xapian
+    module: ModuleType = xapian
+    return module
 
 
 def available() -> bool:

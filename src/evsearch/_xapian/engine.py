@@ -125,7 +125,7 @@ class XapianIndex(SearchIndex):
             self._searcher = None
 
     # -- searching ----------------------------------------------------------------------------
-    def search(self, query: str, **options: Any) -> SearchResult:  # type: ignore[override]
+    def search(self, query: str, **options: Any) -> SearchResult:
         """:meth:`SearchIndex.search`; a partial search also names the shards left out."""
         result = super().search(query, **options)
         missing = self.missing_shards
@@ -298,16 +298,17 @@ def _with_feedback(s: XapianSearcher, q: Any, clauses: list[Clause], fq: Any, ma
     mass = sum(m.weight for m in top)
     if mass <= 0:
         return q
-    weights: Counter[str] = Counter()
+    weights: dict[str, float] = {}
     for m in top:
         stored = m.stored
         terms = analyze(f"{stored.get('title') or stored.get('doc_title') or ''} {stored.get('text') or ''}")
         if terms:
             for term, tf in Counter(terms).items():
-                weights[term] += tf / len(terms) * m.weight / mass
+                weights[term] = weights.get(term, 0.0) + tf / len(terms) * m.weight / mass
+    ranked = sorted(weights.items(), key=lambda kv: -kv[1])  # most_common's order: stable
     best = [
         (term, w)
-        for term, w in weights.most_common(PRF_TERMS * 3)
+        for term, w in ranked[: PRF_TERMS * 3]
         if term in typed or s.doc_frequency("text", term) <= PRF_MAX_DF * n_docs
     ][: PRF_TERMS]
     norm = sum(w for _, w in best) or 1.0
@@ -324,7 +325,7 @@ def _with_feedback(s: XapianSearcher, q: Any, clauses: list[Clause], fq: Any, ma
         else:
             subs.extend(wq.Term(f, term, boost=FIELD_WEIGHTS[f] * w / top_w) for f in PRF_FIELDS)
     for expansion in _expansion_queries(clauses):
-        expansion.boost *= (1 - PRF_WEIGHT) / len(typed) / top_w
+        expansion.boost = expansion.boost * (1 - PRF_WEIGHT) / len(typed) / top_w  # type: ignore[attr-defined]
         subs.append(expansion)
     return wq.Or(subs)
 

@@ -147,7 +147,8 @@ class XapianSearcher:
         return self.shards.run(find)
 
     def stored(self, docid: int) -> dict[str, Any]:
-        return json.loads(self.shards.run(lambda db: db.get_document(docid).get_data()))
+        fields: dict[str, Any] = json.loads(self.shards.run(lambda db: db.get_document(docid).get_data()))
+        return fields
 
     # -- running plans -------------------------------------------------------------------------
     def _enquire(self, db: Any, xq: Any, scored: bool) -> Any:

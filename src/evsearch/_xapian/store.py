@@ -24,7 +24,7 @@ from ..index.sources import ingest_corpus
 from ..results import IndexReport
 from . import load
 from .schema import shard_name, shard_of
-from .writer import batch_shard, build_procs, read_files, shard_info, update_shard, write_shards
+from .writer import _offset, batch_shard, build_procs, read_files, shard_info, update_shard, write_shards
 
 ENGINE = "xapian"
 
@@ -171,7 +171,7 @@ def incremental(
         n_docs += update_shard(
             gen.path / shard_name(i), remove=remove.get(i, ()), add=add.get(i, ()), files=part,
             document_fields=ix_schema.document_fields,
-            progress=lambda k, done=n_docs: tracker.writing(done + k),
+            progress=_offset(tracker.writing, n_docs),
         )
     return IndexReport(
         index_dir=str(target),

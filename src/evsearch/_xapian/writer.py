@@ -199,11 +199,10 @@ def write_shards(
     if procs == 1 or "fork" not in multiprocessing.get_all_start_methods():
         n = 0
         for i in todo:
-            done = n
             n += write_shard(
                 gen_path / shard_name(i), i, shards, batches, info=info(i),
                 document_fields=document_fields,
-                progress=(lambda k, done=done: progress(done + k)) if progress else None,
+                progress=_offset(progress, n) if progress else None,
             )
         return n
     ctx = multiprocessing.get_context("fork")
@@ -236,6 +235,15 @@ def write_shards(
     if progress is not None:
         progress(n)
     return n
+
+
+def _offset(progress: Callable[[int], None], done: int) -> Callable[[int], None]:
+    """``progress`` of a later part: counts on from ``done``."""
+
+    def report(k: int) -> None:
+        progress(done + k)
+
+    return report
 
 
 def build_procs(documents: int, shards: int) -> int:

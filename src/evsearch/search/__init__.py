@@ -329,11 +329,13 @@ def open_index(*, index: Path | str | None = None, partial: bool = False) -> Sea
     ``missing_shards`` names them) instead of failing the search.
     """
     if isinstance(index, str) and index.startswith(REMOTE_SCHEME):
-        return _engine_index("xapian")(index, partial=partial)
+        remote: SearchIndex = _engine_index("xapian")(index, partial=partial)
+        return remote
     target = resolve_dirs(None, index)[1]
     engine = _engine_of(target)
     if engine in ENGINE_INDEX:
-        return _engine_index(engine)(target, partial=partial)
+        other: SearchIndex = _engine_index(engine)(target, partial=partial)
+        return other
     return SearchIndex(target)
 
 
