@@ -33,6 +33,11 @@ def is_xapian(meta: dict[str, Any]) -> bool:
     return meta.get("engine") == ENGINE
 
 
+def read_procs() -> int:
+    """Processes reading the corpus in a full build: one per CPU, at most 4."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 def write_generation(
     index_dir: Path,
     batches: Sequence[Any],
@@ -113,7 +118,7 @@ def rebuild(
     corpus: Path, target: Path, started: float, progress: Any, *, shards: int = 1, only: int | None = None
 ) -> IndexReport:
     tracker = ix_writer._Progress(progress, started)
-    batches, problems = ingest_corpus(corpus, progress=tracker.reading)
+    batches, problems = ingest_corpus(corpus, progress=tracker.reading, procs=read_procs())
     if problems and not batches:
         raise ix_writer._nothing_readable(corpus, problems)
     _, n_docs = write_generation(
