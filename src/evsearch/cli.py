@@ -367,18 +367,10 @@ def _emit_hits(hits: Any, fmt: str, brief: bool) -> None:
         for hit in hits:
             click.echo(json.dumps(hit.to_dict(), ensure_ascii=False))
     elif fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(_HIT_COLUMNS)
-        for hit in hits:
-            row = hit.to_dict()
-            row["links"] = "; ".join(row["links"])
-            writer.writerow(["" if row[c] is None else row[c] for c in _HIT_COLUMNS])
-        click.echo(out.getvalue(), nl=False)
+        click.echo(render_csv(hits), nl=False)
     elif fmt == "ris":
         studies = [h for h in hits if h.kind == "study"]
-        for hit in studies:
-            click.echo(_ris(hit))
+        click.echo(render_ris(studies), nl=False)
         if len(studies) < len(hits):
             click.echo(f"note: left out {len(hits) - len(studies)} passages: RIS holds studies only "
                        "(add --kind study)", err=True)
@@ -389,6 +381,23 @@ def _emit_hits(hits: Any, fmt: str, brief: bool) -> None:
             tag = f"[{hit.study_type} {hit.year or 'n.d.'}] " if hit.kind == "study" else ""
             title = click.style(clean(hit.title or "(untitled)"), bold=True)
             click.echo(_fit(f"{hit.id:<{id_width}}  {hit.score:>6.2f}  {tag}{title}", width))
+
+
+def render_csv(hits: Any) -> str:
+    """Hits as CSV: a header row, then one row per hit with the JSON hit's columns."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(_HIT_COLUMNS)
+    for hit in hits:
+        row = hit.to_dict()
+        row["links"] = "; ".join(row["links"])
+        writer.writerow(["" if row[c] is None else row[c] for c in _HIT_COLUMNS])
+    return out.getvalue()
+
+
+def render_ris(hits: Any) -> str:
+    """The studies among ``hits`` as RIS records, each followed by a blank line."""
+    return "".join(_ris(hit) + "\n" for hit in hits if hit.kind == "study")
 
 
 def _ris(hit: Any) -> str:
@@ -668,6 +677,39 @@ def stats_cmd(corpus_dir: Path | None, index_dir: Path | None, as_json: bool) ->
     click.echo(f"files:    {stats.files}")
     click.echo(f"built:    {stats.built_at} by evsearch {stats.evsearch_version} "
                f"(schema {stats.schema_version})")
+
+
+@cli.command("serve")
+@index_options
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; the default lets only this computer connect.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0: any free port).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the search page in a web browser.")
+@handle_errors
+def serve_cmd(corpus_dir: Path | None, index_dir: Path | None, host: str, port: int,
+              open_browser: bool) -> None:
+    """Search in a web browser: a local server over the index (Ctrl-C to stop).
+
+    The server only reads the index; when the corpus changes, its pages say so and how
+    to update. With no index yet, one is built from the corpus first.
+
+    \b
+    Example:
+      evsearch serve --open
+      evsearch serve --port 8080 --corpus corpus --index index
+    """
+    from .index import update_index
+    from .web import serve  # Starlette, uvicorn and Jinja2 load here, for this command only
+
+    corpus, index = _dirs(corpus_dir, index_dir)
+
+    def build() -> None:
+        click.echo(f"no index at {index} yet: building it from {clean(str(corpus))}", err=True)
+        update_index(corpus, index)
+
+    serve(index, corpus, host=host, port=port, open_browser=open_browser, echo=click.echo,
+          build_missing=build)
 
 
 def _quiet_broken_pipe() -> None:

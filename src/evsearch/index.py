@@ -302,6 +302,7 @@ class SourceBatch:
             "size": self.size,
             "mtime_ns": self.mtime_ns,
             "cell": self.parsed.cell.key if self.parsed else None,
+            "label": self.parsed.cell.label if self.parsed else None,
             "documents": len(self.documents),
             "studies": studies,
             "shadowed_by": self.shadowed_by,

@@ -447,6 +447,19 @@ class SearchIndex:
             missing, reason,
         )
 
+    def cell_labels(self) -> dict[str, str]:
+        """Each indexed cell's own label, as its page gives it: ``{"alcohol/B5": "Practitioners;
+        Safeguarding the community", ...}`` (cells indexed before labels were recorded: none)."""
+        with self._lock:
+            self._current()
+            assert self._gen is not None
+            files = self._gen.meta.get("files", {})
+        return {
+            str(e["cell"]): str(e["label"])
+            for e in files.values()
+            if e.get("cell") and e.get("label") and not e.get("shadowed_by")
+        }
+
     def stats(self) -> IndexStats:
         """What the index holds and where it is."""
         with self._lock:
