@@ -75,14 +75,18 @@ def serve(
 
     from .app import create_app
 
+    sock = bind(host, port)  # first: a port in use is reported before anything is opened
     try:
-        app = create_app(index_dir, corpus_dir, allowed_hosts=_allowed_hosts(host))
-    except IndexMissingError:
-        if build_missing is None:
-            raise
-        build_missing()
-        app = create_app(index_dir, corpus_dir, allowed_hosts=_allowed_hosts(host))
-    sock = bind(host, port)
+        try:
+            app = create_app(index_dir, corpus_dir, allowed_hosts=_allowed_hosts(host))
+        except IndexMissingError:
+            if build_missing is None:
+                raise
+            build_missing()
+            app = create_app(index_dir, corpus_dir, allowed_hosts=_allowed_hosts(host))
+    except BaseException:
+        sock.close()
+        raise
     url = url_of(sock)
     echo(f"evsearch is serving {url} (index {index_dir})")
     if is_loopback(host):
@@ -97,8 +101,11 @@ def serve(
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn stops cleanly on Ctrl-C, then raises it again
+        pass
     finally:
         sock.close()
+    echo("evsearch stopped serving.")
 
 
 def _allowed_hosts(host: str) -> list[str] | None:

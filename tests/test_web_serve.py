@@ -1,0 +1,171 @@
+"""``evsearch serve`` as a user runs it: a real server on 127.0.0.1, many clients at once, the
+CLI's start-up left untouched by the web stack, and one-line errors."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from click.testing import CliRunner
+
+from evsearch import open_index
+from evsearch.cli import cli
+from evsearch.web import create_app
+from evsearch.web.server import bind
+
+from .conftest import CORPUS, ROOT
+
+WEB_MODULES = ("starlette", "uvicorn", "jinja2", "evsearch.web")
+
+
+def _env() -> dict[str, str]:
+    src = str(ROOT / "src")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+
+
+@pytest.mark.parametrize("args", [
+    ["--help"],
+    ["search", "supervision"],
+    ["search", "supervision", "--json", "--facets"],
+])
+def test_cli_commands_other_than_serve_do_not_import_the_web_stack(built_index: Path, args: list[str]) -> None:
+    code = (
+        "import sys\n"
+        "from evsearch.cli import main\n"
+        f"sys.argv = ['evsearch', *{args!r}, *(['--index', {str(built_index)!r}, '--corpus', "
+        f"{str(CORPUS)!r}] if {args!r}[0] == 'search' else [])]\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        f"print('LOADED', [m for m in {WEB_MODULES!r} if m in sys.modules], file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "LOADED []" in done.stderr
+    assert done.stdout  # the command did run
+
+
+def test_serve_has_help_with_the_default_address() -> None:
+    result = CliRunner().invoke(cli, ["serve", "--help"])
+    assert result.exit_code == 0
+    assert "--host TEXT" in result.output and "127.0.0.1" in result.output and "--open" in result.output
+
+
+def test_serve_on_a_port_in_use_is_a_one_line_error(built_index: Path) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    try:
+        result = CliRunner().invoke(cli, ["serve", "--index", str(built_index), "--corpus", str(CORPUS),
+                                          "--port", str(port)])
+    finally:
+        taken.close()
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+        "Hint: pass --port N for another port (--port 0: any free port)\n")
+
+
+def test_evsearch_serve_answers_and_stops_on_ctrl_c(built_index: Path) -> None:
+    with subprocess.Popen(
+        [sys.executable, "-m", "evsearch", "serve", "--index", str(built_index), "--corpus", str(CORPUS),
+         "--port", "0"],
+        env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            first = proc.stdout.readline()
+            assert first.startswith("evsearch is serving http://127.0.0.1:"), first
+            second = proc.stdout.readline()
+            assert second.startswith("Only this computer can open it")
+            port = int(first.split("http://127.0.0.1:")[1].split("/")[0])
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request("GET", "/?q=supervision")
+            response = conn.getresponse()
+            assert response.status == 200 and b"<strong>16</strong> matches" in response.read()
+            conn.request("GET", "/", headers={"Host": "attacker.example"})  # DNS rebinding
+            refused = conn.getresponse()
+            refused.read()
+            assert refused.status == 400
+            conn.close()
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                out, err = proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, err = proc.communicate()
+    assert proc.returncode == 0, err
+    assert out.endswith("evsearch stopped serving.\n") and "Traceback" not in err
+
+
+class RunningServer:
+    """A uvicorn server over ``app`` in a thread, on a free loopback port, stopped on exit."""
+
+    def __init__(self, app: Any) -> None:
+        self.sock = bind("127.0.0.1", 0)  # listening already: clients queue until it accepts
+        self.port = self.sock.getsockname()[1]
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self) -> RunningServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.sock.close()
+        assert not self.thread.is_alive(), "the server did not stop"
+
+
+CLIENTS = 50
+REQUESTS_EACH = 4
+
+
+def test_fifty_concurrent_clients_are_all_answered_correctly(built_index: Path) -> None:
+    queries = ["supervision", "motivational interviewing", "domestic violence", "offenders", "relationship"]
+    with open_index(built_index) as idx:
+        expected = {q: [h.id for h in idx.search(q, limit=5).hits] for q in queries}
+        titles = {d: idx.get(d).title for d in ("alcohol/B5/s1", "alcohol/B5/p7")}
+    assert all(expected.values())
+
+    def client(n: int) -> list[str]:
+        problems = []
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        try:
+            for k in range(REQUESTS_EACH):
+                if (n + k) % 3 == 2:
+                    doc = ("alcohol/B5/s1", "alcohol/B5/p7")[(n + k) % 2]
+                    conn.request("GET", f"/doc/{doc}")
+                    r = conn.getresponse()
+                    body = r.read().decode("utf-8")
+                    if r.status != 200 or titles[doc].replace("'", "&#39;") not in body:
+                        problems.append(f"{n}/{k} doc {doc}: {r.status}")
+                    continue
+                q = queries[(n + k) % len(queries)]
+                conn.request("GET", f"/api/search?q={q.replace(' ', '+')}&limit=5")
+                r = conn.getresponse()
+                data = json.loads(r.read())
+                if r.status != 200 or [h["id"] for h in data["hits"]] != expected[q]:
+                    problems.append(f"{n}/{k} {q}: {r.status}")
+        finally:
+            conn.close()
+        return problems
+
+    with RunningServer(create_app(built_index, CORPUS)) as server:
+        with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
+            results = list(pool.map(client, range(CLIENTS)))
+    assert [p for ps in results for p in ps] == []
+    assert len(results) == CLIENTS
