@@ -39,7 +39,9 @@ def _env() -> dict[str, str]:
     ["search", "supervision"],
     ["search", "supervision", "--json", "--facets"],
 ])
-def test_cli_commands_other_than_serve_do_not_import_the_web_stack(built_index: Path, args: list[str]) -> None:
+def test_cli_commands_other_than_serve_do_not_import_the_web_stack(
+    built_index: Path, args: list[str]
+) -> None:
     code = (
         "import sys\n"
         "from evsearch.cli import main\n"
