@@ -10,20 +10,17 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
-import uvicorn
 from click.testing import CliRunner
 
 from evsearch import open_index
 from evsearch.cli import cli
 from evsearch.web import create_app
-from evsearch.web.server import bind
 
+from ._webserver import RunningServer
 from .conftest import CORPUS, ROOT
 
 WEB_MODULES = ("starlette", "uvicorn", "jinja2", "evsearch.web")
@@ -110,26 +107,6 @@ def test_evsearch_serve_answers_and_stops_on_ctrl_c(built_index: Path) -> None:
                 out, err = proc.communicate()
     assert proc.returncode == 0, err
     assert out.endswith("evsearch stopped serving.\n") and "Traceback" not in err
-
-
-class RunningServer:
-    """A uvicorn server over ``app`` in a thread, on a free loopback port, stopped on exit."""
-
-    def __init__(self, app: Any) -> None:
-        self.sock = bind("127.0.0.1", 0)  # listening already: clients queue until it accepts
-        self.port = self.sock.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self) -> RunningServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-        self.sock.close()
-        assert not self.thread.is_alive(), "the server did not stop"
 
 
 CLIENTS = 50

@@ -1,0 +1,34 @@
+"""A real uvicorn server for the tests: in a thread, on a free port of 127.0.0.1, stopped on exit."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import uvicorn
+
+from evsearch.web.server import bind
+
+
+class RunningServer:
+    """``with RunningServer(app) as server:`` serves ``app`` at ``server.url`` until the block ends.
+
+    The socket listens before the server thread starts, so clients may connect at once: they
+    wait in the socket's queue until uvicorn accepts them (no start-up race, no polling)."""
+
+    def __init__(self, app: Any) -> None:
+        self.sock = bind("127.0.0.1", 0)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self) -> RunningServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.sock.close()
+        assert not self.thread.is_alive(), "the server did not stop"
