@@ -183,8 +183,10 @@ def _axe_problems(pg: Any) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("path", ["/", "/?q=supervision", "/?q=supervision&type=K&year_from=2014&year_to=2014",
-                                  "/doc/alcohol/B5/s1?q=supervision", "/doc/alcohol/B5/p7", "/?page=-1"])
+@pytest.mark.parametrize("path", [
+    "/", "/?q=supervision", "/?q=supervision&type=K&year_from=2014&year_to=2014",
+    "/doc/alcohol/B5/s1?q=supervision", "/doc/alcohol/B5/p7", "/?page=-1",
+])
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_no_serious_accessibility_violations(browser: Any, site: str, path: str, scheme: str) -> None:
     context = browser.new_context(viewport=DESKTOP, color_scheme=scheme)
@@ -204,7 +206,8 @@ def test_screenshots_at_desktop_and_phone_widths(browser: Any, site: str) -> Non
             context = browser.new_context(viewport=viewport, color_scheme=scheme)
             pg = context.new_page()
             try:
-                for name, path in (("results", "/?q=supervision"), ("study", "/doc/alcohol/B5/s1?q=supervision")):
+                pages = (("results", "/?q=supervision"), ("study", "/doc/alcohol/B5/s1?q=supervision"))
+                for name, path in pages:
                     pg.goto(site + path)
                     # nothing wider than the screen: no sideways scrolling on a phone
                     assert pg.evaluate("document.documentElement.scrollWidth") <= viewport["width"], (
