@@ -509,3 +509,18 @@ def test_a_missing_index_is_an_error_not_a_build(tmp_path: Path) -> None:
     with pytest.raises(IndexMissingError):
         create_app(tmp_path / "none", CORPUS)
     assert not (tmp_path / "none").exists()
+
+
+@pytest.mark.parametrize("url", [
+    "/?q=%ff%fe", "/?q=%00", "/?q=%E2%80%AEevil%E2%80%AC", "/?q=%0d%0aSet-Cookie:+x=1", "/?q=a&q=supervision",
+    "/doc/%ff", "/doc/", "/doc/" + "a" * 5000, "/doc/alcohol/B5/s1%00", "/api/search?q=%ed%b3%bf",
+    "/api/doc/%ff%fe", "/export/csv?q=%ff", "/?type=K,R&q=supervision", "/?q=" + "%22" * 500,
+    "/?q=" + "a%20" * 70,
+])
+def test_odd_urls_are_answered_never_with_a_server_error(client: TestClient, url: str) -> None:
+    r = client.get(url)
+    assert r.status_code in (200, 400, 404), url
+    assert "set-cookie" not in r.headers
+    if r.headers["content-type"].startswith("text/html"):
+        assert_inert(r.text)
+    r.content.decode("utf-8")  # always valid UTF-8
