@@ -194,7 +194,8 @@ def test_paging_and_sorting_links(client: TestClient) -> None:
 
 def test_did_you_mean_is_a_link(client: TestClient) -> None:
     page = Page(client.get("/?q=motivatonal+intervewing").text)
-    assert "showing results for motivational interviewing" in page.text
+    assert "Showing results for motivational interviewing" in page.text
+    assert "some words of motivatonal intervewing are in no document" in page.text
     assert "/?q=motivational+interviewing" in page.links()
 
 
