@@ -76,9 +76,10 @@ def test_serve_on_a_port_in_use_is_a_one_line_error(built_index: Path) -> None:
         "Hint: pass --port N for another port (--port 0: any free port)\n")
 
 
-def test_evsearch_serve_answers_and_stops_on_ctrl_c(built_index: Path) -> None:
+def test_evsearch_serve_builds_a_missing_index_answers_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    index = tmp_path / "index"
     with subprocess.Popen(
-        [sys.executable, "-m", "evsearch", "serve", "--index", str(built_index), "--corpus", str(CORPUS),
+        [sys.executable, "-m", "evsearch", "serve", "--index", str(index), "--corpus", str(CORPUS),
          "--port", "0"],
         env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     ) as proc:
@@ -107,6 +108,7 @@ def test_evsearch_serve_answers_and_stops_on_ctrl_c(built_index: Path) -> None:
                 out, err = proc.communicate()
     assert proc.returncode == 0, err
     assert out.endswith("evsearch stopped serving.\n") and "Traceback" not in err
+    assert err.startswith(f"no index at {index} yet: building it from {CORPUS}")
 
 
 CLIENTS = 50
