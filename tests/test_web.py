@@ -525,3 +525,19 @@ def test_odd_urls_are_answered_never_with_a_server_error(client: TestClient, url
     if r.headers["content-type"].startswith("text/html"):
         assert_inert(r.text)
     r.content.decode("utf-8")  # always valid UTF-8
+
+
+def test_a_bug_is_one_line_without_a_traceback(built_index: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = create_app(built_index, CORPUS)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("secret /internal/path")
+
+    monkeypatch.setattr(app.state.web.index, "search", broken)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.get("/?q=supervision")
+        assert r.status_code == 500
+        assert r.text == ("Error: internal error: RuntimeError\n"
+                          "Hint: this is a bug in evsearch; please report it with the address you opened\n")
+        assert c.get("/api/search?q=x").json()["error"] == "internal error: RuntimeError"
+        assert c.get("/doc/alcohol/B5/s1").status_code == 200  # the rest still works

@@ -89,6 +89,7 @@ class WebState:
             trim_blocks=True,
             lstrip_blocks=True,
             undefined=jinja2.StrictUndefined,
+            auto_reload=False,  # templates are package data: read once
         )
         self.env.filters["clean"] = render.clean
         self.env.filters["snippet"] = render.snippet_html
@@ -243,7 +244,9 @@ def _error(request: Request, status: int, message: str, hint: str) -> Response:
     if _wants_json(request):
         return _json({"error": render.clean(message), "hint": hint, "status": status}, status)
     web = _state(request)
-    return web.page("error.html", status=status, status_code=status, message=message, hint=hint)
+    params = SearchParams(q=request.query_params.get("q", ""))  # the box keeps what was typed
+    return web.page("error.html", status=status, status_code=status, message=message, hint=hint,
+                    params=params)
 
 
 async def evsearch_error(request: Request, exc: Exception) -> Response:
@@ -266,6 +269,15 @@ async def http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 405:
         return _error(request, 405, f"{request.method} is not allowed here", "pages are read with GET")
     return _error(request, exc.status_code, str(exc.detail), "start again from the search page: /")
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    """A bug: one line, no traceback, as the CLI does (the server logs the details)."""
+    message = f"internal error: {type(exc).__name__}"
+    hint = "this is a bug in evsearch; please report it with the address you opened"
+    if _wants_json(request):
+        return _json({"error": message, "hint": hint, "status": 500}, 500)
+    return Response(f"Error: {message}\nHint: {hint}\n", status_code=500, media_type="text/plain")
 
 
 # --- the application -------------------------------------------------------------------------------
@@ -309,7 +321,8 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=middleware,
-        exception_handlers={EvsearchError: evsearch_error, HTTPException: http_error},
+        exception_handlers={EvsearchError: evsearch_error, HTTPException: http_error,
+                            Exception: internal_error},
         lifespan=lifespan,
     )
     app.state.web = web

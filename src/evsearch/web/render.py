@@ -76,17 +76,19 @@ class YearChart:
     first: int
     last: int
     bar_width: float
+    first_x: float  # where the first and the last year's labels go (their bars' centres)
+    last_x: float
 
-    @property
-    def label(self) -> str:
-        return f"Matches per year, {self.first} to {self.last}"
+
+#: A chart is drawn with room for at least this many years, so that a few bars stay narrow.
+MIN_CHART_YEARS = 12
 
 
 def year_chart(years: Iterable[FacetCount], params: SearchParams, *, width: float = 200,
                height: float = 60) -> YearChart | None:
     """The matches per year as bars of an SVG chart ``width`` wide, each a link filtering on
     its year (or, when selected, removing that filter); years without matches between the
-    first and the last leave a gap."""
+    first and the last leave a gap, and a short span of years is centred."""
     counts = {}
     for c in years:
         try:
@@ -96,7 +98,9 @@ def year_chart(years: Iterable[FacetCount], params: SearchParams, *, width: floa
     if not counts:
         return None
     first, last = min(counts), max(counts)
-    step = width / (last - first + 1)
+    span = last - first + 1
+    step = width / max(span, MIN_CHART_YEARS)
+    offset = (width - span * step) / 2
     bar_width = max(step * 0.8, 0.5)
     top = max(counts.values())
     bars = []
@@ -105,9 +109,11 @@ def year_chart(years: Iterable[FacetCount], params: SearchParams, *, width: floa
         selected = params.year_from == year and params.year_to == year
         href = params.url(year_from=None, year_to=None) if selected else params.url(
             year_from=year, year_to=year)
-        x = (year - first) * step + (step - bar_width) / 2
+        x = offset + (year - first) * step + (step - bar_width) / 2
         bars.append(Bar(year, count, round(x, 2), round(height - h, 2), round(h, 2), href, selected))
-    return YearChart(tuple(bars), width, height, first, last, round(bar_width, 2))
+    centre = step / 2
+    return YearChart(tuple(bars), width, height, first, last, round(bar_width, 2),
+                     round(offset + centre, 2), round(offset + (span - 1) * step + centre, 2))
 
 
 def page_links(page: int, pages: int, around: int = 2) -> list[int | None]:
