@@ -88,7 +88,7 @@ def tree_digest(root: Path) -> str:
 
 @pytest.fixture(scope="module")
 def client(built_index: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(built_index, CORPUS)) as c:
+    with TestClient(create_app(index=built_index, corpus=CORPUS)) as c:
         yield c
 
 
@@ -403,8 +403,8 @@ def hostile_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCli
         fuzz.HOSTILE_CELL.replace("Alcohol Treatment", "Drug Treatment"), encoding="utf-8")
     (corpus / "drug" / "C2.txt").write_text(HOSTILE_WEB_CELL, encoding="utf-8")
     (corpus / "drug" / "C3.htm").write_text(HOSTILE_WEB_HTM, encoding="utf-8")
-    build_index(corpus, work / "index")
-    with TestClient(create_app(work / "index", corpus)) as c:
+    build_index(corpus=corpus, index=work / "index")
+    with TestClient(create_app(index=work / "index", corpus=corpus)) as c:
         yield c
 
 
@@ -488,9 +488,9 @@ def test_the_server_never_writes_and_says_when_the_corpus_changed(
 ) -> None:
     monkeypatch.setattr(web_app, "STALE_CHECK_SECONDS", 0.0)
     index = tmp_path / "index"
-    build_index(corpus_copy, index)
+    build_index(corpus=corpus_copy, index=index)
     before = tree_digest(index)
-    with TestClient(create_app(index, corpus_copy)) as c:
+    with TestClient(create_app(index=index, corpus=corpus_copy)) as c:
         assert "out of date" not in c.get("/?q=supervision").text
         cell = corpus_copy / "alcohol" / "B5.txt"
         cell.write_text(cell.read_text(encoding="utf-8") + "\n\nA new paragraph about zebras.\n",
@@ -508,7 +508,7 @@ def test_a_missing_index_is_an_error_not_a_build(tmp_path: Path) -> None:
     from evsearch import IndexMissingError
 
     with pytest.raises(IndexMissingError):
-        create_app(tmp_path / "none", CORPUS)
+        create_app(index=tmp_path / "none", corpus=CORPUS)
     assert not (tmp_path / "none").exists()
 
 
@@ -528,7 +528,7 @@ def test_odd_urls_are_answered_never_with_a_server_error(client: TestClient, url
 
 
 def test_a_bug_is_one_line_without_a_traceback(built_index: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    app = create_app(built_index, CORPUS)
+    app = create_app(index=built_index, corpus=CORPUS)
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("secret /internal/path")

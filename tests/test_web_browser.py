@@ -45,7 +45,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def site(built_index: Path) -> Iterator[str]:
-    with RunningServer(create_app(built_index, CORPUS)) as server:
+    with RunningServer(create_app(index=built_index, corpus=CORPUS)) as server:
         yield server.url
 
 

@@ -117,7 +117,7 @@ REQUESTS_EACH = 4
 
 def test_fifty_concurrent_clients_are_all_answered_correctly(built_index: Path) -> None:
     queries = ["supervision", "motivational interviewing", "domestic violence", "offenders", "relationship"]
-    with open_index(built_index) as idx:
+    with open_index(index=built_index) as idx:
         expected = {q: [h.id for h in idx.search(q, limit=5).hits] for q in queries}
         titles = {d: idx.get(d).title for d in ("alcohol/B5/s1", "alcohol/B5/p7")}
     assert all(expected.values())
@@ -145,7 +145,7 @@ def test_fifty_concurrent_clients_are_all_answered_correctly(built_index: Path) 
             conn.close()
         return problems
 
-    with RunningServer(create_app(built_index, CORPUS)) as server:
+    with RunningServer(create_app(index=built_index, corpus=CORPUS)) as server:
         with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
             results = list(pool.map(client, range(CLIENTS)))
     assert [p for ps in results for p in ps] == []

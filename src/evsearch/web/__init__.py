@@ -6,7 +6,7 @@ JavaScript, a small script for search as you type, downloads, and a JSON API. Im
 package imports Starlette and Jinja2, so the CLI imports it only inside ``serve``.
 
 >>> from evsearch.web import create_app
->>> app = create_app("index", "corpus")  # doctest: +SKIP
+>>> app = create_app(index="index", corpus="corpus")  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -111,7 +111,7 @@ class WebState:
             if now - self._stale_at >= STALE_CHECK_SECONDS:
                 from ..index import index_is_stale
 
-                self._stale = index_is_stale(self.corpus_dir, self.index_dir)
+                self._stale = index_is_stale(corpus=self.corpus_dir, index=self.index_dir)
                 self._stale_at = now
             return self._stale
 
@@ -283,31 +283,31 @@ async def internal_error(request: Request, exc: Exception) -> Response:
 # --- the application -------------------------------------------------------------------------------
 
 def create_app(
-    index_dir: Path | str,
-    corpus_dir: Path | str | None = None,
     *,
+    index: Path | str,
+    corpus: Path | str | None = None,
     allowed_hosts: list[str] | None = None,
 ) -> Starlette:
-    """The web application over the index at ``index_dir`` (opened read-only, now: a missing
-    index raises :class:`~evsearch.IndexMissingError`). With ``corpus_dir``, pages say when the
+    """The web application over the index at ``index`` (opened read-only, now: a missing
+    index raises :class:`~evsearch.IndexMissingError`). With ``corpus``, pages say when the
     corpus has changed since the index was built. ``allowed_hosts`` limits the Host header
     (a server on 127.0.0.1 answers only to its own names, against DNS rebinding).
 
-    >>> app = create_app("index", "corpus")  # doctest: +SKIP
+    >>> app = create_app(index="index", corpus="corpus")  # doctest: +SKIP
     """
-    index_path = Path(index_dir)
-    corpus_path = Path(corpus_dir) if corpus_dir is not None else None
-    index = open_index(index_path)
-    web = WebState(index, index_path, corpus_path)
+    index_path = Path(index)
+    corpus_path = Path(corpus) if corpus is not None else None
+    searcher = open_index(index=index_path)
+    web = WebState(searcher, index_path, corpus_path)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
             yield
         finally:
-            index.close()
+            searcher.close()
 
-    middleware = [Middleware(SecurityHeaders)]  # type: ignore[arg-type]
+    middleware = [Middleware(SecurityHeaders)]
     if allowed_hosts:
         middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts))
     routes = [

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from .._sanitize import scrub_surrogates
-from ..cli import render_csv, render_ris
+from ..cli.render import render_csv, render_ris
 from ..results import Hit, SearchResult
 from .render import clean
 

@@ -60,16 +60,16 @@ def url_of(sock: socket.socket) -> str:
 
 
 def serve(
-    index_dir: Path,
-    corpus_dir: Path | None,
     *,
+    index: Path,
+    corpus: Path | None,
     host: str = "127.0.0.1",
     port: int = 8000,
     open_browser: bool = False,
     echo: Callable[[str], None] = print,
     build_missing: Callable[[], None] | None = None,
 ) -> None:
-    """Serve the index at ``index_dir`` until interrupted (Ctrl-C). The server never writes
+    """Serve the index at ``index`` until interrupted (Ctrl-C). The server never writes
     the index; ``build_missing`` (when given) builds one first if there is none."""
     import uvicorn
 
@@ -78,17 +78,17 @@ def serve(
     sock = bind(host, port)  # first: a port in use is reported before anything is opened
     try:
         try:
-            app = create_app(index_dir, corpus_dir, allowed_hosts=_allowed_hosts(host))
+            app = create_app(index=index, corpus=corpus, allowed_hosts=_allowed_hosts(host))
         except IndexMissingError:
             if build_missing is None:
                 raise
             build_missing()
-            app = create_app(index_dir, corpus_dir, allowed_hosts=_allowed_hosts(host))
+            app = create_app(index=index, corpus=corpus, allowed_hosts=_allowed_hosts(host))
     except BaseException:
         sock.close()
         raise
     url = url_of(sock)
-    echo(f"evsearch is serving {url} (index {index_dir})")
+    echo(f"evsearch is serving {url} (index {index})")
     if is_loopback(host):
         echo("Only this computer can open it (--host ADDRESS to listen elsewhere). Ctrl-C stops it.")
     else:
