@@ -26,7 +26,15 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from .. import DocumentNotFoundError, EvsearchError, QueryError, SearchIndex, __version__, open_index
+from .. import (
+    DocumentNotFoundError,
+    DocumentView,
+    EvsearchError,
+    QueryError,
+    SearchIndex,
+    __version__,
+    open_index,
+)
 from .._sanitize import scrub_surrogates
 from . import export, render
 from .params import API_EXTRA, KNOWN, SearchParams
@@ -156,40 +164,41 @@ def results_page(request: Request) -> Response:
     return web.page(
         "results.html", params=params, result=result, labels=labels, chart=chart,
         pages=render.page_links(result.page, result.pages), autofocus=True,
-        formats=export.FORMATS,
     )
 
 
 def document_page(request: Request) -> Response:
     web = _state(request)
     params = _params(request)
-    doc_id = request.path_params["doc_id"]
-    doc = web.index.get(doc_id)
-    related = web.index.related(doc.id)
-    similar = web.index.similar(doc.id, limit=SIMILAR_SHOWN)
-    section: list[Any] = []
-    previous = following = None
-    if doc.kind == "passage":
-        try:
-            passages = web.index.documents(kind="passage", cell=doc.cell)
-        except QueryError:  # a document outside the matrices' cells: no neighbours to show
-            passages = []
-        ids = [p.id for p in passages]
-        if doc.id in ids:
-            at = ids.index(doc.id)
-            previous = passages[at - 1] if at > 0 else None
-            following = passages[at + 1] if at + 1 < len(passages) else None
-            same = [i for i, p in enumerate(passages) if p.section == doc.section]
-            if at in same:
-                k = same.index(at)
-                lo = max(0, k - SECTION_SHOWN // 2)
-                section = [passages[i] for i in same[lo:lo + SECTION_SHOWN]]
+    doc = web.index.get(request.path_params["doc_id"])
+    section, previous, following = _surroundings(web.index, doc)
     return web.page(
-        "document.html", params=params, doc=doc, related=related, similar=similar,
-        section=section, previous=previous, following=following,
-        label=web.index.cell_labels().get(doc.cell),
+        "document.html", params=params, doc=doc, related=web.index.related(doc.id),
+        similar=web.index.similar(doc.id, limit=SIMILAR_SHOWN), section=section,
+        previous=previous, following=following, label=web.index.cell_labels().get(doc.cell),
         back=params.url("/") if not params.is_empty else None,
     )
+
+
+def _surroundings(index: SearchIndex, doc: DocumentView) -> tuple[list[DocumentView], Any, Any]:
+    """A passage's section (up to ``SECTION_SHOWN`` of its passages around it) and the passages
+    before and after it in its cell; nothing for a study."""
+    if doc.kind != "passage":
+        return [], None, None
+    try:
+        passages = index.documents(kind="passage", cell=doc.cell)
+    except QueryError:  # a document outside the matrices' cells: no neighbours to show
+        return [], None, None
+    ids = [p.id for p in passages]
+    if doc.id not in ids:
+        return [], None, None
+    at = ids.index(doc.id)
+    previous = passages[at - 1] if at > 0 else None
+    following = passages[at + 1] if at + 1 < len(passages) else None
+    same = [i for i, p in enumerate(passages) if p.section == doc.section]
+    k = same.index(at)
+    lo = max(0, k - SECTION_SHOWN // 2)
+    return [passages[i] for i in same[lo:lo + SECTION_SHOWN]], previous, following
 
 
 def export_results(request: Request) -> Response:
