@@ -150,3 +150,19 @@ def test_fifty_concurrent_clients_are_all_answered_correctly(built_index: Path) 
             results = list(pool.map(client, range(CLIENTS)))
     assert [p for ps in results for p in ps] == []
     assert len(results) == CLIENTS
+
+
+@pytest.mark.parametrize(("host", "status"), [
+    ("127.0.0.1:8000", 200), ("localhost:8000", 200), ("[::1]:8000", 200), ("localhost", 200),
+    ("evil.example", 400), ("127.0.0.1.evil.example", 400), ("", 400),
+])
+def test_a_loopback_server_answers_only_to_its_own_names(built_index: Path, host: str, status: int) -> None:
+    from starlette.testclient import TestClient
+
+    from evsearch.web.server import _allowed_hosts, is_loopback
+
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and not is_loopback("0.0.0.0")
+    assert _allowed_hosts("0.0.0.0") is None  # listening for others: any name
+    app = create_app(index=built_index, corpus=CORPUS, allowed_hosts=_allowed_hosts("127.0.0.1"))
+    with TestClient(app) as c:
+        assert c.get("/", headers={"host": host}).status_code == status
