@@ -32,3 +32,29 @@ class RunningServer:
         self.thread.join(timeout=30)
         self.sock.close()
         assert not self.thread.is_alive(), "the server did not stop"
+
+
+def known_ids(index_dir: Any) -> dict[str, str]:
+    """Ids of documents of the bundled cell the web tests look at, found by their text (so the
+    tests do not depend on how ids are formed)."""
+    from evsearch import open_index
+
+    with open_index(index=index_dir) as idx:
+        docs = [d for d in idx.documents() if d.cell == "alcohol/B5"]
+
+    def study(prefix: str) -> str:
+        return next(d.id for d in docs if d.kind == "study" and d.title.startswith(prefix))
+
+    passages = [d for d in docs if d.kind == "passage"]  # in cell order
+    glue = next(i for i, d in enumerate(passages)
+                if d.text.startswith("The glue of the supervision process is the manner"))
+    return {
+        "rel": study("Relationship with therapist"),  # K 2008
+        "client": study("Client-centred supervision"),  # K 2014
+        "sup": study("Supervising offenders"),  # R 2002
+        "mi": study("Can motivational interviewing"),  # R 2005
+        "manual": study("Manual for research-based"),  # G 2005
+        "glue": passages[glue].id,  # a pull quote
+        "before": passages[glue - 1].id,
+        "after": passages[glue + 1].id,
+    }
