@@ -8,7 +8,7 @@ import re
 import pytest
 
 from evsearch import QueryError, SearchIndex
-from evsearch.query import MAX_CLAUSES, MAX_QUERY_CHARS, Clause, parse_query
+from evsearch.search.query import MAX_CLAUSES, MAX_QUERY_CHARS, Clause, parse_query
 
 
 def clauses(text: str) -> list[tuple[str, str, str | None, str]]:

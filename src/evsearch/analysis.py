@@ -131,7 +131,7 @@ def _composed_analyzer() -> Analyzer:
         | LowercaseFilter()
         | SpellingFilter()
         | StopFilter(stoplist=stopwords(), minsize=1)
-        | StemFilter(stemfn=stem, cachesize=None)  # type: ignore[no-untyped-call]
+        | StemFilter(stemfn=stem, cachesize=None)
     )
 
 
