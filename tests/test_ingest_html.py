@@ -17,13 +17,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import evsearch.ingest_html as ingest_html
+import evsearch.ingest.html_dom as html_dom
 from evsearch import build_index, open_index, parse_cell_html
 from evsearch.cli import cli
 from evsearch.errors import IngestError
 from evsearch.index import ingest_corpus
-from evsearch.ingest import read_cell_file
-from evsearch.ingest_html import decode_html
+from evsearch.ingest import decode_html, read_cell_file
 from evsearch.model import ParsedCell
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -266,14 +265,14 @@ def test_variant_equals_text_form(
     name: str, parser: str, page: str, b5_text: ParsedCell, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if parser == "html.parser":
-        real = ingest_html.BeautifulSoup
+        real = html_dom.BeautifulSoup
 
         def no_lxml(text: str, features: str) -> object:
             if features == "lxml":
                 raise ValueError("no lxml here")
             return real(text, features)
 
-        monkeypatch.setattr(ingest_html, "BeautifulSoup", no_lxml)
+        monkeypatch.setattr(html_dom, "BeautifulSoup", no_lxml)
     variant = VARIANTS[name](page)
     assert variant != page
     parsed = parse_cell_html(variant, matrix="alcohol", code="B5")

@@ -9,7 +9,7 @@ def test_all_is_sorted_and_complete() -> None:
     assert evsearch.__all__ == sorted(evsearch.__all__)
     public = {n for n in dir(evsearch) if not n.startswith("_")} - {"annotations"}
     modules = {
-        "analysis", "cli", "errors", "index", "ingest", "ingest_html", "lock", "model", "query",
+        "analysis", "cli", "errors", "index", "ingest", "lock", "model", "query",
         "results", "search", "snippets",
     }
     assert public - modules == set(evsearch.__all__) - {"__version__", "parse_cell_html"}

@@ -1,0 +1,128 @@
+"""Files -> :class:`~evsearch.model.ParsedCell`: the ingest stage (no engine, no CLI).
+
+One reader per form (:mod:`.text`, :mod:`.html`), all built on the shared cell grammar
+(:mod:`.grammar`, :mod:`.commentary`, :mod:`.sections`). :func:`read_cell_file` picks the
+reader by suffix; :func:`discover_cell_files` finds the files of a corpus.
+
+Rules it states rather than leaves to accident:
+
+- the page's own title line names the cell; the file path is only a fallback;
+- a page that is not a cell becomes a ``page/<slug>`` document.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from evsearch.errors import IngestError
+from evsearch.ingest.files import (
+    CELL_SUFFIXES,
+    decode,
+    decode_html,
+    discover_cell_files,
+    guess_from_path,
+    page_name,
+)
+from evsearch.ingest.grammar import DEFAULT_SECTION
+from evsearch.ingest.text import MAX_PANEL_BLOCKS, parse_cell_text
+from evsearch.model import ParsedCell
+
+if TYPE_CHECKING:
+    from evsearch.ingest.html import PAGE_MATRIX, parse_cell_html
+
+__all__ = [
+    "CELL_SUFFIXES",
+    "DEFAULT_SECTION",
+    "MAX_CELL_FILE_BYTES",
+    "MAX_PANEL_BLOCKS",
+    "PAGE_MATRIX",
+    "decode_html",
+    "discover_cell_files",
+    "parse_cell_html",
+    "parse_cell_text",
+    "read_cell_file",
+]
+
+#: The HTML reader loads BeautifulSoup (0.1 s): it is imported on first use.
+_LAZY_HTML = frozenset({"PAGE_MATRIX", "parse_cell_html"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_HTML:
+        from evsearch.ingest import html
+
+        return getattr(html, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+#: The largest cell file read, in bytes (checked before reading): a real cell page is
+#: tens of kilobytes as text, a few hundred as HTML.
+MAX_CELL_FILE_BYTES = 2 * 1024 * 1024
+
+
+def read_cell_file(path: Path, *, root: Path | None = None) -> ParsedCell:
+    """Read one cell file: ``.txt`` is the text form, ``.htm``/``.html`` the published page.
+
+    The path (``alcohol/B5.txt``, ``Drugs/E1.htm``, ``drug-E1.txt``) is a fallback for the
+    cell's matrix and code; ``root`` is the corpus directory: only the part of ``path`` below
+    it is used. An HTML page that is not a cell becomes a ``page/<slug>`` document (see
+    :func:`evsearch.ingest.html.parse_cell_html`).
+
+    >>> read_cell_file(Path("corpus/alcohol/B5.txt")).cell.key  # doctest: +SKIP
+    'alcohol/B5'
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in CELL_SUFFIXES:
+        raise IngestError(
+            f"{path}: cell files are .txt, .htm or .html, not {path.suffix or 'no suffix'!r}",
+            "save the cell page as HTML (.htm) or as text (.txt)",
+        )
+    try:
+        data = _read_limited(path)
+    except OSError as exc:
+        raise IngestError(
+            f"cannot read {path}: {exc.strerror or exc}", "check the file exists and is readable"
+        ) from exc
+    matrix, code = guess_from_path(path, root)
+    try:
+        if suffix == ".txt":
+            return parse_cell_text(decode(data), matrix=matrix, code=code)
+        from evsearch.ingest.html import parse_cell_html
+
+        return parse_cell_html(data, matrix=matrix, code=code, name=page_name(path, root))
+    except IngestError as exc:
+        raise IngestError(f"{path}: {exc.message}", exc.hint) from exc
+    except (RecursionError, MemoryError, ValueError, LookupError, ArithmeticError) as exc:
+        # a parser bug must cost one file, not the whole index
+        raise IngestError(
+            f"{path}: cannot be parsed ({type(exc).__name__})",
+            "this is a bug in evsearch; please report it with the file",
+        ) from exc
+
+
+def _read_limited(path: Path) -> bytes:
+    """The bytes of a regular file of at most :data:`MAX_CELL_FILE_BYTES`, checked before
+    reading it whole (a FIFO or device is refused rather than read)."""
+    st = os.stat(path)  # before opening: opening a FIFO would block
+    if not stat.S_ISREG(st.st_mode):
+        raise IngestError(f"{path} is not a regular file", "cell files are ordinary files")
+    with open(path, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if st.st_size > MAX_CELL_FILE_BYTES:
+            raise IngestError(
+                f"{path} is {st.st_size:,} bytes; the limit for a cell file is "
+                f"{MAX_CELL_FILE_BYTES:,} bytes",
+                "a cell page is far smaller: check this is the right file",
+            )
+        data = fh.read(MAX_CELL_FILE_BYTES + 1)
+    if len(data) > MAX_CELL_FILE_BYTES:  # it grew while we looked
+        raise IngestError(
+            f"{path} is over the {MAX_CELL_FILE_BYTES:,}-byte limit for a cell file",
+            "a cell page is far smaller: check this is the right file",
+        )
+    return data
+

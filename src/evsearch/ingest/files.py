@@ -1,0 +1,168 @@
+"""Finding cell files in a corpus, decoding them, and what their path says about the cell."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+
+from evsearch.errors import CorpusError
+from evsearch.ingest.grammar import MATRIX_NAMES
+
+#: File suffixes that may hold a cell page.
+CELL_SUFFIXES: tuple[str, ...] = (".txt", ".htm", ".html")
+
+
+_CODE_RE = re.compile(r"^[A-Ea-e][1-5]$")
+
+
+_PATH_NAME_RE = re.compile(r"^(?P<matrix>alcohol|drugs?)[\s_\-]+(?P<code>[A-E][1-5])$", re.I)
+
+
+def discover_cell_files(corpus_dir: Path) -> list[Path]:
+    """Every ``.txt``/``.htm``/``.html`` file under ``corpus_dir``, sorted.
+
+    Symlinks that resolve outside ``corpus_dir`` are skipped, so a corpus cannot pull in
+    files from elsewhere.
+
+    >>> discover_cell_files(Path("corpus"))  # doctest: +SKIP
+    [PosixPath('corpus/alcohol/B5.txt')]
+    """
+    corpus_dir = Path(corpus_dir)
+    if not corpus_dir.exists():
+        raise CorpusError(f"corpus directory {corpus_dir} does not exist")
+    if not corpus_dir.is_dir():
+        raise CorpusError(f"corpus path {corpus_dir} is not a directory")
+    if not os.access(corpus_dir, os.R_OK | os.X_OK):
+        raise CorpusError(f"corpus directory {corpus_dir} is not readable", "check its permissions")
+    root = corpus_dir.resolve()
+    found: list[Path] = []
+    errors: list[OSError] = []
+    for dirpath, dirnames, filenames in os.walk(corpus_dir, onerror=errors.append):
+        dirnames.sort()
+        for name in filenames:
+            path = Path(dirpath) / name
+            if path.suffix.lower() not in CELL_SUFFIXES:
+                continue
+            try:
+                resolved = path.resolve()
+            except OSError:
+                continue
+            if resolved.is_relative_to(root) and resolved.is_file():
+                found.append(path)
+    if errors and errors[0].filename == str(corpus_dir):
+        raise CorpusError(f"cannot read corpus directory {corpus_dir}", "check its permissions")
+    return sorted(found)
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 (BOM or not), UTF-16 with a BOM, else cp1252, else latin-1: never fails
+    (truncated UTF-16 ends in U+FFFD)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def page_name(path: Path, root: Path | None) -> str:
+    """The path below ``root`` without its suffix: ``pages/hot-topic.htm`` -> ``pages/hot-topic``."""
+    rel = path
+    if root is not None:
+        try:
+            rel = path.resolve().relative_to(Path(root).resolve())
+        except ValueError:
+            pass
+    return rel.with_suffix("").as_posix() if root is not None else path.stem
+
+
+def guess_from_path(path: Path, root: Path | None) -> tuple[str | None, str | None]:
+    """``(matrix, code)`` from ``alcohol/B5.txt``, ``Drugs/E1.txt`` or ``alcohol-B5.txt``."""
+    parts = path.parts
+    if root is not None:
+        try:
+            parts = path.resolve().relative_to(Path(root).resolve()).parts
+        except ValueError:
+            pass
+    stem = path.stem
+    m = _PATH_NAME_RE.match(stem)
+    if m:
+        return MATRIX_NAMES[m["matrix"].lower()], m["code"].upper()
+    code = stem.upper() if _CODE_RE.match(stem) else None
+    parent = parts[-2].lower() if len(parts) >= 2 else ""
+    return MATRIX_NAMES.get(parent), code
+
+
+
+_CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
+
+
+_XML_DECL_RE = re.compile(rb"""^<\?xml[^>]+encoding\s*=\s*["']([\w.:-]+)""", re.IGNORECASE)
+
+
+# What browsers do with these labels (WHATWG Encoding Standard): they mean windows-1252.
+_CHARSET_ALIASES = {
+    "iso-8859-1": "cp1252",
+    "iso8859-1": "cp1252",
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "l1": "cp1252",
+    "us-ascii": "cp1252",
+    "ascii": "cp1252",
+    "windows-1252": "cp1252",
+    "x-cp1252": "cp1252",
+}
+
+
+def decode_html(data: bytes) -> str:
+    """Bytes of a saved page -> text: BOM, then valid UTF-8, then the declared charset, then
+    :class:`~bs4.UnicodeDammit`; ``iso-8859-1`` and ``ascii`` are read as windows-1252, as
+    browsers do, so curly quotes and dashes survive.
+
+    >>> decode_html(b'<meta charset="iso-8859-1"><p>\\x93Hi\\x94 \\x96 there')[-13:]
+    '<p>“Hi” – there'
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="replace")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    try:
+        return data.decode("utf-8")  # valid UTF-8 with non-ASCII bytes is UTF-8, whatever it says
+    except UnicodeDecodeError:
+        pass
+    head = data[:4096]
+    m = _XML_DECL_RE.search(head) or _CHARSET_RE.search(head)
+    declared = m.group(1).decode("ascii", "replace").lower() if m else None
+    if declared:
+        codec = _CHARSET_ALIASES.get(declared, declared)
+        try:
+            return data.decode(codec)
+        except (LookupError, UnicodeDecodeError):
+            pass
+    from bs4 import UnicodeDammit  # loaded only when a page is read
+
+    with _quiet(logging.getLogger("bs4.dammit")):  # it logs each replaced character to stderr
+        dammit = UnicodeDammit(data, ["cp1252"], is_html=True)
+    if dammit.unicode_markup is not None:
+        return dammit.unicode_markup
+    return data.decode("cp1252", errors="replace")
+
+
+class _quiet:
+    """Silence a logger for a ``with`` block."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.logger = logger
+
+    def __enter__(self) -> None:
+        self.was, self.logger.disabled = self.logger.disabled, True
+
+    def __exit__(self, *exc: object) -> None:
+        self.logger.disabled = self.was
+
