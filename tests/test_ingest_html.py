@@ -315,9 +315,9 @@ def test_page_and_path_disagree(tmp_path: Path) -> None:
     path = tmp_path / "drug" / "E1.htm"
     path.parent.mkdir()
     path.write_bytes(B5_HTM.read_bytes())
-    with pytest.raises(IngestError, match="page says alcohol/B5 but path says drug/E1") as exc:
-        read_cell_file(path, root=tmp_path)
-    assert str(path) in exc.value.message
+    parsed = read_cell_file(path, root=tmp_path)  # indexed under the page's own cell, with a note
+    assert (parsed.cell.key, len(parsed.studies)) == ("alcohol/B5", 9)
+    assert parsed.notes == ("the text names cell alcohol/B5 but the path says drug/E1: indexed as alcohol/B5",)
 
 
 def test_title_and_heading_disagree(page: str) -> None:
@@ -391,12 +391,12 @@ def test_page_that_is_not_a_cell(tmp_path: Path) -> None:
     assert parsed.cell.description == "Why the worker matters."
     assert parsed.studies == ()
     assert [(p.id, p.section, p.role, p.text, p.title) for p in parsed.passages] == [
-        ("page/hot-staff/p1", "The influence of treatment staff", "paragraph",
+        ("page/hot-staff/the-influence-of-treatment/1", "The influence of treatment staff", "paragraph",
          "Who delivers treatment can matter as much as which treatment is delivered.", title),
-        ("page/hot-staff/p2", "Therapist effects", "paragraph",
+        ("page/hot-staff/therapist-effects/1", "Therapist effects", "paragraph",
          "Some counsellors get consistently better results – whatever the method.", title),
-        ("page/hot-staff/p3", "Therapist effects", "paragraph", "Empathy predicts retention.", title),
-        ("page/hot-staff/p4", "Therapist effects", "paragraph", "Confrontation predicts drop-out.", title),
+        ("page/hot-staff/therapist-effects/2", "Therapist effects", "paragraph", "Empathy predicts retention.", title),
+        ("page/hot-staff/therapist-effects/3", "Therapist effects", "paragraph", "Confrontation predicts drop-out.", title),
     ]
     assert parse_cell_html(HOT_TOPIC).cell.key == "page/hot-topic-the-influence-of-treatment-staff"
 
@@ -469,15 +469,15 @@ def test_mixed_corpus_cli(tmp_path: Path) -> None:
         ids = [d.id for d in docs]
         assert len(ids) == len(set(ids)) == 9 + 28 + 2 + 4  # B5 once, E1 (a study, a description), the page
         assert {d.cell for d in docs} == {"alcohol/B5", "drug/E1", "page/pages-staff"}
-        s2 = next(d for d in docs if d.id == "alcohol/B5/s2")
+        s2 = next(d for d in docs if d.id == "alcohol/B5/k2014-client-centred-supervision")
         assert s2.links == (ARE_SKILLS,) and s2.source == "alcohol/B5.htm"
         hit = idx.search("counsellors consistently better results").hits[0]
-        assert (hit.id, hit.title) == ("page/pages-staff/p2", "Hot topic: the influence of treatment staff")
+        assert (hit.id, hit.title) == ("page/pages-staff/therapist-effects/1", "Hot topic: the influence of treatment staff")
         assert not idx.search("glue supervision", matrix="page").hits
         top = idx.search('"manner of being between offender and agent"', kind="passage").hits
         assert top and top[0].role == "quote" and top[0].cell == "alcohol/B5"
     result = runner.invoke(cli, ["search", "naloxone", "--corpus", str(corpus), "--index", str(index)])
-    assert result.exit_code == 0 and "drug/E1/s1" in result.output
+    assert result.exit_code == 0 and "drug/E1/r2012-naloxone" in result.output
 
 
 def test_build_index_reports_duplicate(tmp_path: Path) -> None:

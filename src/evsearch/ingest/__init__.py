@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from evsearch.errors import IngestError
 from evsearch.ingest.files import (
     CELL_SUFFIXES,
+    check_text,
     decode,
     decode_html,
     discover_cell_files,
@@ -27,17 +28,18 @@ from evsearch.ingest.files import (
     page_name,
 )
 from evsearch.ingest.grammar import DEFAULT_SECTION
-from evsearch.ingest.text import MAX_PANEL_BLOCKS, parse_cell_text
+from evsearch.ingest.text import MAX_PANEL_BLOCKS, PAGE_MATRIX, parse_cell_text
 from evsearch.model import ParsedCell
 
 if TYPE_CHECKING:
-    from evsearch.ingest.html import PAGE_MATRIX, parse_cell_html
+    from evsearch.ingest.html import parse_cell_html
 
 __all__ = [
     "CELL_SUFFIXES",
     "DEFAULT_SECTION",
     "MAX_CELL_FILE_BYTES",
     "MAX_PANEL_BLOCKS",
+    "MAX_PDF_BYTES",
     "PAGE_MATRIX",
     "decode_html",
     "discover_cell_files",
@@ -47,7 +49,7 @@ __all__ = [
 ]
 
 #: The HTML reader loads BeautifulSoup (0.1 s): it is imported on first use.
-_LAZY_HTML = frozenset({"PAGE_MATRIX", "parse_cell_html"})
+_LAZY_HTML = frozenset({"parse_cell_html"})
 
 
 def __getattr__(name: str) -> Any:
@@ -61,6 +63,9 @@ def __getattr__(name: str) -> Any:
 #: The largest cell file read, in bytes (checked before reading): a real cell page is
 #: tens of kilobytes as text, a few hundred as HTML.
 MAX_CELL_FILE_BYTES = 2 * 1024 * 1024
+
+#: The largest PDF read: a cell's PDF is a dozen pages, a few hundred kilobytes.
+MAX_PDF_BYTES = 20 * 1024 * 1024
 
 
 def read_cell_file(path: Path, *, root: Path | None = None) -> ParsedCell:
@@ -78,22 +83,32 @@ def read_cell_file(path: Path, *, root: Path | None = None) -> ParsedCell:
     suffix = path.suffix.lower()
     if suffix not in CELL_SUFFIXES:
         raise IngestError(
-            f"{path}: cell files are .txt, .htm or .html, not {path.suffix or 'no suffix'!r}",
+            f"{path}: cell files are .txt, .htm, .html or .pdf, not {path.suffix or 'no suffix'!r}",
             "save the cell page as HTML (.htm) or as text (.txt)",
         )
     try:
-        data = _read_limited(path)
+        data = _read_limited(path, MAX_PDF_BYTES if suffix == ".pdf" else MAX_CELL_FILE_BYTES)
     except OSError as exc:
         raise IngestError(
             f"cannot read {path}: {exc.strerror or exc}", "check the file exists and is readable"
         ) from exc
     matrix, code = guess_from_path(path, root)
+    name = page_name(path, root)
     try:
+        if suffix == ".pdf":
+            from evsearch.ingest.pdf import pdf_text
+
+            if not data.startswith(b"%PDF-"):
+                raise IngestError("is not a PDF (it does not start with %PDF-)", "check the file")
+            return parse_cell_text(pdf_text(data), matrix=matrix, code=code, name=name)
         if suffix == ".txt":
-            return parse_cell_text(decode(data), matrix=matrix, code=code)
+            text = decode(data)
+            check_text(data, text)
+            return parse_cell_text(text, matrix=matrix, code=code, name=name)
         from evsearch.ingest.html import parse_cell_html
 
-        return parse_cell_html(data, matrix=matrix, code=code, name=page_name(path, root))
+        check_text(data, decode_html(data))
+        return parse_cell_html(data, matrix=matrix, code=code, name=name)
     except IngestError as exc:
         raise IngestError(f"{path}: {exc.message}", exc.hint) from exc
     except (RecursionError, MemoryError, ValueError, LookupError, ArithmeticError) as exc:
@@ -104,24 +119,24 @@ def read_cell_file(path: Path, *, root: Path | None = None) -> ParsedCell:
         ) from exc
 
 
-def _read_limited(path: Path) -> bytes:
-    """The bytes of a regular file of at most :data:`MAX_CELL_FILE_BYTES`, checked before
-    reading it whole (a FIFO or device is refused rather than read)."""
+def _read_limited(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes, checked before reading it
+    whole (a FIFO or device is refused rather than read)."""
     st = os.stat(path)  # before opening: opening a FIFO would block
     if not stat.S_ISREG(st.st_mode):
         raise IngestError(f"{path} is not a regular file", "cell files are ordinary files")
     with open(path, "rb") as fh:
         st = os.fstat(fh.fileno())
-        if st.st_size > MAX_CELL_FILE_BYTES:
+        if st.st_size > limit:
             raise IngestError(
                 f"{path} is {st.st_size:,} bytes; the limit for a cell file is "
-                f"{MAX_CELL_FILE_BYTES:,} bytes",
+                f"{limit:,} bytes",
                 "a cell page is far smaller: check this is the right file",
             )
-        data = fh.read(MAX_CELL_FILE_BYTES + 1)
-    if len(data) > MAX_CELL_FILE_BYTES:  # it grew while we looked
+        data = fh.read(limit + 1)
+    if len(data) > limit:  # it grew while we looked
         raise IngestError(
-            f"{path} is over the {MAX_CELL_FILE_BYTES:,}-byte limit for a cell file",
+            f"{path} is over the {limit:,}-byte limit for a cell file",
             "a cell page is far smaller: check this is the right file",
         )
     return data

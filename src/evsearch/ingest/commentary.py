@@ -1,4 +1,7 @@
-"""Commentary grammar: section headings that run into their first sentence, and pull quotes.
+"""Commentary grammar: section headings that run into their first sentence, pull quotes, and
+side panels and page-break cuts (a block ending without terminal punctuation is continued by the
+next block that starts in lower case; blocks landing in between, at most
+:data:`MAX_PANEL_BLOCKS`, are a side panel).
 
 Shared by the text and HTML readers (the HTML reader only falls back on these where markup
 does not say what a block is).
@@ -7,10 +10,21 @@ does not say what a block is).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from evsearch.ingest.grammar import ends_terminal, term_set
+from evsearch.ingest.grammar import (
+    DEFAULT_SECTION,
+    MAX_PARAGRAPH_CHARS,
+    STOPWORDS,
+    ends_terminal,
+    starts_lower,
+    term_set,
+)
 from evsearch.model import PassageRole
+
+#: How many blocks a side panel may span inside a cut sentence.
+MAX_PANEL_BLOCKS = 6
 
 
 @dataclass
@@ -94,4 +108,119 @@ def split_glued_quote(text: str, context: str) -> tuple[str | None, str]:
     if _echo(quote, context.replace(quote, " ", 1)) < 0.6:
         return None, text
     return quote, rest
+
+
+@dataclass
+class Block:
+    """A run of non-blank lines, cleaned to one line of text."""
+
+    text: str
+    bulleted: bool = False
+    scrap: bool = False  # tab-split sidebar fragment
+
+
+@dataclass
+class _Item:
+    """One piece of commentary before passages are numbered."""
+
+    kind: str  # "heading", "paragraph", "quote", "panel", "panel-heading"
+    text: str
+    bulleted: bool = False
+    extra: list[_Item] = field(default_factory=list)
+
+
+def _rejoin(blocks: Sequence[Block]) -> list[_Item]:
+    """Undo page-break cuts, lifting side panels and pull quotes out of the sentences they cut.
+
+    A block starting in lower case continues the nearest earlier paragraph cut mid-sentence
+    (at most :data:`MAX_PANEL_BLOCKS` blocks back); the blocks in between landed inside the
+    sentence: one unpunctuated line is a pull quote, more are a side panel with its heading.
+    """
+    out: list[_Item] = []
+    for block in blocks:
+        item = _Item("paragraph", block.text, block.bulleted)
+        back = _cut_target(out) if starts_lower(block.text) and not block.bulleted else None
+        if back is not None and len(out[-back].text) > MAX_PARAGRAPH_CHARS:
+            back = None
+        if back is None:
+            out.append(item)
+            continue
+        target, between = out[-back], out[len(out) - back + 1 :]
+        del out[len(out) - back + 1 :]
+        target.text = f"{target.text} {item.text}"
+        if len(between) == 1 and not ends_terminal(between[0].text):
+            target.extra.append(_Item("quote", between[0].text))
+        elif between:
+            heading = None if ends_terminal(between[0].text) else between[0].text
+            if heading:
+                target.extra.append(_Item("panel-heading", heading))
+            target.extra.extend(_Item("panel", b.text) for b in between[1 if heading else 0 :])
+    return out
+
+
+def _cut_target(items: Sequence[_Item]) -> int | None:
+    """How far back the paragraph a lower-case block continues is (1 = the previous block)."""
+    for back in range(1, min(len(items), MAX_PANEL_BLOCKS + 1) + 1):
+        item = items[-back]
+        if _is_cut_paragraph(item.text):
+            return back
+        if item.bulleted or item.extra:
+            break
+    if items and not ends_terminal(items[-1].text):
+        return 1
+    return None
+
+
+def _is_cut_paragraph(text: str) -> bool:
+    """A paragraph (not a heading or pull-quote line) that stops mid-sentence.
+
+    Headings and pull quotes also lack terminal punctuation, but they do not end on a
+    function word ("... at the"), leave a bracket open, or hold a finished sentence.
+    """
+    if len(text) > MAX_PARAGRAPH_CHARS or ends_terminal(text) or len(text.split()) < 4:
+        return False
+    last = re.findall(r"[A-Za-z']+", text[-200:])[-1:] or [""]
+    return (
+        last[0].lower() in STOPWORDS
+        or text.count("(") > text.count(")")
+        or (len(text.split()) >= 8 and bool(re.search(r"[.?!;:]\s", text)))
+    )
+
+
+def parse_commentary(
+    blocks: Sequence[Block], *, default_section: str = DEFAULT_SECTION
+) -> tuple[list[Draft], list[str]]:
+    """Passages in reading order, and every section heading (empty ones too)."""
+    items = _rejoin(blocks)
+    headings: list[str] = []
+    texts = [it.text for it in items]
+    drafts: list[Draft] = []
+    section = default_section
+    for n, item in enumerate(items):
+        text = item.text
+        neighbours = " ".join(texts[max(0, n - 3) : n + 4])
+        heading, body = split_heading(text, bulleted=item.bulleted, context=neighbours)
+        if heading is not None:
+            section = heading
+            headings.append(heading)
+            if not body:
+                continue
+            text = body
+        elif is_line_quote(text, neighbours):
+            drafts.append(Draft(section, "quote", text))
+            continue
+        quote, rest = split_glued_quote(text, neighbours)
+        if quote:
+            drafts.append(Draft(section, "quote", quote))
+            text = rest
+        drafts.append(Draft(section, "paragraph", text))
+        panel_section = section
+        for extra in item.extra:
+            if extra.kind == "panel-heading":
+                panel_section = extra.text
+            elif extra.kind == "quote":
+                drafts.append(Draft(section, "quote", extra.text))
+            else:
+                drafts.append(Draft(panel_section, "panel", extra.text))
+    return drafts, headings
 

@@ -5,19 +5,25 @@ from __future__ import annotations
 import logging
 import os
 import re
+import unicodedata
 from pathlib import Path
 
-from evsearch.errors import CorpusError
-from evsearch.ingest.grammar import MATRIX_NAMES
+from evsearch.errors import CorpusError, IngestError
+from evsearch.ingest.identity import MATRIX_NAMES
 
 #: File suffixes that may hold a cell page.
-CELL_SUFFIXES: tuple[str, ...] = (".txt", ".htm", ".html")
+CELL_SUFFIXES: tuple[str, ...] = (".txt", ".htm", ".html", ".pdf")
 
 
 _CODE_RE = re.compile(r"^[A-Ea-e][1-5]$")
 
 
-_PATH_NAME_RE = re.compile(r"^(?P<matrix>alcohol|drugs?)[\s_\-]+(?P<code>[A-E][1-5])$", re.I)
+_PATH_NAME_RE = re.compile(
+    r"^(?P<matrix>alcohol|drugs?)(?:[\s_.\-]*(?:treatment[\s_.\-]*)?matrix)?(?:[\s_.\-]*cell)?"
+    r"[\s_.\-]*(?P<code>[A-E][1-5])$",
+    re.IGNORECASE,
+)
+_PATH_MATRIX_RE = re.compile(r"^(?P<matrix>alcohol|drugs?)(?:$|[\s_.\-])", re.IGNORECASE)
 
 
 def discover_cell_files(corpus_dir: Path) -> list[Path]:
@@ -61,8 +67,10 @@ def decode(data: bytes) -> str:
     (truncated UTF-16 ends in U+FFFD)."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16", errors="replace")
+    if data.startswith(b"\xef\xbb\xbf"):  # says it is UTF-8: a bad byte is damage, not cp1252
+        return data[3:].decode("utf-8", errors="replace")
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
     try:
@@ -83,7 +91,8 @@ def page_name(path: Path, root: Path | None) -> str:
 
 
 def guess_from_path(path: Path, root: Path | None) -> tuple[str | None, str | None]:
-    """``(matrix, code)`` from ``alcohol/B5.txt``, ``Drugs/E1.txt`` or ``alcohol-B5.txt``."""
+    """``(matrix, code)`` from ``alcohol/B5.txt``, ``Matrix/Drugs/E1.htm``, ``alcohol-B5.txt`` or
+    ``alcohol-B5/copy.txt``."""
     parts = path.parts
     if root is not None:
         try:
@@ -94,9 +103,11 @@ def guess_from_path(path: Path, root: Path | None) -> tuple[str | None, str | No
     m = _PATH_NAME_RE.match(stem)
     if m:
         return MATRIX_NAMES[m["matrix"].lower()], m["code"].upper()
+    if len(parts) >= 2 and (m := _PATH_NAME_RE.match(parts[-2])):  # alcohol-B5/site-2021.txt
+        return MATRIX_NAMES[m["matrix"].lower()], m["code"].upper()
     code = stem.upper() if _CODE_RE.match(stem) else None
-    parent = parts[-2].lower() if len(parts) >= 2 else ""
-    return MATRIX_NAMES.get(parent), code
+    parent = _PATH_MATRIX_RE.match(parts[-2]) if len(parts) >= 2 else None
+    return (MATRIX_NAMES[parent["matrix"].lower()] if parent else None), code
 
 
 
@@ -166,3 +177,40 @@ class _quiet:
     def __exit__(self, *exc: object) -> None:
         self.logger.disabled = self.was
 
+
+
+#: Leading bytes of formats that are never a saved page or its text.
+_MAGIC = {
+    b"%PDF-": "a PDF",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"PK\x03\x04": "a ZIP archive (or an Office document)",
+    b"\x1f\x8b": "a gzip archive",
+    b"\xd0\xcf\x11\xe0": "an Office document",
+    b"\x7fELF": "a program",
+}
+
+#: A decoded file with more than this share of control or undecodable characters is binary.
+MAX_BINARY_SHARE = 0.05
+
+
+def check_text(data: bytes, text: str) -> None:
+    """Refuse what cannot be read as text: a known binary format, mostly control or
+    undecodable characters, or nothing at all."""
+    for magic, what in _MAGIC.items():
+        if data.startswith(magic):
+            raise IngestError(f"holds {what}, not text", "save the cell page as text or HTML")
+    if not text.strip():
+        raise IngestError("holds no text", "check this is the right file")
+    bad = sum(
+        1
+        for ch in text
+        if ch == "\ufffd" or (unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f\v")
+    )
+    if bad > MAX_BINARY_SHARE * len(text):
+        raise IngestError(
+            f"holds binary data, not text ({bad:,} of {len(text):,} characters are control "
+            "or undecodable characters)",
+            "save the cell page as text or HTML",
+        )

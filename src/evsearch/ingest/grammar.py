@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from importlib.resources import files
 
 from evsearch._sanitize import strip_controls
 from evsearch.analysis import stem
-from evsearch.errors import IngestError
 from evsearch.model import STUDY_TYPES
 
 #: Page-break cuts are not rejoined onto a paragraph already this long (real paragraphs are
@@ -25,45 +25,75 @@ MAX_PARAGRAPH_CHARS = 20_000
 DEFAULT_SECTION = "Matrix Bite"
 
 
-MATRIX_NAMES = {"alcohol": "alcohol", "drug": "drug", "drugs": "drug"}
 
 
-MATRIX_TITLES = {"alcohol": "Alcohol", "drug": "Drug"}
+# Site chrome, as package data (``evsearch/data/chrome.txt``): whole lines dropped wherever
+# they appear.
+def _load_chrome() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    always: list[str] = []
+    short: list[str] = []
+    text = files("evsearch").joinpath("data/chrome.txt").read_text(encoding="utf-8")
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("short:"):
+            short.append(line[len("short:") :])
+        else:
+            always.append(line)
+    join = "|".join
+    return (
+        re.compile(rf"(?:{join(f'(?:{p})' for p in always)})", re.IGNORECASE),
+        re.compile(rf"(?:{join(f'(?:{p})' for p in short)})", re.IGNORECASE),
+    )
 
 
-TITLE_RE = re.compile(
-    r"^(?P<matrix>Alcohol|Drugs?) Treatment Matrix cell (?P<code>[A-E][1-5])\b"
-    r"(?:\s*[:\-–]\s*(?P<label>.+))?$",
-    re.IGNORECASE,
+_CHROME_ALWAYS, _CHROME_SHORT = _load_chrome()
+
+#: A chrome line may carry a list or bullet mark (``- Home``).
+_LIST_MARK_RE = re.compile(r"^(?:[-*+•·▪‣–]|\d{1,2}[.)])\s+")
+
+#: Study type codes before a title: ``K``, ``S G``, ``S/G``; glued before a quote (``K'Not``).
+STUDY_RE = re.compile(
+    r"^(?P<types>[SKRG](?:[\s,/&+]{1,3}[SKRG])*)(?:\s+|(?=['‘“\"]))(?P<rest>\S.*)$", re.DOTALL
 )
 
-
-# Site chrome: whole blocks dropped wherever they appear.
-_CHROME_RES = [
-    re.compile(p, re.IGNORECASE)
-    for p in (
-        r"^Home Mailing list\b",
-        r"^S Seminal studies\b",
-        r"^DOWNLOAD PDF\b",
-        r"^Close Matrix Bite\b",
-        r"^(?:Tweet|Comment/qu\w*|Send email\b.*|your\.email@.*)$",
-    )
-]
-
-
-LINKS_LINE_RE = re.compile(r"^Links to other documents\b", re.IGNORECASE)
-
-
-STUDY_RE = re.compile(r"^(?P<types>(?:[SKRG] )+)(?P<rest>\S.*)$")
-
+#: A line holding only type codes (the list rendering puts them above the study).
+TYPE_ONLY_RE = re.compile(r"^[SKRG](?:[\s,/&+]{1,3}[SKRG])*$")
 
 MORE_RE = re.compile(r"^MORE\b")
 
-
+#: The study head: a title, then ``(year)``, ``(organisation, year)``, ``([UK] Ministry of
+#: Justice, 2014)``, ``(NHS Health Scotland 2011)``, ``(2008; free source at time of writing)``,
+#: ``(2012/13)``, ``(2005a)``; then the summary. Spans are bounded so no line is quadratic.
 STUDY_HEAD_RE = re.compile(
-    r"^(?P<title>.+?)\s*\((?:(?P<org>[^()]*?),\s*)?(?P<year>(?:1[89]|20)\d\d)"
-    r"(?:\s*[-–/]\s*\d{2,4})?[a-z]?\)\s*\.?\s*(?P<summary>.*)$"
+    r"^(?P<title>[^\s(].{0,600}?)\s*\(\s*"
+    r"(?:(?P<org>[^()]{0,200}?(?:\([^()]{0,60}\)[^()]{0,200}?)?)\s*[,;:]?\s+)?"
+    r"(?P<year>(?:1[89]|20)\d\d)(?:\s*[-–/]\s*\d{2,4})?[a-z]?"
+    r"(?P<note>\s*[;,:.]\s*[^()]{0,200}?)?\s*\)\s*[.:]?\s*(?P<summary>.*)$",
+    re.DOTALL,
 )
+
+
+def study_parts(text: str) -> tuple[re.Match[str], re.Match[str] | None] | None:
+    """``(type codes match, head match or None)`` when ``text`` starts like a study line."""
+    m = STUDY_RE.match(_LIST_MARK_RE.sub("", text, count=1))
+    if not m:
+        return None
+    head = STUDY_HEAD_RE.match(m["rest"])
+    if head and not re.search(r"[A-Za-z0-9]", head["title"]):
+        head = None
+    return m, head
+
+
+def is_study_line(text: str) -> bool:
+    """A complete study line: type codes, a title, then a parenthesis with a year."""
+    parts = study_parts(text)
+    return parts is not None and parts[1] is not None
+
+
+def is_type_only(text: str) -> bool:
+    return bool(TYPE_ONLY_RE.match(_LIST_MARK_RE.sub("", text, count=1)))
 
 
 # The spans are bounded ({0,300}) so that a long text without a full stop cannot make
@@ -136,9 +166,13 @@ def strip_markup(text: str) -> str:
 
 
 def is_chrome(text: str) -> bool:
-    """Site chrome. The "Links to other documents" line is chrome too, but is kept until
-    :func:`evsearch.ingest.text.split_studies` has used it to find where the commentary starts."""
-    return any(p.search(text) for p in _CHROME_RES)
+    """Site chrome (the lines and patterns of ``data/chrome.txt``) wherever it sits."""
+    line = _LIST_MARK_RE.sub("", text.strip(), count=1).strip(" |")
+    if not line:
+        return True
+    if _CHROME_ALWAYS.fullmatch(line):
+        return True
+    return len(line.split()) <= 40 and not ends_terminal(line) and bool(_CHROME_SHORT.fullmatch(line))
 
 
 def ends_terminal(text: str) -> bool:
@@ -159,39 +193,6 @@ def term_set(text: str) -> set[str]:
     return {stem(w) for w in _words(text) if len(w) > 1}
 
 
-def fallback_identity(matrix: str | None, code: str | None) -> tuple[str | None, str | None]:
-    """The fallback ``(matrix, code)`` normalised: ``("Drugs", "e1")`` -> ``("drug", "E1")``."""
-    fb_matrix = MATRIX_NAMES.get(matrix.lower()) if matrix else None
-    if matrix and fb_matrix is None:
-        raise IngestError(f"unknown matrix {matrix!r}", "the matrices are 'alcohol' and 'drug'")
-    return fb_matrix, code.upper() if code else None
-
-
-def cell_identity(
-    page_matrix: str | None, page_code: str | None, fb_matrix: str | None, fb_code: str | None
-) -> tuple[str, str]:
-    """The cell's ``(matrix, code)``: the page's own, else the fallback; a conflict is an error."""
-    if page_matrix and page_code:
-        if (fb_matrix and fb_matrix != page_matrix) or (fb_code and fb_code != page_code):
-            raise IngestError(
-                f"page says {page_matrix}/{page_code} but path says "
-                f"{fb_matrix or '?'}/{fb_code or '?'}",
-                "rename or move the file to match the cell it holds",
-            )
-        return page_matrix, page_code
-    if fb_matrix and fb_code:
-        return fb_matrix, fb_code
-    raise IngestError(
-        "cannot tell which cell this is: no 'Alcohol/Drug Treatment Matrix cell XN' title "
-        "line, and no matrix and code from the file path",
-        "name the file like alcohol/B5.txt or drug-E1.txt",
-    )
-
-
-def looks_like_label(text: str) -> bool:
-    return ";" in text and len(text.split()) <= 14 and not ends_terminal(text)
-
-
 @dataclass
 class StudyDraft:
     types: tuple[str, ...]
@@ -205,19 +206,19 @@ class StudyDraft:
 
 
 def parse_study(line: str) -> StudyDraft:
-    m = STUDY_RE.match(line)
-    assert m is not None
-    types = tuple(t for t in m["types"].split() if t in STUDY_TYPES)
+    parts = study_parts(line)
+    assert parts is not None
+    m, head = parts
+    types = tuple(t for t in re.findall(r"[SKRG]", m["types"]) if t in STUDY_TYPES)
     rest = m["rest"]
-    head = STUDY_HEAD_RE.match(rest)
     if head:
         title, year = head["title"].strip(), int(head["year"])
-        org = head["org"].strip() if head["org"] and head["org"].strip() else None
+        org = head["org"].strip(" ,;:") if head["org"] and head["org"].strip(" ,;:") else None
         summary = head["summary"]
     else:  # no (organisation, year): the title is the first sentence
-        parts = SENTENCE_SPLIT_RE.split(rest, maxsplit=1)
-        title, org, year = parts[0].strip(), None, None
-        summary = parts[1] if len(parts) > 1 else ""
+        pieces = SENTENCE_SPLIT_RE.split(rest, maxsplit=1)
+        title, org, year = pieces[0].strip(), None, None
+        summary = pieces[1] if len(pieces) > 1 else ""
         if title.endswith("."):
             title = title[:-1]
     links = 0

@@ -24,19 +24,16 @@ from dataclasses import dataclass
 
 from evsearch.errors import IngestError
 from evsearch.ingest.commentary import Draft, is_line_quote, split_heading
+from evsearch.ingest.documents import assemble, page_slug, passage_rows
 from evsearch.ingest.files import decode_html
 from evsearch.ingest.grammar import (
     DEFAULT_SECTION,
-    MATRIX_NAMES,
     MORE_RE,
     STUDY_HEAD_RE,
     STUDY_RE,
-    cell_identity,
     clean,
     ends_terminal,
-    fallback_identity,
     is_chrome,
-    looks_like_label,
     parse_study,
 )
 from evsearch.ingest.html_dom import (
@@ -49,13 +46,19 @@ from evsearch.ingest.html_dom import (
     read_meta_description,
     strip_bullets,
 )
-from evsearch.ingest.sections import assemble, resolve_sections, unique
-from evsearch.model import Cell, ParsedCell, Passage, PassageRole
+from evsearch.ingest.identity import (
+    EMAIL_RE,
+    MATRIX_NAMES,
+    RECORD_RE,
+    cell_identity,
+    fallback_identity,
+    looks_like_label,
+)
+from evsearch.ingest.sections import resolve_sections, unique
+from evsearch.ingest.text import PAGE_MATRIX
+from evsearch.model import Cell, CellForm, ParsedCell, Passage, PassageRole
 
 __all__ = ["PAGE_MATRIX", "decode_html", "parse_cell_html"]
-
-#: The ``matrix`` of a page that is not a Treatment Matrix cell (its key is ``page/<slug>``).
-PAGE_MATRIX = "page"
 
 
 _PAGE_TITLE_RE = re.compile(
@@ -128,7 +131,13 @@ def parse_cell_html(
     studies_at = _find_studies(blocks, start=header.after)
     if header.matrix is None and not studies_at.entries:
         return _generic_page(page_title, meta_description, blocks, name)
-    final_matrix, final_code = cell_identity(header.matrix, header.code, fb_matrix, fb_code)
+    final_matrix, final_code, note = cell_identity(header.matrix, header.code, fb_matrix, fb_code)
+    form: CellForm = "cell"
+    if header.matrix is not None and not studies_at.entries:  # a record or e-mail about the cell
+        texts = [b.text for b in blocks]
+        form = "record" if any(RECORD_RE.match(t) for t in texts) else "email"
+        if not any(EMAIL_RE.match(t) for t in texts) and form == "email" and page_title:
+            form = "cell" if _PAGE_TITLE_RE.search(page_title) else form
     description, desc_index = _find_description(blocks, header.after, studies_at.first)
     label = header.label
     start = studies_at.end if studies_at.entries else (desc_index + 1 if desc_index is not None else 0)
@@ -140,7 +149,13 @@ def parse_cell_html(
     for entry, recovered in zip(studies_at.entries, fallback, strict=True):
         exact = unique(anchors[t] for t in entry.targets if t in anchors)
         sections.append(tuple(exact) if exact else recovered)
-    return assemble(final_matrix, final_code, label, description, drafts, sections, passages)
+    if form != "cell" and description:
+        passages = [Draft(DEFAULT_SECTION, "paragraph", description), *passages]
+        description = ""
+    return assemble(
+        final_matrix, final_code, label, description, drafts, sections, passages,
+        form=form, notes=[note] if note else [],
+    )
 
 
 @dataclass
@@ -425,15 +440,11 @@ def _classify_box(
         yield role, section, block.text, marks if k == 0 else []
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
-
 def _generic_page(
     title: str, description: str, blocks: Sequence[HBlock], name: str | None
 ) -> ParsedCell:
     """A page that is not a cell: its paragraphs, under their headings, titled by ``<title>``."""
-    slug = _slug(name or "") or _slug(title)
+    slug = page_slug(name or "") or page_slug(title)
     if not slug:
         raise IngestError(
             "not a Treatment Matrix cell, and no title or file name to name the page by",
@@ -452,16 +463,8 @@ def _generic_page(
         matrix=PAGE_MATRIX, code=slug, label=heading_title, description=description, title=heading_title
     )
     passages = tuple(
-        Passage(
-            id=f"{key}/p{i}",
-            cell=key,
-            order=i,
-            section=d.section,
-            role=d.role,
-            text=d.text,
-            title=heading_title,
-        )
-        for i, d in enumerate(drafts, start=1)
+        Passage(id=i, cell=key, order=n, section=s, role=r, text=t, title=heading_title)
+        for n, (i, s, r, t) in enumerate(passage_rows(key, drafts), start=1)
     )
-    return ParsedCell(cell=cell, studies=(), passages=passages)
+    return ParsedCell(cell=cell, studies=(), passages=passages, form="page")
 

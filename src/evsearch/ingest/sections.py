@@ -1,4 +1,4 @@
-"""Which commentary sections each study points to, and the assembly of a :class:`ParsedCell`.
+"""Which commentary sections each study points to.
 
 A study's sections come from the cross-reference wording when it names them, otherwise from
 back-references ("listed above") in the commentary, matched to studies by rare shared words.
@@ -12,8 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from evsearch.ingest.commentary import Draft
-from evsearch.ingest.grammar import MATRIX_TITLES, SENTENCE_SPLIT_RE, StudyDraft, term_set
-from evsearch.model import Cell, ParsedCell, Passage, PassageRole, Study
+from evsearch.ingest.grammar import SENTENCE_SPLIT_RE, StudyDraft, term_set
 
 #: Back-references ("listed above") matched against the study list per cell: the matching
 #: costs studies x sentences, and a real cell has a handful.
@@ -118,47 +117,3 @@ def _best_study(
 
 def unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))
-
-
-def assemble(
-    matrix: str,
-    code: str,
-    label: str,
-    description: str,
-    drafts: Sequence[StudyDraft],
-    sections: Sequence[tuple[str, ...]],
-    passages: Sequence[Draft],
-) -> ParsedCell:
-    """Number the studies and passages of a cell (shared by the text and HTML ingesters)."""
-    key = f"{matrix}/{code}"
-    cell = Cell(
-        matrix=matrix,
-        code=code,
-        label=label,
-        description=description,
-        title=f"{MATRIX_TITLES[matrix]} Treatment Matrix cell {code}",
-    )
-    studies = tuple(
-        Study(
-            id=f"{key}/s{i}",
-            cell=key,
-            order=i,
-            types=d.types,
-            title=d.title,
-            organisation=d.organisation,
-            year=d.year,
-            summary=d.summary,
-            sections=sections[i - 1],
-        )
-        for i, d in enumerate(drafts, start=1)
-    )
-    rows: list[tuple[str, PassageRole, str]] = []
-    if description:
-        rows.append((label, "description", description))
-    rows.extend((p.section, p.role, p.text) for p in passages)
-    out = tuple(
-        Passage(id=f"{key}/p{i}", cell=key, order=i, section=s, role=r, text=t)
-        for i, (s, r, t) in enumerate(rows, start=1)
-    )
-    return ParsedCell(cell=cell, studies=studies, passages=out)
-

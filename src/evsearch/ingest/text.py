@@ -1,11 +1,20 @@
-"""The text reader: a cell page saved as text (or extracted from its PDF) -> a :class:`ParsedCell`.
+"""The text reader: a cell page as text (saved from a browser, copied, extracted from its PDF),
+a repository record or a Matrix Bite e-mail -> a :class:`ParsedCell`.
 
-The text is what a PDF extraction of a cell page gives (see ``docs/corpus-format.md``): a header
-(title line, "Column; Row" label, description), the study list, site chrome, then the commentary
-("Matrix Bite") with inline headings, pull quotes, side panels and page-break cuts. The reader
-undoes those artefacts; a block ending without terminal punctuation is continued by the next
-block that starts in lower case, and blocks landing in between (at most
-:data:`MAX_PANEL_BLOCKS`) are a side panel.
+It reads by content, not position. The text is cut into units (lines, or the blank-line
+separated blocks of hard-wrapped text); each unit is classified by what it is, wherever it
+sits: a cell title, the ``Column; Row`` label, chrome (``data/chrome.txt``), a study line
+(type codes, a title and a parenthesis with a year), a line of type codes only (it belongs to
+the study below it), ``MORE``, or prose. Then the parts are assembled:
+
+- the studies are every study line, in order (a study line is never a passage);
+- the description is the first paragraph of prose before the first study;
+- the commentary is the prose after the study list (the clipped scraps that open it dropped),
+  with any other prose before the list in front of it;
+- what the file is: studies make it the cell page; a file that names a cell but has no
+  study list is a repository record (``Home > ...``, a citation line, ``What is cell B5
+  about?``) or a Matrix Bite e-mail, indexed as documents of that cell of kind ``record``;
+  a file that names no cell and whose path names none is a page (``page/<slug>``).
 """
 
 from __future__ import annotations
@@ -14,271 +23,256 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from evsearch.errors import IngestError
-from evsearch.ingest.commentary import Draft, is_line_quote, split_glued_quote, split_heading
+from evsearch.ingest.commentary import MAX_PANEL_BLOCKS, Block, parse_commentary
+from evsearch.ingest.documents import assemble, page_slug
 from evsearch.ingest.grammar import (
     BULLETS,
     DEFAULT_SECTION,
-    LINKS_LINE_RE,
-    MATRIX_NAMES,
     MAX_PARAGRAPH_CHARS,
     MORE_RE,
-    STOPWORDS,
-    STUDY_RE,
-    TITLE_RE,
-    cell_identity,
     clean,
     ends_terminal,
-    fallback_identity,
     is_chrome,
-    looks_like_label,
+    is_study_line,
+    is_type_only,
     parse_study,
     starts_lower,
     strip_markup,
+    study_parts,
 )
-from evsearch.ingest.sections import assemble, resolve_sections
-from evsearch.model import ParsedCell
+from evsearch.ingest.identity import (
+    EMAIL_RE,
+    RECORD_RE,
+    CellRef,
+    find_cell_ref,
+    is_label,
+    resolve_identity,
+)
+from evsearch.ingest.sections import resolve_sections
+from evsearch.model import CellForm, ParsedCell
 
-__all__ = ["parse_cell_text"]
+__all__ = ["MAX_PANEL_BLOCKS", "PAGE_MATRIX", "parse_cell_text"]
 
-#: How many blocks a side panel may span inside a cut sentence.
-MAX_PANEL_BLOCKS = 6
+#: The ``matrix`` of a page that is not a Treatment Matrix cell (its key is ``page/<slug>``).
+PAGE_MATRIX = "page"
+
+_FORM_SECTIONS = {"record": "Repository record", "email": "Matrix Bite e-mail"}
+
+#: Words that make a unit prose, not a scrap of chrome.
+_PROSE_WORDS = 10
 
 
-def parse_cell_text(text: str, *, matrix: str | None = None, code: str | None = None) -> ParsedCell:
-    """Parse the text of one cell page; ``matrix``/``code`` are fallbacks from the file path.
+def parse_cell_text(
+    text: str, *, matrix: str | None = None, code: str | None = None, name: str | None = None
+) -> ParsedCell:
+    """Read one text file; ``matrix``/``code`` come from its path, ``name`` names a page.
 
     >>> parsed = parse_cell_text(Path("corpus/alcohol/B5.txt").read_text())  # doctest: +SKIP
     >>> parsed.cell.key, len(parsed.studies)  # doctest: +SKIP
     ('alcohol/B5', 9)
     """
-    blocks = _blocks(text)
-    header = _parse_header(blocks, matrix=matrix, code=code)
-    key = f"{header.matrix}/{header.code}"
-    raw_studies, commentary = split_studies(blocks[header.next_index :])
-    if header.title_index is None and not raw_studies:
-        raise IngestError(
-            f"no cell title line and no study list found for {key}",
-            "a cell page starts with a line like 'Alcohol Treatment Matrix cell B5'",
-        )
-    passages, headings = _parse_commentary(commentary)
-    drafts = [parse_study(raw) for raw in raw_studies]
+    reading = _read(units(text))
+    ident = resolve_identity(reading.refs, matrix, code)
+    notes = [ident.note] if ident.note else []
+    form: CellForm
+    if not ident.known:
+        return _page(reading, name)
+    if reading.email_marks and ident.named_by_text:
+        form = "email"
+    elif reading.studies or (ident.known and not ident.named_by_text):
+        form = "cell"
+    else:
+        form = "record" if reading.record_marks else "email"
+    assert ident.matrix is not None and ident.code is not None  # known
+    default = DEFAULT_SECTION if form == "cell" else _FORM_SECTIONS[form]
+    flow = reading.flow
+    description = reading.description
+    if form != "cell":  # a record's or e-mail's text is all its own documents
+        flow = [*([Block(description)] if description else []), *reading.flow]
+        description = ""
+    passages, headings = parse_commentary(flow, default_section=default)
+    drafts = [parse_study(raw) for raw in reading.studies]
     sections = resolve_sections(drafts, passages, headings)
-    return assemble(header.matrix, header.code, header.label, header.description, drafts, sections, passages)
+    label = reading.label or next((r.label for r in reading.refs if r.label), None) or ""
+    return assemble(
+        ident.matrix, ident.code, label, description, drafts, sections, passages, form=form, notes=notes
+    )
+
+
+# --------------------------------------------------------------------------- units
+
+
+def units(text: str) -> list[Block]:
+    """The text as units, cleaned and markup stripped: each line, except that a blank-line
+    separated block of hard-wrapped lines is one unit, and a tab-split sidebar scrap is one."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    out: list[Block] = []
+    for raw in re.split(r"\n[ \t\u00a0]*\n", text):
+        lines = [line for line in raw.split("\n") if line.strip()]
+        if not lines:
+            continue
+        joined = " ".join(lines)
+        if "\t" in raw and len(clean(joined)) < 60:
+            pieces = [(joined, True)]
+        elif len(lines) > 1 and _wrapped(lines):
+            pieces = [(joined, False)]
+        else:
+            pieces = [(line, False) for line in lines]
+        for piece, scrap in pieces:
+            stripped = piece.strip()
+            cleaned = strip_markup(clean(piece))
+            if cleaned:
+                out.append(Block(cleaned, bool(stripped) and stripped[0] in BULLETS, scrap=scrap))
+    return out
+
+
+def _wrapped(lines: Sequence[str]) -> bool:
+    """Hard-wrapped prose: lines of similar length, most not ending a sentence, none a study
+    line, a bullet or a title of its own."""
+    if len(lines) < 2:
+        return False
+    lengths = sorted(len(line.strip()) for line in lines[:-1])
+    median = lengths[len(lengths) // 2]
+    if not 40 <= median <= 110 or max(lengths) > 130:
+        return False
+    open_ends = sum(not ends_terminal(line) for line in lines[:-1])
+    starters = sum(
+        bool(study_parts(line.strip())) or line.strip()[:1] in BULLETS or is_chrome(line)
+        for line in lines
+    )
+    return open_ends >= 0.7 * (len(lines) - 1) and starters == 0
+
+
+# --------------------------------------------------------------------------- classification
 
 
 @dataclass
-class _Block:
-    """A run of non-blank lines, cleaned to one line of text."""
+class _Reading:
+    """What the units of one file were found to be."""
 
-    text: str
-    bulleted: bool = False
-    scrap: bool = False  # tab-split sidebar fragment
+    refs: list[CellRef] = field(default_factory=list)
+    label: str | None = None
+    studies: list[str] = field(default_factory=list)
+    before: list[Block] = field(default_factory=list)  # prose units before the first study
+    after: list[Block] = field(default_factory=list)  # units after it (not studies)
+    record_marks: int = 0
+    email_marks: int = 0
+    description: str = ""
+    flow: list[Block] = field(default_factory=list)
 
 
-def _blocks(text: str) -> list[_Block]:
-    """Split into blank-line separated blocks, cleaned, markup stripped, chrome dropped."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
-    out: list[_Block] = []
-    for raw in re.split(r"\n[ \t\u00a0]*\n", text):
-        stripped = raw.strip()
-        bulleted = bool(stripped) and stripped[0] in BULLETS
-        cleaned = strip_markup(clean(raw))
-        if not cleaned:
+def _read(blocks: Sequence[Block]) -> _Reading:
+    r = _Reading()
+    prefix = ""  # a line of type codes waiting for its study
+    in_list = False  # the previous unit was a study
+    for block in blocks:
+        text = block.text
+        r.record_marks += bool(RECORD_RE.match(text))
+        r.email_marks += bool(EMAIL_RE.match(text))
+        if is_type_only(text):
+            prefix = f"{prefix} {text}".strip()
             continue
-        out.append(_Block(cleaned, bulleted, scrap="\t" in raw and len(cleaned) < 60))
-    return [b for b in out if not is_chrome(b.text)]
+        if prefix:
+            candidate, prefix = f"{prefix} {text}", ""
+            if study_parts(candidate):
+                r.studies.append(candidate)
+                in_list = True
+                continue
+        if is_study_line(text):
+            r.studies.append(text)
+            in_list = True
+            continue
+        if MORE_RE.match(text):
+            in_list = False
+            continue
+        ref = find_cell_ref(text)
+        if ref is not None:
+            r.refs.append(ref)
+            if ref.heading:  # "What is cell B5 about?" heads the text that follows
+                _keep(r, Block(text, block.bulleted))
+            continue
+        if block.scrap or is_chrome(text):
+            continue
+        if r.label is None and not r.studies and is_label(text):
+            r.label = text.rstrip(".").strip()
+            continue
+        if in_list and _continues_study(r.studies[-1], text):
+            r.studies[-1] = f"{r.studies[-1]} {text}"
+            continue
+        if (in_list or not r.studies) and study_parts(text) and len(text.split()) >= 4:
+            r.studies.append(text)  # a study line without a year: in the list, or leading it
+            in_list = True
+            continue
+        in_list = False
+        _keep(r, block)
+    _arrange(r)
+    return r
 
 
-def _is_scrap(block: _Block) -> bool:
+def _keep(r: _Reading, block: Block) -> None:
+    (r.after if r.studies else r.before).append(block)
+
+
+def _continues_study(study: str, text: str) -> bool:
+    """A study line cut by a page break, or a summary on a line of its own."""
+    if len(study) > MAX_PARAGRAPH_CHARS:
+        return False
+    if not ends_terminal(study) and starts_lower(text):
+        return True
+    parts = study_parts(study)
+    head = parts[1] if parts else None
+    return bool(head and not head["summary"].strip() and ends_terminal(text) and len(text.split()) >= 5)
+
+
+def _is_description(block: Block) -> bool:
+    """A cell's description: a sentence or more (sidebar lines are links and logos)."""
+    return len(block.text.split()) >= 4 and ends_terminal(block.text) and not block.bulleted
+
+
+def _is_prose(block: Block) -> bool:
+    """A paragraph: sentences, not a line of links or logos."""
+    return len(block.text.split()) >= _PROSE_WORDS and ends_terminal(block.text)
+
+
+def _arrange(r: _Reading) -> None:
+    """The description (the first prose before the list) and the flow of the commentary."""
+    before = list(r.before)
+    if r.studies:
+        desc = next((i for i, b in enumerate(before) if _is_description(b)), None)
+        if desc is not None:
+            r.description = before.pop(desc).text
+            before = before[desc:]
+        before = [b for b in before if _is_prose(b)]  # sidebar scraps ahead of the list go
+        after = list(r.after)
+        skip = 0
+        while skip < len(after) and _is_scrap(after[skip]):
+            skip += 1
+        r.flow = before + after[skip:]
+    else:
+        r.flow = before + r.after
+
+
+def _is_scrap(block: Block) -> bool:
     """A clipped sidebar fragment: tab-split, or short with no sentence in it."""
     if block.scrap:
         return True
     text = block.text
-    words = text.split()
-    return len(words) < 6 and not ends_terminal(text) and not text.endswith("?")
+    return len(text.split()) < 6 and not ends_terminal(text) and not text.endswith("?")
 
 
-@dataclass
-class _Header:
-    matrix: str
-    code: str
-    label: str
-    description: str
-    title_index: int | None
-    next_index: int
+# --------------------------------------------------------------------------- pages
 
 
-def _parse_header(blocks: list[_Block], *, matrix: str | None, code: str | None) -> _Header:
-    fb_matrix, fb_code = fallback_identity(matrix, code)
-    title_index = None
-    page_matrix = page_code = inline_label = None
-    for i, block in enumerate(blocks[:12]):
-        m = TITLE_RE.match(block.text)
-        if m:
-            title_index = i
-            page_matrix = MATRIX_NAMES[m["matrix"].lower()]
-            page_code = m["code"].upper()
-            inline_label = m["label"]
-            break
-    final_matrix, final_code = cell_identity(page_matrix, page_code, fb_matrix, fb_code)
-    i = 0 if title_index is None else title_index + 1
-    label = inline_label or ""
-    if not label and i < len(blocks) and looks_like_label(blocks[i].text):
-        label = blocks[i].text
-        i += 1
-    description = ""
-    if (
-        i < len(blocks)
-        and not STUDY_RE.match(blocks[i].text)
-        and not LINKS_LINE_RE.match(blocks[i].text)
-        and ends_terminal(blocks[i].text)
-    ):
-        description = blocks[i].text
-        i += 1
-    return _Header(final_matrix, final_code, label, description, title_index, i)
-
-
-def split_studies(blocks: list[_Block]) -> tuple[list[str], list[_Block]]:
-    """Study lines, and the commentary blocks after the chrome that follows them."""
-    studies: list[str] = []
-    i = 0
-    while i < len(blocks):
-        text = blocks[i].text
-        if MORE_RE.match(text):
-            i += 1
-            break
-        m = STUDY_RE.match(text)
-        if not m:
-            if studies or not LINKS_LINE_RE.match(text):
-                break
-            i += 1  # the legend's "Links to other documents" tail before the list
-            continue
-        # a study line cut by a page break continues in a lower-case block
-        while (
-            not ends_terminal(text)
-            and i + 1 < len(blocks)
-            and starts_lower(blocks[i + 1].text)
-            and len(text) <= MAX_PARAGRAPH_CHARS
-        ):
-            i += 1
-            text = f"{text} {blocks[i].text}"
-        studies.append(text)
-        i += 1
-    rest = blocks[i:]
-    # The commentary starts after the last "Links to other documents" line, when there is one;
-    # otherwise after the run of clipped sidebar scraps.
-    marks = [j for j, b in enumerate(rest) if LINKS_LINE_RE.match(b.text)]
-    if marks:
-        rest = rest[marks[-1] + 1 :]
-    else:
-        skip = 0
-        while skip < len(rest) and _is_scrap(rest[skip]):
-            skip += 1
-        rest = rest[skip:]
-    return studies, [b for b in rest if not LINKS_LINE_RE.match(b.text)]
-
-
-@dataclass
-class _Item:
-    """One piece of commentary before passages are numbered."""
-
-    kind: str  # "heading", "paragraph", "quote", "panel", "panel-heading"
-    text: str
-    bulleted: bool = False
-    extra: list[_Item] = field(default_factory=list)
-
-
-def _rejoin(blocks: Sequence[_Block]) -> list[_Item]:
-    """Undo page-break cuts, lifting side panels and pull quotes out of the sentences they cut.
-
-    A block starting in lower case continues the nearest earlier paragraph cut mid-sentence
-    (at most :data:`MAX_PANEL_BLOCKS` blocks back); the blocks in between landed inside the
-    sentence: one unpunctuated line is a pull quote, more are a side panel with its heading.
-    """
-    out: list[_Item] = []
-    for block in blocks:
-        item = _Item("paragraph", block.text, block.bulleted)
-        back = _cut_target(out) if starts_lower(block.text) and not block.bulleted else None
-        if back is not None and len(out[-back].text) > MAX_PARAGRAPH_CHARS:
-            back = None
-        if back is None:
-            out.append(item)
-            continue
-        target, between = out[-back], out[len(out) - back + 1 :]
-        del out[len(out) - back + 1 :]
-        target.text = f"{target.text} {item.text}"
-        if len(between) == 1 and not ends_terminal(between[0].text):
-            target.extra.append(_Item("quote", between[0].text))
-        elif between:
-            heading = None if ends_terminal(between[0].text) else between[0].text
-            if heading:
-                target.extra.append(_Item("panel-heading", heading))
-            target.extra.extend(_Item("panel", b.text) for b in between[1 if heading else 0 :])
-    return out
-
-
-def _cut_target(items: Sequence[_Item]) -> int | None:
-    """How far back the paragraph a lower-case block continues is (1 = the previous block)."""
-    for back in range(1, min(len(items), MAX_PANEL_BLOCKS + 1) + 1):
-        item = items[-back]
-        if _is_cut_paragraph(item.text):
-            return back
-        if item.bulleted or item.extra:
-            break
-    if items and not ends_terminal(items[-1].text):
-        return 1
-    return None
-
-
-def _is_cut_paragraph(text: str) -> bool:
-    """A paragraph (not a heading or pull-quote line) that stops mid-sentence.
-
-    Headings and pull quotes also lack terminal punctuation, but they do not end on a
-    function word ("... at the"), leave a bracket open, or hold a finished sentence.
-    """
-    if len(text) > MAX_PARAGRAPH_CHARS or ends_terminal(text) or len(text.split()) < 4:
-        return False
-    last = re.findall(r"[A-Za-z']+", text[-200:])[-1:] or [""]
-    return (
-        last[0].lower() in STOPWORDS
-        or text.count("(") > text.count(")")
-        or (len(text.split()) >= 8 and bool(re.search(r"[.?!;:]\s", text)))
+def _page(reading: _Reading, name: str | None) -> ParsedCell:
+    """A text that names no cell: its paragraphs under their headings (and any study lines)."""
+    flow = [*([Block(reading.description)] if reading.description else []), *reading.flow]
+    first = next((b.text for b in flow), "")
+    heading = first if first and len(first.split()) <= 12 and not ends_terminal(first) else ""
+    page = page_slug(name or "") or page_slug(first[:60]) or "untitled"
+    doc_title = heading or (name.rsplit("/", 1)[-1] if name else "") or page
+    passages, headings = parse_commentary(flow, default_section=doc_title)
+    drafts = [parse_study(raw) for raw in reading.studies]
+    sections = resolve_sections(drafts, passages, headings)
+    return assemble(
+        PAGE_MATRIX, page, doc_title, "", drafts, sections, passages, form="page", title=doc_title
     )
-
-
-def _parse_commentary(blocks: Sequence[_Block]) -> tuple[list[Draft], list[str]]:
-    """Passages in reading order, and every section heading (empty ones too)."""
-    items = _rejoin(blocks)
-    headings: list[str] = []
-    texts = [it.text for it in items]
-    drafts: list[Draft] = []
-    section = DEFAULT_SECTION
-    for n, item in enumerate(items):
-        text = item.text
-        neighbours = " ".join(texts[max(0, n - 3) : n + 4])
-        heading, body = split_heading(text, bulleted=item.bulleted, context=neighbours)
-        if heading is not None:
-            section = heading
-            headings.append(heading)
-            if not body:
-                continue
-            text = body
-        elif is_line_quote(text, neighbours):
-            drafts.append(Draft(section, "quote", text))
-            continue
-        quote, rest = split_glued_quote(text, neighbours)
-        if quote:
-            drafts.append(Draft(section, "quote", quote))
-            text = rest
-        drafts.append(Draft(section, "paragraph", text))
-        panel_section = section
-        for extra in item.extra:
-            if extra.kind == "panel-heading":
-                panel_section = extra.text
-            elif extra.kind == "quote":
-                drafts.append(Draft(section, "quote", extra.text))
-            else:
-                drafts.append(Draft(panel_section, "panel", extra.text))
-    return drafts, headings
-

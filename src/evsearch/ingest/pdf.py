@@ -1,0 +1,70 @@
+"""The PDF reader: a cell's published PDF -> text for the text reader.
+
+pdfminer.six, because its layout analysis groups a page's lines into text boxes (paragraphs),
+which is what the text reader's units are; pypdf gives lines only, so paragraphs, headings and
+study lines would have to be guessed back from line lengths. Both are pure Python and
+maintained. Each box's lines are joined into one line and boxes are separated by blank lines;
+a box holding several study lines (tight spacing) is split where each starts.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+
+from evsearch.errors import IngestError
+from evsearch.ingest.grammar import BULLETS, ends_terminal, is_type_only, study_parts
+
+__all__ = ["pdf_text"]
+
+
+def pdf_text(data: bytes) -> str:
+    """The text of a PDF, one paragraph a block.
+
+    Raises :class:`IngestError` for a damaged or encrypted PDF, or one without text.
+    """
+    from pdfminer.high_level import extract_pages
+    from pdfminer.layout import LAParams, LTTextContainer
+    from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+    from pdfminer.pdfparser import PDFSyntaxError
+    from pdfminer.psexceptions import PSException
+
+    blocks: list[str] = []
+    logging.getLogger("pdfminer").setLevel(logging.ERROR)  # it warns about every odd font
+    try:
+        for page in extract_pages(io.BytesIO(data), laparams=LAParams()):
+            for element in page:
+                if isinstance(element, LTTextContainer):
+                    blocks.extend(_paragraphs(element.get_text()))
+    except (PDFEncryptionError, PDFPasswordIncorrect) as exc:
+        raise IngestError("is an encrypted PDF", "save an unprotected copy of the PDF") from exc
+    except (PDFSyntaxError, PSException, KeyError, TypeError, ValueError) as exc:
+        raise IngestError(
+            f"cannot be read as a PDF ({type(exc).__name__})", "check the PDF opens in a viewer"
+        ) from exc
+    if not any(b.strip() for b in blocks):
+        raise IngestError("is a PDF with no text in it (a scanned image?)", "use the HTML page or its text")
+    return "\n\n".join(blocks)
+
+
+def _paragraphs(box: str) -> list[str]:
+    """A text box's lines joined into paragraphs: a new one where a study line, a line of
+    type codes or a bullet starts after a finished sentence."""
+    out: list[list[str]] = []
+    for raw in box.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        starts = is_type_only(line) or line[0] in BULLETS or study_parts(line) is not None
+        if out and not (starts and (ends_terminal(out[-1][-1]) or is_type_only(out[-1][-1]))):
+            out[-1].append(line)
+        else:
+            out.append([line])
+    return [_join(lines) for lines in out]
+
+
+def _join(lines: list[str]) -> str:
+    text = lines[0]
+    for line in lines[1:]:
+        text = text + line if text.endswith("-") else f"{text} {line}"
+    return text
