@@ -137,15 +137,23 @@ def test_a_fifo_is_refused_not_read(tmp_path: Path) -> None:
         read_cell_file(fifo)
 
 
-@pytest.mark.parametrize("data", [
-    b"", b"\x00" * 1000, bytes(range(256)) * 10, b"\xff\xfe", b"\xfe\xff\x00",
-    b"\xef\xbb\xbfAlcohol Treatment Matrix cell B5\n\n\xc3", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+@pytest.mark.parametrize(("data", "reason"), [
+    (b"", "holds no text"), (b"\x00" * 1000, "holds binary data"), (bytes(range(256)) * 10, "holds binary data"),
+    (b"\xff\xfe", "holds no text"), (b"\xfe\xff\x00", "holds binary data"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "holds a PNG image"),
 ])
-def test_binary_and_truncated_files_are_refused_per_file(tmp_path: Path, data: bytes) -> None:
+def test_binary_and_truncated_files_are_refused_per_file(tmp_path: Path, data: bytes, reason: str) -> None:
     path = tmp_path / "notes.txt"
     path.write_bytes(data)
-    with pytest.raises(IngestError, match=r"^.*notes\.txt: cannot tell which cell this is"):
+    with pytest.raises(IngestError, match=rf"^.*notes\.txt: {reason}"):
         read_cell_file(path)
+
+
+def test_a_truncated_utf8_file_is_still_read(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"\xef\xbb\xbfAlcohol Treatment Matrix cell B5\n\n\xc3")
+    parsed = read_cell_file(path)
+    assert (parsed.cell.key, parsed.studies, parsed.passages) == ("alcohol/B5", (), ())
 
 
 def test_truncated_utf16_is_decoded_not_a_crash(tmp_path: Path) -> None:
@@ -474,8 +482,11 @@ def test_html_cell_markup_and_escapes_never_reach_output(tmp_path: Path) -> None
     assert "&lt;mark&gt;<mark>fake</mark>&lt;/mark&gt;" in text  # the page's "<mark>" text, escaped
     assert "&amp;lt;<mark>mark</mark>&amp;gt;" in text  # its "&lt;mark&gt;" text, escaped once more
     assert "alert(2)" not in text  # a real <script> element is dropped
-    for doc in ("s1", "p1", "p2"):
-        code, out, _ = run("show", f"drug/B5/{doc}", "--index", index)
+    with open_index(Path(index)) as opened:
+        ids = [d.id for d in opened.documents()]
+    assert len(ids) == 3  # a study, the description and a paragraph
+    for doc in ids:
+        code, out, _ = run("show", doc, "--index", index)
         assert code == 0 and not CONTROL.search(out.replace("\n", "")), repr(out)
 
 

@@ -45,8 +45,10 @@ def test_filters_as_options_and_as_query_syntax_agree(idx: SearchIndex) -> None:
 
 
 def test_sort_by_year_both_ways_undated_last_ties_stable(idx: SearchIndex) -> None:
+    labels = {d.id: f"s{i}" for i, d in enumerate(idx.documents(kind="study"), start=1)}
+
     def order(query: str, sort: str) -> list[tuple[str, int | None]]:
-        return [(h.id[11:], h.year) for h in idx.search(query, sort=sort, limit=100).hits]
+        return [(labels.get(h.id, h.id), h.year) for h in idx.search(query, sort=sort, limit=100).hits]
 
     assert order("offenders", "year")[:4] == [("s5", 2002), ("s8", 2005), ("s1", 2008), ("s2", 2014)]
     # equal years (and equal scores: a filter-only query) keep the cell's order both ways
@@ -191,25 +193,28 @@ def test_cli_filter_options_match_query_syntax(run) -> None:
                     "--brief")
     by_query = run("search", "supervision type:K,R year:>=2005", "--brief")
     assert by_option.output == by_query.output == (
-        "alcohol/B5/k2014-client-centred-supervision    3.92  [K 2014] Client-centred supervision motivates UK offenders\n"
-        "alcohol/B5/k2008-relationship-therapist-seems    2.35  [K 2008] Relationship with therapist seems more important for "
-        "offenders than other clients\n"
+        "alcohol/B5/k2014-client-centred-supervision      3.92  [K 2014] Client-centred supervision "
+        "motivates UK offenders\n"
+        "alcohol/B5/k2008-relationship-therapist-seems    2.35  [K 2008] Relationship with therapist seems "
+        "more important for offenders than other clients\n"
     )
     both = run("search", "offenders", "--matrix", "alcohol", "--cell", "B5", "--year-to", "2002",
                "--brief")
     assert both.output == (
-        "alcohol/B5/r2002-supervising-offenders-quality    7.59  [R 2002] Supervising offenders is about the quality of the "
-        "relationship\n"
+        "alcohol/B5/r2002-supervising-offenders-quality    7.59  [R 2002] Supervising offenders is about "
+        "the quality of the relationship\n"
     )
 
 
 def test_cli_brief_is_one_line_per_hit(run) -> None:
     result = run("search", "supervision", "--brief", "--limit", "3", "--sort", "-year")
     assert result.output == """\
-alcohol/B5/k2014-client-centred-supervision    3.92  [K 2014] Client-centred supervision motivates UK offenders
-alcohol/B5/k2008-relationship-therapist-seems    2.35  [K 2008] Relationship with therapist seems more important for offenders than \
-other clients
-alcohol/B5/g2005-manual-research-based    7.06  [G 2005] Manual for research-based offender supervision
+alcohol/B5/k2014-client-centred-supervision      3.92  [K 2014] Client-centred supervision motivates UK \
+offenders
+alcohol/B5/k2008-relationship-therapist-seems    2.35  [K 2008] Relationship with therapist seems more \
+important for offenders than other clients
+alcohol/B5/g2005-manual-research-based           7.06  [G 2005] Manual for research-based offender \
+supervision
 """
 
 
@@ -273,15 +278,17 @@ substance.
 Discussed in: Are the practitioner's therapeutic skills really unimportant?
 
 Passages that discuss it:
-  alcohol/B5/are-the-practitioners-therapeutic/1  Research may be sparse, but what we do have supports…
-  alcohol/B5/are-the-practitioners-therapeutic/2  The glue of the supervision process is the manner of being…
-  alcohol/B5/are-the-practitioners-therapeutic/3  Therapists in the Canadian study described above were…
-  alcohol/B5/are-the-practitioners-therapeutic/4  The "deportment" she recommended was that systematised by…
-  alcohol/B5/are-the-practitioners-therapeutic/5  The starting point review put it this way: "agencies have…
+  alcohol/B5/are-the-practitioners-therapeutic/1  Research may be sparse, but…
+  alcohol/B5/are-the-practitioners-therapeutic/2  The glue of the supervision…
+  alcohol/B5/are-the-practitioners-therapeutic/3  Therapists in the Canadian…
+  alcohol/B5/are-the-practitioners-therapeutic/4  The "deportment" she…
+  alcohol/B5/are-the-practitioners-therapeutic/5  The starting point review…
 
 Other studies discussed there:
-  alcohol/B5/r2002-supervising-offenders-quality  [R 2002] Supervising offenders is about the quality of the relationship
-  alcohol/B5/r2005-motivational-interviewing-work  [R 2005] Can motivational interviewing work in criminal justice settings?
+  alcohol/B5/r2002-supervising-offenders-quality  [R 2002] Supervising offenders is about the quality \
+of the relationship
+  alcohol/B5/r2005-motivational-interviewing-work  [R 2005] Can motivational interviewing work in \
+criminal justice settings?
 """
     data = json.loads(run("show", "alcohol/B5/are-the-practitioners-therapeutic/2", "--json").output)
     assert data["id"] == "alcohol/B5/are-the-practitioners-therapeutic/2"
@@ -293,9 +300,10 @@ Other studies discussed there:
 def test_cli_similar(run) -> None:
     result = run("similar", "alcohol/B5/r2005-motivational-interviewing-work", "--kind", "study", "--limit", "2", "--brief")
     assert result.output == """\
-alcohol/B5/k2014-client-centred-supervision    3.36  [K 2014] Client-centred supervision motivates UK offenders
-alcohol/B5/k2016-job-perception-lack    1.73  [K 2016] 'Not my job' perception and lack of confidence impede assessment of \
-domestic violence
+alcohol/B5/k2014-client-centred-supervision    3.36  [K 2014] Client-centred supervision motivates UK \
+offenders
+alcohol/B5/k2016-job-perception-lack           1.73  [K 2016] 'Not my job' perception and lack of \
+confidence impede assessment of domestic violence
 """
     text = run("similar", "alcohol/B5/r2005-motivational-interviewing-work", "--limit", "1").output
     assert text.splitlines()[:4] == [

@@ -149,7 +149,8 @@ def index_cmd(
 
 def _print_report(report: Any, prefix: str = "") -> None:
     for problem in report.problems:
-        click.echo(f"{prefix}skipped {clean(problem.path)}: {clean(problem.reason)}", err=True)
+        verb = "skipped" if problem.skipped else "note on"
+        click.echo(f"{prefix}{verb} {clean(problem.path)}: {clean(problem.reason)}", err=True)
     what = "rebuilt: " if report.rebuilt else ""
     click.echo(f"{prefix}{what}{report.summary()}; {report.documents} documents written "
                f"in {report.seconds:.2f}s")
@@ -273,14 +274,14 @@ def _fit(line: str, width: int) -> str:
 def hit_filter_options(f: F) -> F:
     """The filters of ``search``: each may also be written in the query (``type:K`` ...)."""
     for decorator in reversed([
-        click.option("--kind", type=click.Choice(["study", "passage"], case_sensitive=False),
+        click.option("--kind", type=click.Choice(["study", "passage", "record"], case_sensitive=False),
                      help="Only studies or only passages (query: kind:study)."),
         click.option("--type", "study_types", multiple=True,
                      type=click.Choice(["S", "K", "R", "G"], case_sensitive=False),
                      help="Only studies of this type: S seminal, K key, R review, G guidance; "
                           "repeat for several (query: type:K or type:S,G)."),
         click.option("--cell", help="Only this cell, e.g. B5 or alcohol/B5 (query: cell:B5)."),
-        click.option("--matrix", type=click.Choice(["alcohol", "drug"], case_sensitive=False),
+        click.option("--matrix", type=click.Choice(["alcohol", "drug", "page"], case_sensitive=False),
                      help="Only this matrix (query: matrix:alcohol)."),
         click.option("--year-from", type=int, metavar="YEAR",
                      help="Only documents of this year or later (query: year:>=2005)."),
@@ -557,7 +558,7 @@ def _excerpt(text: str, width: int) -> str:
 @index_options
 @click.option("-n", "--limit", default=10, show_default=True, type=click.IntRange(1, 1000),
               help="How many documents to show.")
-@click.option("--kind", type=click.Choice(["study", "passage"], case_sensitive=False),
+@click.option("--kind", type=click.Choice(["study", "passage", "record"], case_sensitive=False),
               help="Only studies or only passages.")
 @click.option("--brief", is_flag=True, help="One line per hit: id, score, type and year, title.")
 @format_options(FORMATS)

@@ -272,7 +272,7 @@ def document_fields(doc: Document, source: str) -> dict[str, Any]:
             fields["year"] = doc.year
     else:
         fields.update(
-            kind="passage",
+            kind=doc.kind,
             doc_title=doc.title,
             section=doc.section,
             text=doc.text,
@@ -301,7 +301,7 @@ class SourceBatch:
             "sha256": self.sha256,
             "size": self.size,
             "mtime_ns": self.mtime_ns,
-            "cell": self.parsed.cell.key if self.parsed else None,
+            "cell": self.parsed.claim if self.parsed else None,  # the duplicate rule's key
             "documents": len(self.documents),
             "studies": studies,
             "shadowed_by": self.shadowed_by,
@@ -586,17 +586,18 @@ def ingest_corpus(
             problems.append(got)
         else:
             found.append(got)
+            problems.extend(FileProblem(rel, n, skipped=False) for n in got.parsed.notes if got.parsed)
     winners: dict[str, SourceBatch] = {}
     ranks = {batch.source: _rank(corpus_dir, batch) for batch in found}
     for batch in found:
         assert batch.parsed is not None
-        key = batch.parsed.cell.key
+        key = batch.parsed.claim
         if key not in winners or ranks[batch.source] > ranks[winners[key].source]:
             winners[key] = batch
     batches: list[SourceBatch] = []
     for batch in found:
         assert batch.parsed is not None
-        key = batch.parsed.cell.key
+        key = batch.parsed.claim
         win = winners[key]
         if win is batch:
             batches.append(batch)
@@ -766,7 +767,8 @@ def _plan(corpus: Path, old: dict[str, Any], tracker: _Progress) -> _Plan:
             plan.problems.append(got)
             continue
         assert got.parsed is not None
-        key = got.parsed.cell.key
+        plan.problems.extend(FileProblem(rel, n, skipped=False) for n in got.parsed.notes)
+        key = got.parsed.claim
         holder = owner.get(key)
         if (holder is not None and holder != rel) or (entry and entry.get("shadowed_by")):
             plan.conflict = True  # two files hold one cell: the duplicate rule decides

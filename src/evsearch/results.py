@@ -113,10 +113,12 @@ class IndexStats:
 
 @dataclass(frozen=True)
 class FileProblem:
-    """A corpus file that could not be ingested, and why."""
+    """A corpus file that could not be ingested, and why (or, with ``skipped=False``, a file
+    that was indexed with a note: its text and its path name different cells)."""
 
     path: str
     reason: str
+    skipped: bool = True
 
 
 @dataclass(frozen=True)

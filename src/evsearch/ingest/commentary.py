@@ -52,7 +52,38 @@ def split_heading(text: str, *, bulleted: bool, context: str) -> tuple[str | Non
         return text[:split].strip(), text[split:].strip()
     if not ends_terminal(text) and len(text.split()) <= 7 and not is_line_quote(text, context):
         return text, ""
+    run_in = _run_in_heading(text)
+    if run_in is not None:
+        return text[:run_in].strip(), text[run_in:].strip()
     return None, text
+
+
+#: Words a sentence often opens with: a heading that runs into its first sentence without
+#: punctuation ("Highlighted study The national survey ...") ends before one of them.
+_OPENERS = frozenset(
+    """The A An This These That Those It Its In On At For From With By As Our We Their They
+    There When While Where How What Why Although Though Despite Unlike After Before Both Each
+    Most Many Some Such Several One Two Three Among Across Not No Only Even If Since Because
+    Research Researchers Studies Findings Evidence""".split()
+)
+
+
+def _run_in_heading(text: str) -> int | None:
+    """Offset of the sentence after a run-in heading: 2 to 6 words, capitalised first, no
+    punctuation, then a sentence opener followed by a lower-case word, and a whole sentence."""
+    words = list(re.finditer(r"\S+", text[:200]))
+    if len(words) < 10 or not words[0].group()[:1].isupper() or not ends_terminal(text):
+        return None
+    for k in range(2, min(7, len(words) - 2)):
+        head = [w.group() for w in words[:k]]
+        if any(re.search(r"[^\w'’-]", w) for w in head):
+            return None  # punctuation inside: an ordinary sentence
+        word, nxt = words[k].group(), words[k + 1].group()
+        if word in _OPENERS and head[-1][:1].islower() and nxt[:1].islower():
+            if all(w.lower() in STOPWORDS for w in head):
+                return None
+            return words[k].start()
+    return None
 
 
 def _sentence_start(text: str, *, max_words: int) -> int | None:

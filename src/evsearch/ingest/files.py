@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import unicodedata
@@ -133,8 +132,8 @@ _CHARSET_ALIASES = {
 
 def decode_html(data: bytes) -> str:
     """Bytes of a saved page -> text: BOM, then valid UTF-8, then the declared charset, then
-    :class:`~bs4.UnicodeDammit`; ``iso-8859-1`` and ``ascii`` are read as windows-1252, as
-    browsers do, so curly quotes and dashes survive.
+    windows-1252; ``iso-8859-1`` and ``ascii`` are read as windows-1252, as browsers do, so
+    curly quotes and dashes survive.
 
     >>> decode_html(b'<meta charset="iso-8859-1"><p>\\x93Hi\\x94 \\x96 there')[-13:]
     '<p>“Hi” – there'
@@ -156,27 +155,9 @@ def decode_html(data: bytes) -> str:
             return data.decode(codec)
         except (LookupError, UnicodeDecodeError):
             pass
-    from bs4 import UnicodeDammit  # loaded only when a page is read
-
-    with _quiet(logging.getLogger("bs4.dammit")):  # it logs each replaced character to stderr
-        dammit = UnicodeDammit(data, ["cp1252"], is_html=True)
-    if dammit.unicode_markup is not None:
-        return dammit.unicode_markup
+    # windows-1252, as browsers do; not a statistical guess, which would depend on which
+    # detector happens to be installed (chardet, charset-normalizer) and vary between machines
     return data.decode("cp1252", errors="replace")
-
-
-class _quiet:
-    """Silence a logger for a ``with`` block."""
-
-    def __init__(self, logger: logging.Logger) -> None:
-        self.logger = logger
-
-    def __enter__(self) -> None:
-        self.was, self.logger.disabled = self.logger.disabled, True
-
-    def __exit__(self, *exc: object) -> None:
-        self.logger.disabled = self.was
-
 
 
 #: Leading bytes of formats that are never a saved page or its text.

@@ -104,7 +104,7 @@ _XREF_CLICK_RE = re.compile(
 
 
 _XREF_NAMED_RE = re.compile(
-    r"\bDiscussions? in (?:the )?bite'?s? (?P<names>[^.]{0,300}?) sections?(?:\.|$)", re.IGNORECASE
+    r"\bDiscussions? in (?:the )?bite['’]?s? (?P<names>[^.]{0,300}?) sections?(?:\.|$)", re.IGNORECASE
 )
 
 

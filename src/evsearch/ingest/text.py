@@ -23,7 +23,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from evsearch.ingest.commentary import MAX_PANEL_BLOCKS, Block, parse_commentary
+from evsearch.ingest.commentary import MAX_PANEL_BLOCKS, Block, parse_commentary, split_heading
 from evsearch.ingest.documents import assemble, page_slug
 from evsearch.ingest.grammar import (
     BULLETS,
@@ -136,11 +136,16 @@ def _wrapped(lines: Sequence[str]) -> bool:
     if not 40 <= median <= 110 or max(lengths) > 130:
         return False
     open_ends = sum(not ends_terminal(line) for line in lines[:-1])
-    starters = sum(
-        bool(study_parts(line.strip())) or line.strip()[:1] in BULLETS or is_chrome(line)
-        for line in lines
-    )
+    starters = sum(_starts_unit(line.strip()) for line in lines)
     return open_ends >= 0.7 * (len(lines) - 1) and starters == 0
+
+
+def _starts_unit(line: str) -> bool:
+    """A line that is a unit of its own, never the middle of a wrapped paragraph."""
+    return bool(
+        study_parts(line) or is_type_only(line) or MORE_RE.match(line) or line[:1] in BULLETS
+        or is_chrome(line) or find_cell_ref(line) or is_label(line)
+    )
 
 
 # --------------------------------------------------------------------------- classification
@@ -245,11 +250,23 @@ def _arrange(r: _Reading) -> None:
         before = [b for b in before if _is_prose(b)]  # sidebar scraps ahead of the list go
         after = list(r.after)
         skip = 0
-        while skip < len(after) and _is_scrap(after[skip]):
+        while skip < len(after) and _is_scrap(after[skip]) and not _heads(after, skip):
             skip += 1
         r.flow = before + after[skip:]
     else:
         r.flow = before + r.after
+
+
+def _heads(blocks: Sequence[Block], i: int) -> bool:
+    """A short line that heads what follows (``Issues to consider and discuss``): three words
+    or more, then a bullet or a paragraph without a heading of its own."""
+    if len(blocks[i].text.split()) < 3 or i + 1 >= len(blocks) or not blocks[i].text[:1].isupper():
+        return False
+    nxt = blocks[i + 1]
+    if nxt.bulleted:
+        return True
+    heading, _ = split_heading(nxt.text, bulleted=False, context="")
+    return heading is None and _is_prose(nxt)
 
 
 def _is_scrap(block: Block) -> bool:
