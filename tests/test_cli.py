@@ -11,6 +11,9 @@ from click.testing import CliRunner
 from evsearch.cli import cli
 from tests.conftest import CORPUS
 
+# B5's ids (see evsearch.ingest.documents)
+S7 = "alcohol/B5/r2005-motivational-interviewing-work"
+
 HIT_KEYS = {"rank", "score", "id", "kind", "cell", "title", "section", "study_type", "year",
             "snippet", "text"}
 
@@ -50,7 +53,7 @@ def test_search_json_contract(runner: CliRunner, built_index: Path) -> None:
         assert hit["rank"] == rank and hit["cell"] == "alcohol/B5"
         assert "<mark>" in hit["snippet"]
     study = data["hits"][0]
-    assert study == {**study, "id": "alcohol/B5/r2005-motivational-interviewing-work", "kind": "study", "study_type": "R",
+    assert study == {**study, "id": S7, "kind": "study", "study_type": "R",
                      "year": 2005, "section": None,
                      "title": "Can motivational interviewing work in criminal justice settings?"}
     passages = [h for h in data["hits"] if h["kind"] == "passage"]
@@ -114,7 +117,8 @@ def test_error_unknown_document(runner: CliRunner, built_index: Path) -> None:
     code, out, err = run(runner, "show", "alcohol/B5/s99", index=built_index)
     assert code == 1 and out == ""
     assert err == ("Error: no document with id 'alcohol/B5/s99'\n"
-                   "Hint: ids look like alcohol/B5/k2008-relationship-therapist-seems or alcohol/B5/where-should-i-start/1\n")
+                   "Hint: ids look like alcohol/B5/k2008-relationship-therapist-seems or "
+                   "alcohol/B5/where-should-i-start/1\n")
 
 
 def test_error_bad_query_filter(runner: CliRunner, built_index: Path) -> None:

@@ -138,7 +138,8 @@ def test_a_fifo_is_refused_not_read(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("data", "reason"), [
-    (b"", "holds no text"), (b"\x00" * 1000, "holds binary data"), (bytes(range(256)) * 10, "holds binary data"),
+    (b"", "holds no text"), (b"\x00" * 1000, "holds binary data"),
+    (bytes(range(256)) * 10, "holds binary data"),
     (b"\xff\xfe", "holds no text"), (b"\xfe\xff\x00", "holds binary data"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "holds a PNG image"),
 ])

@@ -611,7 +611,9 @@ def test_read_cell_file_path_disagreement_is_indexed_under_the_text_cell(tmp_pat
     path.write_bytes(B5_PATH.read_bytes())
     parsed = read_cell_file(path)
     assert (parsed.cell.key, len(parsed.studies)) == ("alcohol/B5", 9)
-    assert parsed.notes == ("the text names cell alcohol/B5 but the path says drug/E1: indexed as alcohol/B5",)
+    assert parsed.notes == (
+        "the text names cell alcohol/B5 but the path says drug/E1: indexed as alcohol/B5",
+    )
 
 
 def test_read_cell_file_encodings(tmp_path: Path) -> None:

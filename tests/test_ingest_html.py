@@ -317,7 +317,9 @@ def test_page_and_path_disagree(tmp_path: Path) -> None:
     path.write_bytes(B5_HTM.read_bytes())
     parsed = read_cell_file(path, root=tmp_path)  # indexed under the page's own cell, with a note
     assert (parsed.cell.key, len(parsed.studies)) == ("alcohol/B5", 9)
-    assert parsed.notes == ("the text names cell alcohol/B5 but the path says drug/E1: indexed as alcohol/B5",)
+    assert parsed.notes == (
+        "the text names cell alcohol/B5 but the path says drug/E1: indexed as alcohol/B5",
+    )
 
 
 def test_title_and_heading_disagree(page: str) -> None:
@@ -395,8 +397,10 @@ def test_page_that_is_not_a_cell(tmp_path: Path) -> None:
          "Who delivers treatment can matter as much as which treatment is delivered.", title),
         ("page/hot-staff/therapist-effects/1", "Therapist effects", "paragraph",
          "Some counsellors get consistently better results – whatever the method.", title),
-        ("page/hot-staff/therapist-effects/2", "Therapist effects", "paragraph", "Empathy predicts retention.", title),
-        ("page/hot-staff/therapist-effects/3", "Therapist effects", "paragraph", "Confrontation predicts drop-out.", title),
+        ("page/hot-staff/therapist-effects/2", "Therapist effects", "paragraph",
+         "Empathy predicts retention.", title),
+        ("page/hot-staff/therapist-effects/3", "Therapist effects", "paragraph",
+         "Confrontation predicts drop-out.", title),
     ]
     assert parse_cell_html(HOT_TOPIC).cell.key == "page/hot-topic-the-influence-of-treatment-staff"
 
@@ -472,7 +476,8 @@ def test_mixed_corpus_cli(tmp_path: Path) -> None:
         s2 = next(d for d in docs if d.id == "alcohol/B5/k2014-client-centred-supervision")
         assert s2.links == (ARE_SKILLS,) and s2.source == "alcohol/B5.htm"
         hit = idx.search("counsellors consistently better results").hits[0]
-        assert (hit.id, hit.title) == ("page/pages-staff/therapist-effects/1", "Hot topic: the influence of treatment staff")
+        assert (hit.id, hit.title) == (
+            "page/pages-staff/therapist-effects/1", "Hot topic: the influence of treatment staff")
         assert not idx.search("glue supervision", matrix="page").hits
         top = idx.search('"manner of being between offender and agent"', kind="passage").hits
         assert top and top[0].role == "quote" and top[0].cell == "alcohol/B5"

@@ -34,7 +34,8 @@ OTHER_FORMS = {"repository-record": "record", "bite-email": "email"}
 SEED_STUDIES = [
     (("K",), 2008, None, "Relationship with therapist seems more important for offenders than other clients"),
     (("K",), 2014, "[UK] Ministry of Justice", "Client-centred supervision motivates UK offenders"),
-    (("K",), 2016, None, "'Not my job' perception and lack of confidence impede assessment of domestic violence"),
+    (("K",), 2016, None,
+     "'Not my job' perception and lack of confidence impede assessment of domestic violence"),
     (("K",), 2008, "Welsh Assembly Government",
      "Mothers in Wales see staff support as critical to child welfare and keeping families together"),
     (("R",), 2002, None, "Supervising offenders is about the quality of the relationship"),
@@ -177,7 +178,8 @@ STUDY = "K Relationship with therapist seems more important for offenders (2008)
         ("Drug Matrix cell C1: Management/supervision: Reducing harm", "drug/C1",
          "Management/supervision: Reducing harm"),
         ("Effectiveness Bank Alcohol Treatment Matrix cell D2: Organisational functioning; Generic "
-         "and cross-cutting issues", "alcohol/D2", "Organisational functioning; Generic and cross-cutting issues"),
+         "and cross-cutting issues", "alcohol/D2",
+         "Organisational functioning; Generic and cross-cutting issues"),
         ("Drug Treatment Matrix cell A2 Matrix cell logo", "drug/A2", ""),
         ("Home > Drug treatment matrix cell B1: practitioners - reducing harm.", "drug/B1",
          "practitioners - reducing harm"),
@@ -205,7 +207,8 @@ def test_what_is_this_cell_about_names_the_code_and_the_path_the_matrix() -> Non
      "LOCAL AND NATIONAL SYSTEMS; REDUCING HARM", "Organisational functioning - Doctors and drugs"],
 )
 def test_label_line_forms(label: str) -> None:
-    parsed = parse_cell_text(f"Drug Treatment Matrix cell C1\n\n{label}\n\nA description of it here.\n\n{STUDY}\n")
+    text = f"Drug Treatment Matrix cell C1\n\n{label}\n\nA description of it here.\n\n{STUDY}\n"
+    parsed = parse_cell_text(text)
     assert parsed.cell.label == label
     assert parsed.cell.description == "A description of it here."
 
@@ -226,8 +229,10 @@ def test_label_line_forms(label: str) -> None:
         ("R Can motivational interviewing work in criminal justice settings? (2005). Asks.",
          (("R",), 2005, None, "Can motivational interviewing work in criminal justice settings?")),
         ("S G Watershed moment for drug policy ([UK] Advisory Council on the Misuse of Drugs, 2003). S.",
-         (("S", "G"), 2003, "[UK] Advisory Council on the Misuse of Drugs", "Watershed moment for drug policy")),
-        ("K “Curly quoted” title for a study (2010). Summary.", (("K",), 2010, None, "“Curly quoted” title for a study")),
+         (("S", "G"), 2003, "[UK] Advisory Council on the Misuse of Drugs",
+          "Watershed moment for drug policy")),
+        ("K “Curly quoted” title for a study (2010). Summary.",
+         (("K",), 2010, None, "“Curly quoted” title for a study")),
         ("K Services in 2012/13 (Public Health England, 2014a). Summary.",
          (("K",), 2014, "Public Health England", "Services in 2012/13")),
     ],
@@ -269,7 +274,8 @@ def test_run_in_heading_without_punctuation() -> None:
 CHROME = [
     "Comment/query", "Send email for updates", "Tweet", "Matrix cell", "- Home", "- Contact",
     "S Seminal studiesK Key studiesR ReviewsG Guidancemore Search for more studies",
-    "Links to other documents. Hover over for notes. Click to highlight passage referred to. Unfold extra text",
+    "Links to other documents. Hover over for notes. Click to highlight passage referred to. "
+    "Unfold extra text",
     "Alcohol Change UK web site. Opens new Window", "Drug Treatment Matrix", "Includes harm reduction",
     "Effectiveness Bank Alcohol Treatment Matrix", "About the matrices", "Close Matrix Bite -",
     "Copy title and link | Comment/query | Drug Treatment Matrix | Alcohol Treatment Matrix | Get updates |",

@@ -14,6 +14,16 @@ from click.testing import CliRunner, Result
 from evsearch import Explanation, Facets, QueryError, Related, SearchIndex, SimilarResult
 from evsearch.cli import cli
 
+# B5's ids (see evsearch.ingest.documents)
+P10 = "alcohol/B5/are-the-practitioners-therapeutic/5"
+P13 = "alcohol/B5/best-to-split-therapy/3"
+P24 = "alcohol/B5/the-trickier-the-situation/9"
+S1 = "alcohol/B5/k2008-relationship-therapist-seems"
+S2 = "alcohol/B5/k2014-client-centred-supervision"
+S5 = "alcohol/B5/r2002-supervising-offenders-quality"
+S7 = "alcohol/B5/r2005-motivational-interviewing-work"
+S8 = "alcohol/B5/g2005-manual-research-based"
+
 # --- library ---------------------------------------------------------------------------------
 
 
@@ -40,7 +50,7 @@ def test_filters_as_options_and_as_query_syntax_agree(idx: SearchIndex) -> None:
     assert by_option.facets == by_query.facets
     assert by_option.facets is not None and by_option.facets.to_dict()["type"] == {"K": 2}
     combined = idx.search("offenders", kind="study", matrix="alcohol", cell="B5", year_to=2005)
-    assert [h.id for h in combined.hits] == ["alcohol/B5/r2002-supervising-offenders-quality", "alcohol/B5/g2005-manual-research-based"]
+    assert [h.id for h in combined.hits] == [S5, S8]
     assert idx.search("offenders", matrix="drug").total == 0
 
 
@@ -96,9 +106,9 @@ def test_similar_finds_documents_sharing_key_terms(idx: SearchIndex) -> None:
     result = idx.similar("alcohol/B5/r2005-motivational-interviewing-work", limit=3)
     assert isinstance(result, SimilarResult)
     assert result.terms[:2] == ("motiv", "etho")
-    assert "alcohol/B5/r2005-motivational-interviewing-work" not in [h.id for h in idx.similar("alcohol/B5/r2005-motivational-interviewing-work", limit=100).hits]
-    assert [h.id for h in result.hits] == ["alcohol/B5/are-the-practitioners-therapeutic/5", "alcohol/B5/k2014-client-centred-supervision", "alcohol/B5/the-trickier-the-situation/9"]
-    assert [h.id for h in idx.similar("alcohol/B5/r2005-motivational-interviewing-work", kind="study", limit=2).hits] == [
+    assert S7 not in [h.id for h in idx.similar(S7, limit=100).hits]
+    assert [h.id for h in result.hits] == [P10, S2, P24]
+    assert [h.id for h in idx.similar(S7, kind="study", limit=2).hits] == [
         "alcohol/B5/k2014-client-centred-supervision", "alcohol/B5/k2016-job-perception-lack"]
 
 
@@ -106,12 +116,13 @@ def test_related_links_a_study_to_its_commentary(idx: SearchIndex) -> None:
     related = idx.related("alcohol/B5/k2008-relationship-therapist-seems")
     assert isinstance(related, Related)
     assert related.sections == ("Are the practitioner's therapeutic skills really unimportant?",)
-    assert [p.id for p in related.passages] == [f"alcohol/B5/are-the-practitioners-therapeutic/{n}" for n in range(1, 6)]
-    assert [s.id for s in related.studies] == ["alcohol/B5/r2002-supervising-offenders-quality", "alcohol/B5/r2005-motivational-interviewing-work"]
+    assert [p.id for p in related.passages] == [
+        f"alcohol/B5/are-the-practitioners-therapeutic/{n}" for n in range(1, 6)]
+    assert [s.id for s in related.studies] == [S5, S7]
     back = idx.related("alcohol/B5/are-the-practitioners-therapeutic/2")
     assert back.passages == () and [s.id for s in back.studies] == [
-        "alcohol/B5/k2008-relationship-therapist-seems", "alcohol/B5/r2002-supervising-offenders-quality", "alcohol/B5/r2005-motivational-interviewing-work"]
-    assert idx.related("alcohol/B5/k2014-client-centred-supervision") == Related("alcohol/B5/k2014-client-centred-supervision", ())
+        S1, S5, S7]
+    assert idx.related(S2) == Related(S2, ())
 
 
 def test_explain_gives_per_field_term_contributions(idx: SearchIndex) -> None:
@@ -128,7 +139,7 @@ def test_explain_gives_per_field_term_contributions(idx: SearchIndex) -> None:
     assert not excluded.matched and excluded.reason == "it contains an excluded word"
     filtered = idx.explain("motivational type:G", "alcohol/B5/r2005-motivational-interviewing-work")
     assert not filtered.matched and filtered.score == 0.0
-    assert idx.explain("probation", "alcohol/B5/r2005-motivational-interviewing-work").reason == "it does not match the query's words"
+    assert idx.explain("probation", S7).reason == "it does not match the query's words"
 
 
 @pytest.mark.parametrize("query", ["domestic violence", "MI in the CJS", "peer mentors probation"])
@@ -221,7 +232,7 @@ supervision
 def test_cli_jsonl_is_one_hit_per_line(run) -> None:
     lines = run("search", "supervision", "--format", "jsonl", "--limit", "3").output.splitlines()
     assert [json.loads(line)["id"] for line in lines] == [
-        "alcohol/B5/r2002-supervising-offenders-quality", "alcohol/B5/g2005-manual-research-based", "alcohol/B5/best-to-split-therapy/3"]
+        S5, S8, P13]
     assert json.loads(lines[0])["rank"] == 1
 
 
@@ -231,7 +242,7 @@ def test_cli_csv_has_the_json_hit_columns(run) -> None:
     assert output.splitlines()[0] == (
         "rank,score,id,kind,cell,title,section,study_type,year,organisation,role,links,snippet,text")
     assert [(r["rank"], r["id"], r["study_type"], r["year"]) for r in rows] == [
-        ("1", "alcohol/B5/r2002-supervising-offenders-quality", "R", "2002"), ("2", "alcohol/B5/g2005-manual-research-based", "G", "2005")]
+        ("1", S5, "R", "2002"), ("2", S8, "G", "2005")]
     assert rows[0]["links"] == (
         "Where should I start?; Are the practitioner's therapeutic skills really unimportant?")
 
@@ -293,12 +304,12 @@ criminal justice settings?
     data = json.loads(run("show", "alcohol/B5/are-the-practitioners-therapeutic/2", "--json").output)
     assert data["id"] == "alcohol/B5/are-the-practitioners-therapeutic/2"
     assert [s["id"] for s in data["related"]["studies"]] == [
-        "alcohol/B5/k2008-relationship-therapist-seems", "alcohol/B5/r2002-supervising-offenders-quality", "alcohol/B5/r2005-motivational-interviewing-work"]
+        S1, S5, S7]
     assert data["related"]["passages"] == []
 
 
 def test_cli_similar(run) -> None:
-    result = run("similar", "alcohol/B5/r2005-motivational-interviewing-work", "--kind", "study", "--limit", "2", "--brief")
+    result = run("similar", S7, "--kind", "study", "--limit", "2", "--brief")
     assert result.output == """\
 alcohol/B5/k2014-client-centred-supervision    3.36  [K 2014] Client-centred supervision motivates UK \
 offenders
@@ -307,18 +318,19 @@ confidence impede assessment of domestic violence
 """
     text = run("similar", "alcohol/B5/r2005-motivational-interviewing-work", "--limit", "1").output
     assert text.splitlines()[:4] == [
-        "Documents like alcohol/B5/r2005-motivational-interviewing-work (key terms: motiv, etho, punish, undermin, interview, arm, "
+        "Documents like alcohol/B5/r2005-motivational-interviewing-work (key terms: motiv, etho, punish, "
+        "undermin, interview, arm, "
         "twist, ask, contradict, effect, center, time)",
         "12 matching documents; showing 1.",
         "",
         " 1. Are the practitioner's therapeutic skills really unimportant?",
     ]
-    data = json.loads(run("similar", "alcohol/B5/r2005-motivational-interviewing-work", "--json", "--limit", "1").output)
-    assert (data["id"], data["total"], data["hits"][0]["id"]) == ("alcohol/B5/r2005-motivational-interviewing-work", 12, "alcohol/B5/are-the-practitioners-therapeutic/5")
+    data = json.loads(run("similar", S7, "--json", "--limit", "1").output)
+    assert (data["id"], data["total"], data["hits"][0]["id"]) == (S7, 12, P10)
 
 
 def test_cli_explain(run) -> None:
-    result = run("explain", "motivational interviewing prison", "alcohol/B5/r2005-motivational-interviewing-work")
+    result = run("explain", "motivational interviewing prison", S7)
     assert result.exit_code == 0
     assert result.output == """\
 alcohol/B5/r2005-motivational-interviewing-work matches 'motivational interviewing prison' with score 16.70.
@@ -333,8 +345,9 @@ Not in the document: prison
 """
     excluded = run("explain", "motivational -interviewing", "alcohol/B5/r2005-motivational-interviewing-work")
     assert excluded.output.splitlines()[0] == (
-        "alcohol/B5/r2005-motivational-interviewing-work does not match 'motivational -interviewing': it contains an excluded word.")
-    data = json.loads(run("explain", "motivational interviewing", "alcohol/B5/r2005-motivational-interviewing-work", "--json").output)
+        "alcohol/B5/r2005-motivational-interviewing-work does not match 'motivational -interviewing': "
+        "it contains an excluded word.")
+    data = json.loads(run("explain", "motivational interviewing", S7, "--json").output)
     assert data["matched"] is True and data["terms"][0] == {
         "field": "title", "term": "interview", "frequency": 1, "field_length": 6, "weight": 2.5,
         "score": 1.9058, "contribution": 4.7645,
@@ -348,7 +361,8 @@ def test_cli_errors(run) -> None:
     missing = run("similar", "alcohol/B5/s99")
     assert (missing.exit_code, missing.stderr) == (
         1, "Error: no document with id 'alcohol/B5/s99'\n"
-           "Hint: ids look like alcohol/B5/k2008-relationship-therapist-seems or alcohol/B5/where-should-i-start/1\n")
+           "Hint: ids look like alcohol/B5/k2008-relationship-therapist-seems or "
+           "alcohol/B5/where-should-i-start/1\n")
     clash = run("search", "supervision", "--json", "--format", "csv")
     assert clash.exit_code == 2
     assert clash.stderr.endswith("Error: --json is --format json; it cannot go with --format csv\n")

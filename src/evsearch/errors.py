@@ -81,4 +81,6 @@ class QueryError(EvsearchError):
 class DocumentNotFoundError(EvsearchError):
     """No document has that id."""
 
-    default_hint = "ids look like alcohol/B5/k2008-relationship-therapist-seems or alcohol/B5/where-should-i-start/1"
+    default_hint = (
+        "ids look like alcohol/B5/k2008-relationship-therapist-seems or alcohol/B5/where-should-i-start/1"
+    )

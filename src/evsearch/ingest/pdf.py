@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 
 from evsearch.errors import IngestError
 from evsearch.ingest.grammar import BULLETS, ends_terminal, is_type_only, study_parts
 
 __all__ = ["pdf_text"]
+
+_CID_BULLET_RE = re.compile(r"^\(cid:\d+\)\s*")
+_CID_RE = re.compile(r"\(cid:\d+\)")
 
 
 def pdf_text(data: bytes) -> str:
@@ -48,15 +52,20 @@ def pdf_text(data: bytes) -> str:
 
 
 def _paragraphs(box: str) -> list[str]:
-    """A text box's lines joined into paragraphs: a new one where a study line, a line of
-    type codes or a bullet starts after a finished sentence."""
+    """A text box's lines joined into paragraphs: a new one at a bullet or a line of type
+    codes, and at a study line after a finished sentence; a line of type codes takes the
+    line after it."""
     out: list[list[str]] = []
     for raw in box.splitlines():
-        line = raw.strip()
+        # a glyph without a Unicode mapping comes out as "(cid:127)": at the start of a line
+        # it is a bullet, elsewhere a decoration
+        line = _CID_RE.sub("", _CID_BULLET_RE.sub("• ", raw.strip())).strip()
         if not line:
             continue
-        starts = is_type_only(line) or line[0] in BULLETS or study_parts(line) is not None
-        if out and not (starts and (ends_terminal(out[-1][-1]) or is_type_only(out[-1][-1]))):
+        always = is_type_only(line) or line[0] in BULLETS
+        study = study_parts(line) is not None and (ends_terminal(out[-1][-1]) or is_type_only(out[-1][-1])) \
+            if out else True
+        if out and not (always or study) or (out and is_type_only(out[-1][-1]) and not always):
             out[-1].append(line)
         else:
             out.append([line])

@@ -120,9 +120,12 @@ def units(text: str) -> list[Block]:
             pieces = [(line, False) for line in lines]
         for piece, scrap in pieces:
             stripped = piece.strip()
+            bulleted = bool(stripped) and stripped[0] in BULLETS
             cleaned = strip_markup(clean(piece))
+            if bulleted:
+                cleaned = cleaned.lstrip(BULLETS + " ")
             if cleaned:
-                out.append(Block(cleaned, bool(stripped) and stripped[0] in BULLETS, scrap=scrap))
+                out.append(Block(cleaned, bulleted, scrap=scrap))
     return out
 
 
