@@ -353,3 +353,31 @@ def test_an_image_saved_as_htm_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
     with pytest.raises(IngestError, match="holds a PNG image, not text"):
         read_cell_file(path)
+
+
+# --------------------------------------------------------------------------- other copies
+
+
+def _wrap(paragraph: str, width: int = 74) -> str:
+    import textwrap
+
+    return textwrap.fill(paragraph, width, initial_indent="   ", subsequent_indent="   ")
+
+
+@pytest.mark.parametrize("layout", PAGE_LAYOUTS)
+def test_a_text_browser_dump_wrapped_at_74_columns(layout: str) -> None:
+    paragraphs = [line for line in (RENDERINGS / f"{layout}.txt").read_text(encoding="utf-8").split("\n")
+                  if line.strip()]
+    dump = "\n\n".join(_wrap(p) for p in paragraphs)
+    dump = dump.replace("   K Relationship", "   K [12]Relationship")  # a link number
+    parsed = parse_cell_text(dump, matrix="alcohol", code="B5")
+    assert studies_of(parsed) == SEED_STUDIES
+
+
+@pytest.mark.parametrize("layout", PAGE_LAYOUTS)
+def test_the_drug_matrix_in_the_same_layouts(layout: str) -> None:
+    text = (RENDERINGS / f"{layout}.txt").read_text(encoding="utf-8")
+    drug = text.replace("Alcohol Treatment Matrix", "Drug Treatment Matrix")
+    drug = drug.replace("Alcohol Matrix", "Drug Matrix")
+    parsed = parse_cell_text(drug.replace("\n", "\r\n"), matrix="drug", code="B5")
+    assert (parsed.cell.key, studies_of(parsed)) == ("drug/B5", SEED_STUDIES)

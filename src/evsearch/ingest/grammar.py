@@ -110,6 +110,7 @@ _XREF_NAMED_RE = re.compile(
 
 _MARKUP_RES = (
     (re.compile(r"</?[A-Za-z][^<>]*>"), ""),
+    (re.compile(r"\[\d{1,4}\](?=[\w‘“'\"])"), ""),  # a text browser's link number: "[12]Title"
     (re.compile(r"\*(?=\S)([^*\n]+?)(?<=\S)\*"), r"\1"),
     (re.compile(r"\*"), ""),
 )
@@ -213,6 +214,8 @@ def parse_study(line: str) -> StudyDraft:
     rest = m["rest"]
     if head:
         title, year = head["title"].strip(), int(head["year"])
+        if title.endswith(".") and not title.endswith(".."):
+            title = title[:-1].rstrip()
         org = head["org"].strip(" ,;:") if head["org"] and head["org"].strip(" ,;:") else None
         summary = head["summary"]
     else:  # no (organisation, year): the title is the first sentence

@@ -40,7 +40,7 @@ _REF_PREFIX_RE = re.compile(
     re.IGNORECASE,
 )
 _REF_RE = re.compile(
-    r"(?P<matrix>alcohol|drugs?)\s+(?:treatment\s+)?matrix\W{0,3}cell\s+(?P<code>[A-Ea-e][1-5])\b"
+    r"(?P<matrix>alcohol|drugs?)\s+(?:treatment\s+)?matrix\W{0,3}cell[\s:]{1,3}(?P<code>[A-Ea-e][1-5])\b"
     r"(?P<tail>.{0,300})$",
     re.IGNORECASE | re.DOTALL,
 )
@@ -98,7 +98,7 @@ def _label_of(tail: str) -> str | None:
     m = re.match(r"^\s*[:;\-–—|]\s*(?P<label>.+)$", tail, re.DOTALL)
     if not m:
         return None
-    label = re.split(r"(?<=[a-z])\.\s+(?=[A-Z])", m["label"], maxsplit=1)[0]
+    label = re.split(r"(?<=[a-z])\.\s+(?=[A-Z])|\s+\|\s+", m["label"], maxsplit=1)[0]
     label = label.strip().rstrip(".)").strip()
     return label or None
 
@@ -107,9 +107,14 @@ def is_label(text: str) -> bool:
     """A ``Column; Row`` label line: a known column first, or a short ``x; y`` line."""
     if len(text.split()) > 16 or ends_terminal(text.rstrip(".")) and not text.endswith("."):
         return False
-    if _LABEL_RE.match(text.rstrip(".")):
+    if is_column_label(text):
         return True
     return ";" in text and len(text.split()) <= 14 and not ends_terminal(text)
+
+
+def is_column_label(text: str) -> bool:
+    """A label that starts with one of the matrices' columns: ``Practitioners; ...``."""
+    return len(text.split()) <= 16 and bool(_LABEL_RE.match(text.rstrip(".")))
 
 
 looks_like_label = is_label

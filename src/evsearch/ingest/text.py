@@ -45,6 +45,7 @@ from evsearch.ingest.identity import (
     RECORD_RE,
     CellRef,
     find_cell_ref,
+    is_column_label,
     is_label,
     resolve_identity,
 )
@@ -130,24 +131,25 @@ def units(text: str) -> list[Block]:
 
 
 def _wrapped(lines: Sequence[str]) -> bool:
-    """Hard-wrapped prose: lines of similar length, most not ending a sentence, none a study
-    line, a bullet or a title of its own."""
+    """Hard-wrapped prose (a text browser's dump, a plain-text e-mail): every line but the last
+    nearly as long as the longest, which is at most 110 characters; at least half of them not
+    ending a sentence; and no line after the first a study line, bullet or title of its own."""
     if len(lines) < 2:
         return False
-    lengths = sorted(len(line.strip()) for line in lines[:-1])
-    median = lengths[len(lengths) // 2]
-    if not 40 <= median <= 110 or max(lengths) > 130:
+    stripped = [line.strip() for line in lines]
+    width = max(len(line) for line in stripped)
+    if not 40 <= width <= 110 or any(len(line) < 0.6 * width for line in stripped[:-1]):
         return False
-    open_ends = sum(not ends_terminal(line) for line in lines[:-1])
-    starters = sum(_starts_unit(line.strip()) for line in lines)
-    return open_ends >= 0.7 * (len(lines) - 1) and starters == 0
+    open_ends = sum(not ends_terminal(line) for line in stripped[:-1])
+    starters = sum(_starts_unit(line) for line in stripped[1:])  # the first may start one
+    return open_ends >= 0.5 * (len(lines) - 1) and starters == 0
 
 
 def _starts_unit(line: str) -> bool:
     """A line that is a unit of its own, never the middle of a wrapped paragraph."""
     return bool(
         study_parts(line) or is_type_only(line) or MORE_RE.match(line) or line[:1] in BULLETS
-        or is_chrome(line) or find_cell_ref(line) or is_label(line)
+        or is_chrome(line) or find_cell_ref(line) or is_column_label(line)
     )
 
 
