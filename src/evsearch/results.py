@@ -16,7 +16,7 @@ class Hit:
 
     rank: int  # 1-based
     score: float
-    id: str  # "alcohol/B5/s1"
+    id: str  # "alcohol/B5/k2008-relationship-therapist-seems"
     kind: str  # "study" or "passage"
     cell: str  # "alcohol/B5"
     title: str  # a study's title; a passage's section heading
