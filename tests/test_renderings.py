@@ -381,3 +381,9 @@ def test_the_drug_matrix_in_the_same_layouts(layout: str) -> None:
     drug = drug.replace("Alcohol Matrix", "Drug Matrix")
     parsed = parse_cell_text(drug.replace("\n", "\r\n"), matrix="drug", code="B5")
     assert (parsed.cell.key, studies_of(parsed)) == ("drug/B5", SEED_STUDIES)
+
+
+def test_a_year_in_the_title_is_not_the_study_year() -> None:
+    parsed = parse_cell_text(
+        "Alcohol Treatment Matrix cell B5\n\nK Alcohol Concern (2010) report updated (2012). A summary.\n")
+    assert studies_of(parsed) == [(("K",), 2012, None, "Alcohol Concern (2010) report updated")]

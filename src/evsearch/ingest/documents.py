@@ -37,7 +37,9 @@ def slug(text: str, words: int, *, skip_stopwords: bool = False) -> str:
     """``"Where should I start?"`` -> ``where-should-i-start``: ASCII, lower case, short.
 
     >>> slug("‘Not my job’ perception and lack", 3, skip_stopwords=True)
-    'not-job-perception'
+    'job-perception-lack'
+    >>> slug("Where should I start?", 4)
+    'where-should-i-start'
     """
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     found = re.findall(r"[a-z0-9]+", ascii_text.lower().replace("'", ""))

@@ -135,8 +135,8 @@ def decode_html(data: bytes) -> str:
     windows-1252; ``iso-8859-1`` and ``ascii`` are read as windows-1252, as browsers do, so
     curly quotes and dashes survive.
 
-    >>> decode_html(b'<meta charset="iso-8859-1"><p>\\x93Hi\\x94 \\x96 there')[-13:]
-    '<p>“Hi” – there'
+    >>> decode_html(b'<meta charset="iso-8859-1"><p>\\x93Hi\\x94 \\x96 there').endswith('“Hi” – there')
+    True
     """
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="replace")

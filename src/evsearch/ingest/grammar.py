@@ -70,7 +70,9 @@ STUDY_HEAD_RE = re.compile(
     r"^(?P<title>[^\s(].{0,600}?)\s*\(\s*"
     r"(?:(?P<org>[^()]{0,200}?(?:\([^()]{0,60}\)[^()]{0,200}?)?)\s*[,;:]?\s+)?"
     r"(?P<year>(?:1[89]|20)\d\d)(?:\s*[-–/]\s*\d{2,4})?[a-z]?"
-    r"(?P<note>\s*[;,:.]\s*[^()]{0,200}?)?\s*\)\s*[.:]?\s*(?P<summary>.*)$",
+    r"(?P<note>\s*[;,:.]\s*[^()]{0,200}?)?\s*\)"
+    r"(?=\s*[.:;,]|\s*$|\s+[^a-z\s])"  # the head ends here, not at "(2010) report updated (2012)."
+    r"\s*[.:]?\s*(?P<summary>.*)$",
     re.DOTALL,
 )
 
