@@ -483,7 +483,7 @@ def test_html_cell_markup_and_escapes_never_reach_output(tmp_path: Path) -> None
     assert "&lt;mark&gt;<mark>fake</mark>&lt;/mark&gt;" in text  # the page's "<mark>" text, escaped
     assert "&amp;lt;<mark>mark</mark>&amp;gt;" in text  # its "&lt;mark&gt;" text, escaped once more
     assert "alert(2)" not in text  # a real <script> element is dropped
-    with open_index(Path(index)) as opened:
+    with open_index(index=Path(index)) as opened:
         ids = [d.id for d in opened.documents()]
     assert len(ids) == 3  # a study, the description and a paragraph
     for doc in ids:

@@ -111,11 +111,11 @@ def forms_corpus(tmp_path: Path) -> Path:
 
 
 def test_records_and_emails_sit_beside_the_cell_page(forms_corpus: Path, tmp_path: Path) -> None:
-    report = build_index(forms_corpus, tmp_path / "ix")
+    report = build_index(corpus=forms_corpus, index=tmp_path / "ix")
     assert [(p.path, p.skipped) for p in report.problems] == [("drug/E1.txt", False)]
     assert report.problems[0].reason == (
         "the text names cell alcohol/C2 but the path says drug/E1: indexed as alcohol/C2")
-    with open_index(tmp_path / "ix") as idx:
+    with open_index(index=tmp_path / "ix") as idx:
         kinds = {d.id: d.kind for d in idx.documents(cell="alcohol/B5")}
         assert sum(k == "study" for k in kinds.values()) == 9  # the page is not shadowed
         assert sum(k == "passage" for k in kinds.values()) == 28

@@ -111,7 +111,8 @@ def ingest_corpus(
             problems.append(got)
         else:
             found.append(got)
-            problems.extend(FileProblem(rel, n, skipped=False) for n in got.parsed.notes if got.parsed)
+            notes = got.parsed.notes if got.parsed else ()
+            problems.extend(FileProblem(rel, note, skipped=False) for note in notes)
     winners: dict[str, SourceBatch] = {}
     ranks = {batch.source: _rank(corpus_dir, batch) for batch in found}
     for batch in found:
