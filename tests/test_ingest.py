@@ -707,3 +707,33 @@ def test_backreference_noun_prefers_matching_study_type() -> None:
     k, r = parse_cell_text(text).studies
     assert k.sections == ("Why so?",)
     assert r.sections == ("What matters?",)
+
+
+# --------------------------------------------------------------------------- stable ids
+
+
+def _ids(parsed: ParsedCell) -> dict[str, str]:
+    """Each document's id, keyed by its text."""
+    return {**{s.summary: s.id for s in parsed.studies}, **{p.text: p.id for p in parsed.passages}}
+
+
+def test_editing_a_cell_keeps_the_other_documents_ids(b5: ParsedCell, b5_text: str) -> None:
+    before = _ids(b5)
+    lines = b5_text.split("\n")
+    # delete a study, fix a typo in another and in a passage, add a paragraph at a section's end
+    deleted = next(i for i, line in enumerate(lines) if line.startswith("K Client-centred"))
+    del lines[deleted]
+    edited = "\n".join(lines).replace("drink of proceedings", "brink of proceedings")
+    edited = edited.replace("Faye Taxman's review offers", "Faye Taxman's review gives")
+    edited = edited.replace(
+        "\n\nIssues to consider and discuss",
+        "\n\nA new paragraph closes this section, added by an editor.\n\nIssues to consider and discuss")
+    after = _ids(parse_cell_text(edited))
+    kept = {text: i for text, i in before.items() if text in after}
+    assert len(kept) == len(before) - 3  # the deleted study and the two edited documents
+    assert all(after[text] == i for text, i in kept.items())
+    assert "alcohol/B5/k2014-client-centred-supervision" not in after.values()
+    assert "alcohol/B5/k2008-mothers-wales-staff" in after.values()  # its summary's typo fixed
+    assert "alcohol/B5/where-should-i-start/1" in after.values()  # the passage fixed keeps its id
+    added = after["A new paragraph closes this section, added by an editor."]
+    assert added == "alcohol/B5/where-should-i-start/3"

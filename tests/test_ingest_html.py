@@ -322,9 +322,11 @@ def test_page_and_path_disagree(tmp_path: Path) -> None:
     )
 
 
-def test_title_and_heading_disagree(page: str) -> None:
-    with pytest.raises(IngestError, match="title says alcohol/B5 but its heading says alcohol/B4"):
-        parse_cell_html(page.replace("cell B5</font></h1>", "cell B4</font></h1>"))
+def test_title_and_heading_disagree_the_heading_wins_with_a_note(page: str) -> None:
+    parsed = parse_cell_html(page.replace("cell B5</font></h1>", "cell B4</font></h1>"))
+    assert parsed.cell.key == "alcohol/B4"
+    assert parsed.notes == (
+        "the page's title says alcohol/B5 but its heading says alcohol/B4: indexed as alcohol/B4",)
 
 
 def test_path_is_the_fallback(tmp_path: Path, page: str, b5_html: ParsedCell) -> None:

@@ -61,7 +61,8 @@ STUDY_RE = re.compile(
 #: A line holding only type codes (the list rendering puts them above the study).
 TYPE_ONLY_RE = re.compile(r"^[SKRG](?:[\s,/&+]{1,3}[SKRG])*$")
 
-MORE_RE = re.compile(r"^MORE\b")
+#: The list's last line, a pointer to more searches (``MORE Retrieve all relevant ...``).
+MORE_RE = re.compile(r"^(?:MORE\b|[Mm]ore:?\s+(?:[Rr]etrieve|[Ss]earch)\b)")
 
 #: The study head: a title, then ``(year)``, ``(organisation, year)``, ``([UK] Ministry of
 #: Justice, 2014)``, ``(NHS Health Scotland 2011)``, ``(2008; free source at time of writing)``,

@@ -154,7 +154,7 @@ def parse_cell_html(
         description = ""
     return assemble(
         final_matrix, final_code, label, description, drafts, sections, passages,
-        form=form, notes=[note] if note else [],
+        form=form, notes=[n for n in (header.note, note) if n],
     )
 
 
@@ -164,10 +164,11 @@ class _PageHeader:
     code: str | None
     label: str
     after: int  # index of the first block after the header
+    note: str | None = None
 
 
 def _find_header(page_title: str, blocks: Sequence[HBlock]) -> _PageHeader:
-    """The cell named by ``<title>`` and/or the page's heading; they must agree."""
+    """The cell named by the page's heading, else its ``<title>`` (a disagreement is noted)."""
     t_matrix = t_code = t_label = None
     m = _PAGE_TITLE_RE.search(page_title)
     if m:
@@ -200,12 +201,13 @@ def _find_header(page_title: str, blocks: Sequence[HBlock]) -> _PageHeader:
             if looks_like_label(block.text) and not _is_html_chrome(block.text):
                 b_label, after = block.text, i + 1
                 break
+    note = None
     if t_matrix and b_matrix and (t_matrix, t_code) != (b_matrix, b_code):
-        raise IngestError(
-            f"the page's title says {t_matrix}/{t_code} but its heading says {b_matrix}/{b_code}",
-            "check the file is one saved cell page",
+        note = (
+            f"the page's title says {t_matrix}/{t_code} but its heading says {b_matrix}/{b_code}: "
+            f"indexed as {b_matrix}/{b_code}"
         )
-    return _PageHeader(b_matrix or t_matrix, b_code or t_code, b_label or t_label or "", after)
+    return _PageHeader(b_matrix or t_matrix, b_code or t_code, b_label or t_label or "", after, note)
 
 
 def _find_description(
