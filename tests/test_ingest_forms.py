@@ -148,3 +148,23 @@ def test_cli_reports_the_note_and_filters_pages_both_ways(forms_corpus: Path, tm
     assert [h["id"] for h in hits] == ["page/pages-staff/hot-topic-the-influence/1"]
     code, out, _ = run("search", "worker", "--kind", "record", "--index", index, "--brief")
     assert code == 0 and out.splitlines()[0].startswith("alcohol/B5/")
+
+
+def test_pdf_text_boxes_become_paragraphs() -> None:
+    from evsearch.ingest.pdf import _paragraphs
+
+    sidebar = "2020/21 update funded by\nAlcohol Change UK\nDeveloped with\nSkills Consortium\n"
+    assert _paragraphs(sidebar) == ["2020/21 update funded by", "Alcohol Change UK", "Developed with",
+                                    "Skills Consortium"]
+    prose = ("Across psychotherapy the interpersonal style and other features of staff are\n"
+             "now seen as at least as important as the intervention, but remain far less\n"
+             "commonly researched.\n")
+    assert _paragraphs(prose) == [" ".join(prose.split())]
+    listing = ("K\nRelationship with therapist seems more important for offenders (2008). At a\n"
+               "Canadian centre.\nS G\nWatershed moment for drug policy ([UK] Advisory Council, 2003).\n"
+               "(cid:127) Are the practitioner's skills unimportant? Research may be sparse.\n")
+    assert _paragraphs(listing) == [
+        "K Relationship with therapist seems more important for offenders (2008). At a Canadian centre.",
+        "S G Watershed moment for drug policy ([UK] Advisory Council, 2003).",
+        "• Are the practitioner's skills unimportant? Research may be sparse.",
+    ]

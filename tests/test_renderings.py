@@ -387,3 +387,14 @@ def test_a_year_in_the_title_is_not_the_study_year() -> None:
     parsed = parse_cell_text(
         "Alcohol Treatment Matrix cell B5\n\nK Alcohol Concern (2010) report updated (2012). A summary.\n")
     assert studies_of(parsed) == [(("K",), 2012, None, "Alcohol Concern (2010) report updated")]
+
+
+def test_a_summary_on_its_own_line_joins_its_study_but_the_commentary_does_not() -> None:
+    parsed = parse_cell_text(
+        "Alcohol Treatment Matrix cell B5\n"
+        "K A study of staff (2010).\nIt found that staff matter a great deal.\n"
+        "R A review of staff (2011).\n"
+        "What is this cell about? Staff, and what they do for patients.\n")
+    assert [s.summary for s in parsed.studies] == ["It found that staff matter a great deal.", ""]
+    assert [(p.section, p.text) for p in parsed.passages] == [
+        ("What is this cell about?", "Staff, and what they do for patients.")]

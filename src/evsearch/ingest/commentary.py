@@ -197,8 +197,8 @@ def _cut_target(items: Sequence[_Item]) -> int | None:
             return back
         if item.bulleted or item.extra:
             break
-    if items and not ends_terminal(items[-1].text):
-        return 1
+    if items and (not ends_terminal(items[-1].text) or items[-1].text.endswith(("...", "…"))):
+        return 1  # an ellipsis before a lower-case block elides words inside a sentence
     return None
 
 

@@ -14,9 +14,12 @@ import logging
 import re
 
 from evsearch.errors import IngestError
-from evsearch.ingest.grammar import BULLETS, ends_terminal, is_type_only, study_parts
+from evsearch.ingest.grammar import BULLETS, ends_terminal, is_chrome, is_type_only, study_parts
 
 __all__ = ["pdf_text"]
+
+#: A box whose median line is shorter than this is a list (a sidebar, a menu), not prose.
+SHORT_LINE = 30
 
 _CID_BULLET_RE = re.compile(r"^\(cid:\d+\)\s*")
 _CID_RE = re.compile(r"\(cid:\d+\)")
@@ -53,23 +56,37 @@ def pdf_text(data: bytes) -> str:
 
 def _paragraphs(box: str) -> list[str]:
     """A text box's lines joined into paragraphs: a new one at a bullet or a line of type
-    codes, and at a study line after a finished sentence; a line of type codes takes the
-    line after it."""
-    out: list[list[str]] = []
+    codes, at a study line after a finished sentence, and at a line that is chrome on its own;
+    a line of type codes takes the line after it. A box of short lines (a sidebar, a menu) is
+    a line a paragraph."""
+    lines = []
     for raw in box.splitlines():
         # a glyph without a Unicode mapping comes out as "(cid:127)": at the start of a line
         # it is a bullet, elsewhere a decoration
-        line = _CID_RE.sub("", _CID_BULLET_RE.sub("• ", raw.strip())).strip()
-        if not line:
-            continue
-        always = is_type_only(line) or line[0] in BULLETS
-        study = study_parts(line) is not None and (ends_terminal(out[-1][-1]) or is_type_only(out[-1][-1])) \
-            if out else True
-        if out and not (always or study) or (out and is_type_only(out[-1][-1]) and not always):
+        line = _CID_RE.sub("", _CID_BULLET_RE.sub("\u2022 ", raw.strip())).strip()
+        if line:
+            lines.append(line)
+    if len(lines) > 1 and sorted(len(line) for line in lines)[len(lines) // 2] < SHORT_LINE:
+        return lines
+    out: list[list[str]] = []
+    for line in lines:
+        prev = out[-1][-1] if out else ""
+        if out and is_type_only(prev) and not (is_type_only(line) or line[0] in BULLETS):
             out[-1].append(line)
-        else:
+            continue
+        starts = (
+            not out
+            or is_type_only(line)
+            or line[0] in BULLETS
+            or is_chrome(line)
+            or is_chrome(prev)
+            or (study_parts(line) is not None and ends_terminal(prev))
+        )
+        if starts:
             out.append([line])
-    return [_join(lines) for lines in out]
+        else:
+            out[-1].append(line)
+    return [_join(group) for group in out]
 
 
 def _join(lines: list[str]) -> str:

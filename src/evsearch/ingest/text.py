@@ -231,7 +231,9 @@ def _continues_study(study: str, text: str) -> bool:
         return True
     parts = study_parts(study)
     head = parts[1] if parts else None
-    return bool(head and not head["summary"].strip() and ends_terminal(text) and len(text.split()) >= 5)
+    if not (head and not head["summary"].strip() and ends_terminal(text) and len(text.split()) >= 5):
+        return False
+    return split_heading(text, bulleted=False, context="")[0] is None  # not the commentary's start
 
 
 def _is_description(block: Block) -> bool:
