@@ -398,3 +398,12 @@ def test_a_summary_on_its_own_line_joins_its_study_but_the_commentary_does_not()
     assert [s.summary for s in parsed.studies] == ["It found that staff matter a great deal.", ""]
     assert [(p.section, p.text) for p in parsed.passages] == [
         ("What is this cell about?", "Staff, and what they do for patients.")]
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-16", "utf-8-sig", "cp1252"])
+def test_text_encodings(tmp_path: Path, codec: str) -> None:
+    path = tmp_path / "alcohol" / "B5.txt"
+    path.parent.mkdir()
+    text = (RENDERINGS / "site-2019.txt").read_text(encoding="utf-8")
+    path.write_bytes(text.encode(codec, errors="replace"))
+    assert studies_of(read_cell_file(path, root=tmp_path)) == SEED_STUDIES

@@ -66,6 +66,11 @@ def decode(data: bytes) -> str:
     (truncated UTF-16 ends in U+FFFD)."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16", errors="replace")
+    sample = data[:4096]
+    if len(sample) >= 8:  # UTF-16 without a BOM: every other byte of Latin text is NUL
+        odd, even = sample[1::2].count(0), sample[0::2].count(0)
+        if max(odd, even) > 0.4 * len(sample) / 2 and min(odd, even) < 0.05 * len(sample) / 2:
+            return data.decode("utf-16-le" if odd > even else "utf-16-be", errors="replace")
     if data.startswith(b"\xef\xbb\xbf"):  # says it is UTF-8: a bad byte is damage, not cp1252
         return data[3:].decode("utf-8", errors="replace")
     try:
