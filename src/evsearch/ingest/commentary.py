@@ -208,14 +208,22 @@ def _is_cut_paragraph(text: str) -> bool:
     Headings and pull quotes also lack terminal punctuation, but they do not end on a
     function word ("... at the"), leave a bracket open, or hold a finished sentence.
     """
-    if len(text) > MAX_PARAGRAPH_CHARS or ends_terminal(text) or len(text.split()) < 4:
+    # word counts look at the start only: a paragraph may be thousands of words long, and
+    # this is asked for each block that follows it
+    if len(text) > MAX_PARAGRAPH_CHARS or ends_terminal(text) or len(text[:200].split()) < 4:
         return False
     last = re.findall(r"[A-Za-z']+", text[-200:])[-1:] or [""]
+    tail = text[-_WINDOW:]
     return (
         last[0].lower() in STOPWORDS
-        or text.count("(") > text.count(")")
-        or (len(text.split()) >= 8 and bool(re.search(r"[.?!;:]\s", text)))
+        or tail.count("(") > tail.count(")")
+        or (len(text[:400].split()) >= 8 and bool(_SENTENCE_END_RE.search(tail)))
     )
+
+
+#: How much of a paragraph's end the cut test looks at (brackets, finished sentences).
+_WINDOW = 2000
+_SENTENCE_END_RE = re.compile(r"[.?!;:]\s")
 
 
 def parse_commentary(
