@@ -1,13 +1,23 @@
 """Files -> :class:`~evsearch.model.ParsedCell`: the ingest stage (no engine, no CLI).
 
-One reader per form (:mod:`.text`, :mod:`.html`), all built on the shared cell grammar
-(:mod:`.grammar`, :mod:`.commentary`, :mod:`.sections`). :func:`read_cell_file` picks the
-reader by suffix; :func:`discover_cell_files` finds the files of a corpus.
+One reader per form (:mod:`.text` for ``.txt``, :mod:`.html` for ``.htm``/``.html``,
+:mod:`.pdf` for ``.pdf`` via the text reader), all built on the shared cell grammar
+(:mod:`.grammar`, :mod:`.identity`, :mod:`.commentary`, :mod:`.sections`, :mod:`.documents`).
+:func:`read_cell_file` picks the reader by suffix; :func:`discover_cell_files` finds the files
+of a corpus.
 
 Rules it states rather than leaves to accident:
 
-- the page's own title line names the cell; the file path is only a fallback;
-- a page that is not a cell becomes a ``page/<slug>`` document.
+- a file is read by what its lines are, not where they sit; site chrome is package data
+  (``evsearch/data/chrome.txt``);
+- the text's own title line names the cell, the path fills in what the text does not say,
+  and a disagreement is indexed under the text's cell with a note (:mod:`.identity`);
+- a file with a study list is the cell page; one that names a cell without a study list is
+  a repository record or a Matrix Bite e-mail (documents of kind ``record``); one that names
+  no cell is a page (``page/<slug>``);
+- only what cannot be read is refused: binary content in any form, nothing at all, a damaged
+  PDF, a file over the size limit;
+- ids come from what a document is (:mod:`.documents`).
 """
 
 from __future__ import annotations
