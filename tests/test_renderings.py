@@ -407,3 +407,23 @@ def test_text_encodings(tmp_path: Path, codec: str) -> None:
     text = (RENDERINGS / "site-2019.txt").read_text(encoding="utf-8")
     path.write_bytes(text.encode(codec, errors="replace"))
     assert studies_of(read_cell_file(path, root=tmp_path)) == SEED_STUDIES
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("Home > Matrices > Drug treatment matrix cell B1: practitioners - reducing harm.\n\nIt is.",
+         "drug/B1"),
+        ("Matrix Bite: Drug Treatment Matrix cell A2\n\nIs the worker the intervention?", "drug/A2"),
+        ("New bite out now\n\nRead the Drug Treatment Matrix cell A2 bite today\n\nIt asks.", "drug/A2"),
+    ],
+)
+def test_cell_named_in_breadcrumbs_leads_and_mentions(text: str, key: str) -> None:
+    parsed = parse_cell_text(text)
+    assert (parsed.cell.key, parsed.studies) == (key, ())
+
+
+def test_a_mention_never_overrides_the_path() -> None:
+    parsed = parse_cell_text("Notes\n\nRead the Drug Treatment Matrix cell A2 bite today\n",
+                             matrix="alcohol", code="B5")
+    assert (parsed.cell.key, parsed.notes) == ("alcohol/B5", ())

@@ -33,10 +33,12 @@ _LABEL_RE = re.compile(rf"^(?:{_COLUMNS})\s*(?:;|:|,|\s[-–—]\s)\s*\S.{{0,150
 
 # What may come before a cell reference at the start of a title line.
 _REF_PREFIX_RE = re.compile(
-    r"^(?:(?:home|you are here:?)\s*(?:>|›|»|/|\|)\s*"  # a breadcrumb
+    r"^(?:(?:home|you are here:?)\s*(?:/|\|)\s*"  # a breadcrumb: "Home > ...", "Home > Matrices > ..."
+    r"|(?:[^>›»]{0,60}[>›»]\s*){1,5}"
     r"|effectiveness bank:?\s+"
     r"|pdf\s*\(\s*"
-    r"|[^()]{0,80}?\(\s*(?:19|20)\d\d[a-z]?\s*\)\.?\s+)?",  # a citation: "Findings. (2017) "
+    r"|[^()]{0,80}?\(\s*(?:19|20)\d\d[a-z]?\s*\)\.?\s+"  # a citation: "Findings. (2017) "
+    r"|[^:|()]{1,40}[:|]\s*)?",  # a short lead: "Matrix Bite: ..."
     re.IGNORECASE,
 )
 _REF_RE = re.compile(
@@ -69,13 +71,14 @@ class CellRef:
     code: str
     label: str | None
     heading: bool = False  # the line is also a section heading ("What is cell B5 about?")
+    weak: bool = False  # named inside a line, not as its title: used when nothing else names one
 
 
 def find_cell_ref(text: str) -> CellRef | None:
     """The cell a title-like line names, else None (prose that mentions a cell is not a title).
 
     >>> find_cell_ref("Home > Drug treatment matrix cell B1: practitioners - reducing harm.")
-    CellRef(matrix='drug', code='B1', label='practitioners - reducing harm', heading=False)
+    CellRef(matrix='drug', code='B1', label='practitioners - reducing harm', heading=False, weak=False)
     >>> find_cell_ref("we learnt from cell A4 that") is None
     True
     """
@@ -85,11 +88,19 @@ def find_cell_ref(text: str) -> CellRef | None:
     if about:
         return CellRef(None, about["code"].upper(), None, heading=True)
     prefix = _REF_PREFIX_RE.match(text)
-    rest = text[prefix.end() if prefix else 0 :]
-    m = _REF_RE.match(rest)
+    m = _REF_RE.match(text[prefix.end() if prefix else 0 :]) or _REF_RE.match(text)
     if not m:
         return None
     return CellRef(MATRIX_NAMES[m["matrix"].lower()], m["code"].upper(), _label_of(m["tail"]))
+
+
+def find_mention(text: str) -> CellRef | None:
+    """A cell named inside a short line (``Read the Drug Treatment Matrix cell A2 bite``): the
+    text's cell only when no title line and no path names one."""
+    if len(text.split()) > 25:
+        return None
+    m = _REF_RE.search(text)
+    return CellRef(MATRIX_NAMES[m["matrix"].lower()], m["code"].upper(), None, weak=True) if m else None
 
 
 def _label_of(tail: str) -> str | None:
@@ -143,8 +154,12 @@ class Identity:
 
 
 def resolve_identity(refs: list[CellRef], matrix: str | None, code: str | None) -> Identity:
-    """The text's cell (its first full reference), completed and else replaced by the path's."""
+    """The text's cell (its first title line), completed and else replaced by the path's; a
+    cell merely mentioned in a short line counts only when neither names one."""
     fb_matrix, fb_code = fallback_identity(matrix, code)
+    strong = [r for r in refs if not r.weak]
+    if strong or (fb_matrix and fb_code):
+        refs = strong
     full = next((r for r in refs if r.matrix), None)
     t_code = full.code if full else next((r.code for r in refs), None)
     t_matrix = full.matrix if full else None

@@ -45,6 +45,7 @@ from evsearch.ingest.identity import (
     RECORD_RE,
     CellRef,
     find_cell_ref,
+    find_mention,
     is_column_label,
     is_label,
     resolve_identity,
@@ -203,6 +204,9 @@ def _read(blocks: Sequence[Block]) -> _Reading:
             continue
         if block.scrap or is_chrome(text):
             continue
+        mention = find_mention(text)
+        if mention is not None:
+            r.refs.append(mention)
         if r.label is None and not r.studies and is_label(text):
             r.label = text.rstrip(".").strip()
             continue
