@@ -427,3 +427,47 @@ def test_a_mention_never_overrides_the_path() -> None:
     parsed = parse_cell_text("Notes\n\nRead the Drug Treatment Matrix cell A2 bite today\n",
                              matrix="alcohol", code="B5")
     assert (parsed.cell.key, parsed.notes) == ("alcohol/B5", ())
+
+
+# --------------------------------------------------------------------------- other cells, same layouts
+
+OTHER_STUDIES = [  # (codes, title, organisation, year, the parenthesis as written)
+    ("K", "Brief advice in emergency departments cuts drinking", None, 2009, "(2009)"),
+    ("S G", "Watershed moment for drug policy", "[UK] Advisory Council on the Misuse of Drugs", 2003,
+     "([UK] Advisory Council on the Misuse of Drugs, 2003)"),
+    ("R", "Does screening work in primary care?", None, 2014, "(2014)"),
+    ("G", "Alcohol brief interventions guidance", "NHS Health Scotland", 2011, "(NHS Health Scotland, 2011)"),
+    ("K", "‘Motivational’ counselling in prisons", None, 2008, "(2008; free source at time of writing)"),
+    ("R", "What works for drug-dependent offenders (a review)", "US National Institute on Drug Abuse", 2012,
+     "(US National Institute on Drug Abuse, 2012)"),
+    ("S", "Project MATCH: matching alcohol treatments to client heterogeneity", None, 1997, "(1997)"),
+    ("K", "Naloxone on release from prison saves lives", "Scottish Government", 2016,
+     "(Scottish Government, 2016)"),
+    ("G", "Drug misuse and dependence: UK guidelines on clinical management",
+     "[UK] Department of Health and the devolved administrations", 2017,
+     "([UK] Department of Health and the devolved administrations, 2017)"),
+]
+
+
+@pytest.mark.parametrize("wrapped", [False, True])
+@pytest.mark.parametrize("layout", PAGE_LAYOUTS)
+def test_another_cells_studies_in_the_same_layout(layout: str, wrapped: bool) -> None:
+    """B5's study lines swapped for another cell's, in other forms; the rest of the page kept."""
+    lines = (RENDERINGS / f"{layout}.txt").read_text(encoding="utf-8").split("\n")
+    out: list[str] = []
+    studies = iter(OTHER_STUDIES)
+    for i, line in enumerate(lines):
+        if layout == "list-form" and i > 0 and lines[i - 1] in ("S", "K", "R", "G"):
+            codes, title, _, _, paren = next(studies)
+            out[-1] = codes
+            out.append(f"{title} {paren}. It found things. For discussion click here.")
+        elif layout != "list-form" and line[:2] in ("S ", "K ", "R ", "G ") and "(" in line:
+            codes, title, _, _, paren = next(studies)
+            out.append(f"{codes} {title} {paren}. It found things. For discussion click here.")
+        else:
+            out.append(line)
+    text = "\n".join(out)
+    if wrapped:
+        text = "\n\n".join(_wrap(p) for p in text.split("\n") if p.strip())
+    parsed = parse_cell_text(text, matrix="drug", code="C1")
+    assert studies_of(parsed) == [(tuple(c.split()), y, o, t) for c, t, o, y, _ in OTHER_STUDIES]
