@@ -565,3 +565,15 @@ def test_another_writers_rendering(b5_text: ParsedCell) -> None:
     parsed = parse_cell_html(page.encode("utf-8"))
     assert_equivalent(b5_text, parsed)
     assert_exact_links(parsed)
+
+
+def test_a_study_line_in_the_commentary_is_a_study() -> None:
+    page = (
+        "<title>Alcohol Treatment Matrix cell B5</title><p>K First study (2008). Found things.</p>"
+        "<p>MORE</p><h2>Highlighted study</h2><p>K Second study (Home Office, 2011). Also found.</p>"
+        "<p>This paragraph discusses both of them at some length.</p>"
+    )
+    parsed = parse_cell_html(page)
+    assert [(s.title, s.year, s.organisation) for s in parsed.studies] == [
+        ("First study", 2008, None), ("Second study", 2011, "Home Office")]
+    assert [p.text for p in parsed.passages] == ["This paragraph discusses both of them at some length."]

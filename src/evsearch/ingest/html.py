@@ -34,6 +34,7 @@ from evsearch.ingest.grammar import (
     clean,
     ends_terminal,
     is_chrome,
+    is_study_line,
     parse_study,
 )
 from evsearch.ingest.html_dom import (
@@ -142,6 +143,9 @@ def parse_cell_html(
     label = header.label
     start = studies_at.end if studies_at.entries else (desc_index + 1 if desc_index is not None else 0)
     flow = _commentary_blocks(blocks[start:])
+    # a study line is a study wherever it sits, never a passage
+    studies_at.entries.extend(_Entry(b.text, list(b.targets)) for b in flow if is_study_line(b.text))
+    flow = [b for b in flow if not is_study_line(b.text)]
     passages, anchors, headings = _classify(flow, default_section=DEFAULT_SECTION)
     drafts = [parse_study(entry.text) for entry in studies_at.entries]
     fallback = resolve_sections(drafts, passages, headings)
