@@ -77,27 +77,6 @@ _CELL_ONLY_RE = re.compile(
 )
 
 
-_HTML_CHROME_RES = [
-    re.compile(p, re.IGNORECASE)
-    for p in (
-        r"^Unfold (?:extra|supplementary) text\b",
-        r"^Links to other documents\b",
-        r"\bClose Matrix Bite\b",
-        r"^(?:Back to )?top(?: of page)?$",
-        r"^(?:©|\(c\)|Copyright\b)",
-        r"^Last (?:revised|updated|modified)\b",
-        r"^Skip to\b",
-        r"^(?:Print|Share|Email)(?: this page)?$",
-        r"\bupdate funded by\b",
-        r"^Previously als?o? funded\b",
-        r"^Developed with\b",
-        r"^(?:About the matrices|Articles and videos)\b",
-        r"^Home\b.{0,80}\bContact$",
-        r"^Send email for updates\b",
-    )
-]
-
-
 _LEGEND_RE = re.compile(
     r"^(?:[SKRG]|MORE)\s+(?:Seminal stud|Key stud|Reviews?$|Guidance$|Search for more)", re.I
 )
@@ -244,7 +223,6 @@ class _StudyList:
 def _is_html_chrome(text: str) -> bool:
     return (
         is_chrome(text)
-        or any(p.search(text) for p in _HTML_CHROME_RES)
         or (len(text.split()) <= 6 and bool(_LEGEND_RE.match(text)))
     )
 
