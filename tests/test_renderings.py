@@ -471,3 +471,12 @@ def test_another_cells_studies_in_the_same_layout(layout: str, wrapped: bool) ->
         text = "\n\n".join(_wrap(p) for p in text.split("\n") if p.strip())
     parsed = parse_cell_text(text, matrix="drug", code="C1")
     assert studies_of(parsed) == [(tuple(c.split()), y, o, t) for c, t, o, y, _ in OTHER_STUDIES]
+
+
+def test_an_email_saved_with_its_headers() -> None:
+    text = ("From: Drug and Alcohol Findings <news@findings.example>\nSubject: New Matrix Bite: is the "
+            "worker the intervention?\nDate: 3 May 2021\n\n"
+            + (RENDERINGS / "bite-email.txt").read_text(encoding="utf-8"))
+    parsed = parse_cell_text(text)
+    assert (parsed.cell.key, parsed.form, parsed.studies) == ("alcohol/B5", "email", ())
+    assert [p.section for p in parsed.passages] == ["Is the worker the intervention?"]

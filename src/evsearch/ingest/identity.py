@@ -58,7 +58,7 @@ RECORD_RE = re.compile(
     re.IGNORECASE,
 )
 EMAIL_RE = re.compile(
-    r"^(?:view (?:the )?cell and (?:the )?bite|click (?:the )?button below|unsubscribe\b"
+    r"^(?:view (?:the )?cell and (?:the )?bite|click (?:the )?button below|unsubscribe\b|subject:|from:.*@"
     r"|.*\b(?:view this e-?mail in (?:your|a) browser|you are receiving this (?:e-?mail|because))\b)",
     re.IGNORECASE,
 )
