@@ -229,7 +229,7 @@ def print_document(doc: Any, related: Any) -> None:
         org = f"{clean(doc.organisation)}, " if doc.organisation else ""
         click.echo(f"{doc.id}  study, type {doc.study_type}  ({org}{doc.year or 'n.d.'})  {doc.cell}")
     else:
-        click.echo(f"{doc.id}  passage ({doc.role}) in section {clean(doc.section or '')!r}  {doc.cell}")
+        click.echo(f"{doc.id}  {doc.kind} ({doc.role}) in section {clean(doc.section or '')!r}  {doc.cell}")
     click.echo()
     for line in wrap(clean(doc.text), width):
         click.echo(line)
