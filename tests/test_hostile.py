@@ -101,7 +101,7 @@ def test_any_query_is_answered_or_refused(hidx: Any, query: str) -> None:
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(fuzz.html_bytes())
 def test_any_html_file_is_parsed_or_refused_cleanly(tmp_path_factory: Any, data: bytes) -> None:
-    pytest.importorskip("evsearch.ingest_html")
+    pytest.importorskip("evsearch.ingest.html")
     assert fuzz.check_html(data, tmp_path_factory.mktemp("h")) in ("ok", "refused")
 
 
@@ -137,15 +137,24 @@ def test_a_fifo_is_refused_not_read(tmp_path: Path) -> None:
         read_cell_file(fifo)
 
 
-@pytest.mark.parametrize("data", [
-    b"", b"\x00" * 1000, bytes(range(256)) * 10, b"\xff\xfe", b"\xfe\xff\x00",
-    b"\xef\xbb\xbfAlcohol Treatment Matrix cell B5\n\n\xc3", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+@pytest.mark.parametrize(("data", "reason"), [
+    (b"", "holds no text"), (b"\x00" * 1000, "holds binary data"),
+    (bytes(range(256)) * 10, "holds binary data"),
+    (b"\xff\xfe", "holds no text"), (b"\xfe\xff\x00", "holds binary data"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "holds a PNG image"),
 ])
-def test_binary_and_truncated_files_are_refused_per_file(tmp_path: Path, data: bytes) -> None:
+def test_binary_and_truncated_files_are_refused_per_file(tmp_path: Path, data: bytes, reason: str) -> None:
     path = tmp_path / "notes.txt"
     path.write_bytes(data)
-    with pytest.raises(IngestError, match=r"^.*notes\.txt: cannot tell which cell this is"):
+    with pytest.raises(IngestError, match=rf"^.*notes\.txt: {reason}"):
         read_cell_file(path)
+
+
+def test_a_truncated_utf8_file_is_still_read(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"\xef\xbb\xbfAlcohol Treatment Matrix cell B5\n\n\xc3")
+    parsed = read_cell_file(path)
+    assert (parsed.cell.key, parsed.studies, parsed.passages) == ("alcohol/B5", (), ())
 
 
 def test_truncated_utf16_is_decoded_not_a_crash(tmp_path: Path) -> None:
@@ -244,7 +253,7 @@ def test_html_nested_10000_levels_is_read_not_refused(tmp_path: Path, opened: st
                                                        repeats: int) -> None:
     # fuzz bug 5: past ~330 levels the walker hit RecursionError and the page was refused
     # (and took 20-40 s: bs4's tag.decomposed searches the subtree, so pruning was quadratic)
-    pytest.importorskip("evsearch.ingest_html")
+    pytest.importorskip("evsearch.ingest.html")
 
     def read(n: int) -> Callable[[], Any]:
         path = _htm(tmp_path / str(n), _CELL_HEAD + opened * n + f"<p>{_DEEP_TEXT}</p>" + closed * n)
@@ -255,7 +264,8 @@ def test_html_nested_10000_levels_is_read_not_refused(tmp_path: Path, opened: st
 
 
 def test_html_below_the_depth_limit_keeps_blocks_and_drops_scripts() -> None:
-    from evsearch.ingest_html import MAX_DEPTH, parse_cell_html
+    from evsearch.ingest import parse_cell_html
+    from evsearch.ingest.html_dom import MAX_DEPTH
 
     deep = "<div>" * (MAX_DEPTH + 50)
     parsed = parse_cell_html(
@@ -268,7 +278,7 @@ def test_html_below_the_depth_limit_keeps_blocks_and_drops_scripts() -> None:
 
 
 def test_html_deep_pages_are_linear_time() -> None:
-    from evsearch.ingest_html import parse_cell_html
+    from evsearch.ingest import parse_cell_html
 
     unit = "<div><p>Text of the page, a line.</p>"  # every <div> left open: the page nests
 
@@ -282,7 +292,7 @@ def test_html_deep_pages_are_linear_time() -> None:
 
 def test_undecodable_html_is_read_without_logging(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     # fuzz bug 6: bs4's UnicodeDammit logged "Some characters could not be decoded" to stderr
-    pytest.importorskip("evsearch.ingest_html")
+    pytest.importorskip("evsearch.ingest.html")
     caplog.set_level("DEBUG")
     path = _htm(tmp_path, "")
     path.write_bytes(b"<title>Alcohol Treatment Matrix cell B5</title><p>Caf\xe9 \x81\x8d\x00 text.</p>")
@@ -302,14 +312,14 @@ def test_undecodable_html_is_read_without_logging(tmp_path: Path, caplog: pytest
      "cafÃ é."),  # not UTF-8, unknown label: windows-1252
 ])
 def test_html_declared_charsets_that_lie(tmp_path: Path, data: bytes, text: str) -> None:
-    pytest.importorskip("evsearch.ingest_html")
+    pytest.importorskip("evsearch.ingest.html")
     path = _htm(tmp_path, "")
     path.write_bytes(data)
     assert [p.text for p in read_cell_file(path, root=tmp_path).passages] == [text]
 
 
 def test_html_100000_lines_and_no_studies_or_commentary(tmp_path: Path) -> None:
-    pytest.importorskip("evsearch.ingest_html")
+    pytest.importorskip("evsearch.ingest.html")
 
     def read(n: int) -> Callable[[], Any]:
         lines = "\n".join(f"line {i}" for i in range(n))
@@ -323,7 +333,7 @@ def test_html_100000_lines_and_no_studies_or_commentary(tmp_path: Path) -> None:
 
 
 def test_html_huge_attributes_and_scripts(tmp_path: Path) -> None:
-    pytest.importorskip("evsearch.ingest_html")
+    pytest.importorskip("evsearch.ingest.html")
     body = ("<html><head><title>Alcohol Treatment Matrix cell B5: X; Y</title>"
             "<script>document.write('<p>K Injected (2008).</p>')</script></head><body>"
             f"<p title=\"{'a' * 1_000_000}\">What is this cell about? Text &lt;script&gt;.</p></body></html>")
@@ -471,7 +481,7 @@ HOSTILE_HTM = (
 
 
 def test_html_cell_markup_and_escapes_never_reach_output(tmp_path: Path) -> None:
-    pytest.importorskip("evsearch.ingest_html")
+    pytest.importorskip("evsearch.ingest.html")
     corpus = tmp_path / "corpus" / "drug"
     corpus.mkdir(parents=True)
     (corpus / "B5.htm").write_text(HOSTILE_HTM, encoding="utf-8")
@@ -497,8 +507,11 @@ def test_html_cell_markup_and_escapes_never_reach_output(tmp_path: Path) -> None
     assert "&lt;mark&gt;<mark>fake</mark>&lt;/mark&gt;" in text  # the page's "<mark>" text, escaped
     assert "&amp;lt;<mark>mark</mark>&amp;gt;" in text  # its "&lt;mark&gt;" text, escaped once more
     assert "alert(2)" not in text  # a real <script> element is dropped
-    for doc in ("s1", "p1", "p2"):
-        code, out, _ = run("show", f"drug/B5/{doc}", "--index", index)
+    with open_index(index=Path(index)) as opened:
+        ids = [d.id for d in opened.documents()]
+    assert len(ids) == 3  # a study, the description and a paragraph
+    for doc in ids:
+        code, out, _ = run("show", doc, "--index", index)
         assert code == 0 and not CONTROL.search(out.replace("\n", "")), repr(out)
 
 

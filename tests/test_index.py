@@ -83,7 +83,7 @@ def test_ensure_index_builds_once(tmp_path: Path) -> None:
 
 
 def test_a_bad_file_is_reported_and_skipped(corpus_copy: Path, tmp_path: Path) -> None:
-    (corpus_copy / "alcohol" / "C1.txt").write_text("not a cell at all\n")
+    (corpus_copy / "alcohol" / "C1.txt").write_bytes(b"\x00\x01\x02 binary junk\xff" * 20)
     report = build_index(corpus=corpus_copy, index=tmp_path / "ix")
     assert report.documents == 37
     assert [p.path for p in report.problems] == ["alcohol/C1.txt"]

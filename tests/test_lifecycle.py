@@ -112,8 +112,8 @@ def test_cli_index_reports_and_json(synth, trials) -> None:
 def test_failing_file_is_reported_and_keeps_its_old_documents(synth, trials) -> None:
     corpus, index, _ = synth
     bad = corpus / "alcohol" / "A4.txt"
-    bad.write_text("not a cell page at all\n", encoding="utf-8")
-    (corpus / "alcohol" / "C9.txt").write_text("nor this\n", encoding="utf-8")  # a new bad file
+    bad.write_bytes(b"\x00\x01\x02 not text at all\xff" * 20)
+    (corpus / "alcohol" / "C9.txt").write_bytes(b"\x00\x01 nor this" * 20)  # a new bad file
     report = update_index(corpus=corpus, index=index)
     assert sorted(p.path for p in report.problems) == ["alcohol/A4.txt", "alcohol/C9.txt"]
     assert all(p.reason for p in report.problems)

@@ -34,8 +34,25 @@ def ids(idx: SearchIndex, query: str, **options: object) -> list[str]:
     return [h.id for h in idx.search(query, limit=100, suggest=False, **options).hits]  # type: ignore[arg-type]
 
 
+def titles(idx: SearchIndex, query: str) -> list[str]:
+    return [h.title for h in idx.search(query, limit=100, suggest=False).hits]
+
+
 def squash(text: str | None) -> str:
     return re.sub(r"\s+", " ", text or "").lower()
+
+
+# B5's studies, by the titles a user sees
+K_STUDIES = [
+    "Relationship with therapist seems more important for offenders than other clients",
+    "Client-centred supervision motivates UK offenders",
+    "'Not my job' perception and lack of confidence impede assessment of domestic violence",
+    "Mothers in Wales see staff support as critical to child welfare and keeping families together",
+]
+QUALITY = "Supervising offenders is about the quality of the relationship"
+MI_IN_CJS = "Can motivational interviewing work in criminal justice settings?"
+MANUAL = "Manual for research-based offender supervision"
+MEN_WHO_ABUSE = "Working with men who physically abuse their partners"
 
 
 # --- `motivational interviewing`: words; more of them rank higher; a missing word never empties
@@ -52,7 +69,7 @@ def test_words_find_documents_with_any_of_them_best_with_all(idx: SearchIndex) -
     both = ids(idx, "motivational interviewing")
     either = set(ids(idx, "motivational")) | set(ids(idx, "interviewing"))
     assert set(both) == either
-    assert both[0] == "alcohol/B5/s7"  # "Can motivational interviewing work in criminal justice settings?"
+    assert titles(idx, "motivational interviewing")[0] == MI_IN_CJS
     assert ids(idx, "motivational interviewing xylophone") == both  # a word no document has
 
 
@@ -67,7 +84,9 @@ def test_a_quoted_phrase_is_one_clause() -> None:
 
 def test_a_phrase_finds_only_the_words_in_that_order(idx: SearchIndex) -> None:
     found = idx.search('"quality of the relationship"', limit=100).hits
-    assert {h.id for h in found} == {"alcohol/B5/s5", "alcohol/B5/p4"}
+    assert sorted((h.kind, h.title) for h in found) == [
+        ("passage", "Where should I start?"), ("study", QUALITY),
+    ]
     for hit in found:
         assert "quality of the relationship" in squash(f"{hit.title} {hit.text}")
     assert len(ids(idx, "quality of the relationship")) > len(found)  # as words: many more
@@ -99,10 +118,9 @@ def test_an_unknown_field_name_is_read_as_a_word() -> None:
 
 
 def test_a_field_restriction_searches_that_field_only(idx: SearchIndex) -> None:
-    titles = idx.search("title:supervision", limit=100).hits
-    assert {h.id for h in titles} == {"alcohol/B5/s2", "alcohol/B5/s5", "alcohol/B5/s8"}
-    assert all(re.search(r"supervis", h.title, re.I) for h in titles)
-    assert len(ids(idx, "supervision")) > len(titles)
+    in_titles = titles(idx, "title:supervision")
+    assert sorted(in_titles) == sorted([K_STUDIES[1], MANUAL, QUALITY])
+    assert len(ids(idx, "supervision")) > len(in_titles)
 
     sections = idx.search('section:"best to split"', limit=100).hits
     assert sections and {h.section for h in sections} == {"Best to split therapy and supervision?"}
@@ -111,7 +129,7 @@ def test_a_field_restriction_searches_that_field_only(idx: SearchIndex) -> None:
     assert texts and all("mentor" in h.text.lower() for h in texts)
 
     orgs = idx.search("organisation:justice", limit=100).hits
-    assert [(h.id, h.organisation) for h in orgs] == [("alcohol/B5/s2", "[UK] Ministry of Justice")]
+    assert [(h.title, h.organisation) for h in orgs] == [(K_STUDIES[1], "[UK] Ministry of Justice")]
     assert len(ids(idx, "justice")) > len(orgs)  # "justice" in titles and text too
     assert ids(idx, "org:justice") == ids(idx, "organization:justice") == [orgs[0].id]
 
@@ -207,20 +225,21 @@ def test_an_unknown_type_is_refused() -> None:
 
 
 def test_type_filters_keep_only_those_studies(idx: SearchIndex) -> None:
-    assert ids(idx, "type:K") == [f"alcohol/B5/s{i}" for i in (1, 2, 3, 4)]  # cell order
-    assert [(h.study_type, h.id) for h in idx.search("type:S,G").hits] == [
-        ("G", "alcohol/B5/s8"), ("G", "alcohol/B5/s9"),
+    assert titles(idx, "type:K") == K_STUDIES  # a filter alone: cell order
+    assert [(h.study_type, h.title) for h in idx.search("type:S,G").hits] == [
+        ("G", MANUAL), ("G", MEN_WHO_ABUSE),
     ]
     ranked = idx.search("supervision type:K", limit=100).hits
     assert ranked and all(h.kind == "study" and "K" in (h.study_type or "").split() for h in ranked)
     assert [h.id for h in ranked] == [i for i in ids(idx, "supervision") if i in ids(idx, "type:K")]
 
 
-# --- `kind:study`, `kind:passage`: only studies / only passages
+# --- `kind:study`, `kind:passage`, `kind:record`: only studies / passages / records' text
 
 @pytest.mark.parametrize(("query", "kinds"), [
     ("kind:study", {"study"}), ("kind:studies", {"study"}), ("kind:passage", {"passage"}),
     ("kind:PASSAGES", {"passage"}), ("kind:study,passage", {"study", "passage"}),
+    ("kind:record", {"record"}), ("kind:records", {"record"}),
 ])
 def test_kind_filters_parse(query: str, kinds: set[str]) -> None:
     assert clauses(query) == []
@@ -230,7 +249,7 @@ def test_kind_filters_parse(query: str, kinds: set[str]) -> None:
 def test_an_unknown_kind_is_refused() -> None:
     with pytest.raises(QueryError, match="^unknown kind 'book'$") as err:
         parse_query("kind:book")
-    assert err.value.hint == "kind is study or passage"
+    assert err.value.hint.startswith("kind is study, passage")
 
 
 def test_kind_filters_split_the_results(idx: SearchIndex) -> None:
@@ -239,6 +258,7 @@ def test_kind_filters_split_the_results(idx: SearchIndex) -> None:
     assert {h.kind for h in studies} == {"study"} and {h.kind for h in passages} == {"passage"}
     assert {h.id for h in studies} | {h.id for h in passages} == set(ids(idx, "supervision"))
     assert (len(ids(idx, "kind:study")), len(ids(idx, "kind:passage"))) == (9, 28)
+    assert ids(idx, "supervision kind:record") == [] == ids(idx, "kind:record")  # B5 has no records
 
 
 # --- `cell:B5`, `cell:alcohol/B5`, `matrix:alcohol`: only that cell / matrix

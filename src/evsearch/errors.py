@@ -88,4 +88,6 @@ class QueryError(EvsearchError):
 class DocumentNotFoundError(EvsearchError):
     """No document has that id."""
 
-    default_hint = "ids look like alcohol/B5/s1 (studies) or alcohol/B5/p3 (passages)"
+    default_hint = (
+        "ids look like alcohol/B5/k2008-relationship-therapist-seems or alcohol/B5/where-should-i-start/1"
+    )

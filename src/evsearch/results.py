@@ -16,7 +16,7 @@ class Hit:
 
     rank: int  # 1-based
     score: float
-    id: str  # "alcohol/B5/s1"
+    id: str  # "alcohol/B5/k2008-relationship-therapist-seems"
     kind: str  # "study" or "passage"
     cell: str  # "alcohol/B5"
     title: str  # a study's title; a passage's section heading
@@ -119,10 +119,12 @@ class IndexStats:
 
 @dataclass(frozen=True)
 class FileProblem:
-    """A corpus file that could not be ingested, and why."""
+    """A corpus file that could not be ingested, and why (or, with ``skipped=False``, a file
+    that was indexed with a note: its text and its path name different cells)."""
 
     path: str
     reason: str
+    skipped: bool = True
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,10 @@ class ParsedQuery:
     filters: Filters
 
 
-_KINDS = {"study": "study", "studies": "study", "passage": "passage", "passages": "passage"}
+_KINDS = {
+    "study": "study", "studies": "study", "passage": "passage", "passages": "passage",
+    "record": "record", "records": "record",
+}
 _MATRICES = {"alcohol": "alcohol", "drug": "drug", "drugs": "drug", "page": "page", "pages": "page"}
 _FIELD_RE = re.compile(r"([A-Za-z_]+):")
 _YEAR_RANGE_RE = re.compile(r"^\s*(\d{1,5}|\*)?\s*(?:TO|to|-|\.\.)\s*(\d{1,5}|\*)?\s*$")
@@ -110,7 +113,7 @@ def normalise_kind(value: str) -> str:
         return _KINDS[value.strip().lower()]
     except KeyError:
         raise QueryError(
-            f"unknown kind {value!r}", hint="kind is study or passage"
+            f"unknown kind {value!r}", hint="kind is study, passage or record"
         ) from None
 
 
