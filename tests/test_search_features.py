@@ -370,15 +370,15 @@ def test_cli_errors(run) -> None:
     assert run("search", "supervision", "--page", "0").exit_code == 2
 
 
-def test_colour_only_when_allowed(run) -> None:
+def test_colour_only_when_allowed(run, built_index: Path) -> None:
     args = ("search", "supervision", "--limit", "1")
     coloured = run(*args, color=True).output
     assert click.style("supervision", fg="yellow", bold=True) in coloured
     assert "\x1b[" not in run(*args, color=True, env={"NO_COLOR": "1"}).output
     assert "\x1b[" not in run(*args, "--no-color", color=True).output
     assert "\x1b[" not in run(*args).output  # not a terminal
-    plain = CliRunner().invoke(cli, ["--no-color", *args], env={"COLUMNS": "80", "NO_COLOR": None},
-                               color=True)
+    plain = CliRunner().invoke(cli, ["--no-color", *args, "--index", str(built_index)],
+                               env={"COLUMNS": "80", "NO_COLOR": None}, color=True)
     assert "\x1b[" not in plain.output
 
 

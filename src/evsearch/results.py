@@ -51,7 +51,13 @@ class SearchResult:
 
     @property
     def pages(self) -> int:
-        """How many pages of ``limit`` hits the matches fill."""
+        """How many pages of ``limit`` hits the matches fill.
+
+        >>> SearchResult("supervision", total=16, hits=(), limit=5).pages
+        4
+        >>> SearchResult("xylophone", total=0, hits=()).pages
+        0
+        """
         return -(-self.total // self.limit) if self.limit else 0
 
     def to_dict(self) -> dict[str, Any]:
