@@ -74,8 +74,15 @@ def query_of(url: str) -> dict[str, list[str]]:
     return parse_qs(urlsplit(url).query)
 
 
-def cli_run(*args: str) -> Any:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+@pytest.fixture(scope="module")
+def cli_run(built_index: Path) -> Any:
+    """The CLI over the same index and corpus as the pages."""
+
+    def run(command: str, *args: str) -> Any:
+        where = ["--index", str(built_index), "--corpus", str(CORPUS)]
+        return CliRunner().invoke(cli, [command, *where, *args], catch_exceptions=False)
+
+    return run
 
 
 def tree_digest(root: Path) -> str:
@@ -258,7 +265,7 @@ def test_passage_page_has_section_neighbours_and_studies(client: TestClient, ids
 # --------------------------------------------------------------------------- downloads and API
 
 
-def test_exports_are_the_cli_formats_as_downloads(client: TestClient) -> None:
+def test_exports_are_the_cli_formats_as_downloads(client: TestClient, cli_run: Any) -> None:
     for fmt, ext in (("ris", "ris"), ("csv", "csv"), ("json", "json"), ("bibtex", "bib")):
         r = client.get(f"/export/{fmt}?q=supervision&type=K&page=2")
         assert r.status_code == 200
@@ -293,7 +300,9 @@ def test_bibtex_escapes_tex_specials() -> None:
     assert out.count("{") - out.count(r"\{") == out.count("}") - out.count(r"\}")
 
 
-def test_api_search_is_the_cli_json_with_a_url_per_hit(client: TestClient, ids: dict[str, str]) -> None:
+def test_api_search_is_the_cli_json_with_a_url_per_hit(
+    client: TestClient, ids: dict[str, str], cli_run: Any
+) -> None:
     r = client.get("/api/search?q=supervision&type=K&limit=5&facets=1")
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
     data = r.json()
@@ -304,7 +313,9 @@ def test_api_search_is_the_cli_json_with_a_url_per_hit(client: TestClient, ids: 
     assert client.get("/api/search?q=supervision").json()["facets"] is None
 
 
-def test_api_doc_is_the_cli_show_json_with_a_url(client: TestClient, ids: dict[str, str]) -> None:
+def test_api_doc_is_the_cli_show_json_with_a_url(
+    client: TestClient, ids: dict[str, str], cli_run: Any
+) -> None:
     data = client.get(f"/api/doc/{ids['rel']}").json()
     assert data.pop("url") == f"/doc/{ids['rel']}"
     assert data == json.loads(cli_run("show", ids["rel"], "--json").stdout)
@@ -360,7 +371,7 @@ def test_bad_requests_get_an_error_page_with_one_line_message(
     assert "Traceback" not in r.text
 
 
-def test_error_messages_are_the_clis(client: TestClient) -> None:
+def test_error_messages_are_the_clis(client: TestClient, cli_run: Any) -> None:
     shown = cli_run("show", "alcohol/B5/zz")
     assert shown.exit_code == 1
     assert "\n".join(_message(client.get("/doc/alcohol/B5/zz").text)) + "\n" == shown.stderr

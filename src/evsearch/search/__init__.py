@@ -213,7 +213,8 @@ class SearchIndex:
     ) -> SimilarResult:
         """Documents like ``doc_id`` (more-like-this): a search for its key terms, itself left out.
 
-        >>> [h.id for h in idx.similar("alcohol/B5/s7", limit=3).hits]  # doctest: +SKIP
+        >>> study = "alcohol/B5/r2005-motivational-interviewing-work"
+        >>> [h.id for h in idx.similar(study, limit=3).hits]  # doctest: +SKIP
         """
         check_limit(limit)
         check_page(page)
@@ -232,7 +233,8 @@ class SearchIndex:
         For a study: the passages of the sections that discuss it, and the other studies
         discussed in those sections. For a passage: the studies its section discusses.
 
-        >>> [p.id for p in idx.related("alcohol/B5/s1").passages]  # doctest: +SKIP
+        >>> study = "alcohol/B5/k2008-relationship-therapist-seems"
+        >>> [p.id for p in idx.related(study).passages]  # doctest: +SKIP
         """
         view = self.get(doc_id)
         with self._lock:
@@ -246,7 +248,8 @@ class SearchIndex:
         the field weight the query gives it; ``score`` is their sum, plus what synonym
         expansions, phrases and feedback terms of the query add.
 
-        >>> idx.explain("motivational interviewing", "alcohol/B5/s7").terms[0]  # doctest: +SKIP
+        >>> study = "alcohol/B5/r2005-motivational-interviewing-work"
+        >>> idx.explain("motivational interviewing", study).terms[0]  # doctest: +SKIP
         """
         with self._lock:
             searcher, scorer = self._view()
@@ -259,11 +262,14 @@ class SearchIndex:
             self._current()
             assert self._gen is not None
             files = self._gen.meta.get("files", {})
-        return {
-            str(e["cell"]): str(e["label"])
-            for e in files.values()
-            if e.get("cell") and e.get("label") and not e.get("shadowed_by")
-        }
+        labels: dict[str, str] = {}
+        for e in files.values():
+            if not (e.get("cell") and e.get("label")) or e.get("shadowed_by"):
+                continue
+            cell, _, form = str(e["cell"]).partition("#")  # "alcohol/B5#record": the cell's record
+            if not form or cell not in labels:  # the cell page's own label first
+                labels[cell] = str(e["label"])
+        return labels
 
     def stats(self) -> IndexStats:
         """What the index holds and where it is."""
