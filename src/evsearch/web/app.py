@@ -104,6 +104,7 @@ class WebState:
         self.env.filters["type_names"] = render.type_names
         self.env.globals.update(
             doc_path=render.doc_path, version=__version__, role_names=render.ROLE_NAMES,
+            kind_plurals=render.KIND_PLURALS, kind_label=render.kind_label,
             type_label=render.STUDY_TYPE_NAMES, cell_linkable=render.cell_linkable,
         )
         self._stale_lock = threading.Lock()

@@ -21,6 +21,14 @@ from .params import SearchParams
 
 STUDY_TYPE_NAMES = {"S": "seminal study", "K": "key study", "R": "review", "G": "guidance"}
 ROLE_NAMES = {"description": "cell description", "quote": "pull quote", "panel": "side panel"}
+KIND_PLURALS = {"study": "studies", "passage": "passages", "record": "records"}
+
+
+def kind_label(kind: str, role: str | None) -> str:
+    """What a non-study document is, for its badge: ``commentary``, ``pull quote``, ``record``."""
+    if kind == "passage":
+        return ROLE_NAMES.get(role or "", "commentary")
+    return kind
 #: Facet values that the ``cell=`` parameter accepts (other layouts' cells are shown unlinked).
 _CELL_VALUE = re.compile(r"^(?:alcohol|drugs?)/[A-Ea-e][1-5]$")
 _MARK = re.compile(r"(<mark>.*?</mark>)", re.DOTALL)
