@@ -47,7 +47,59 @@ _EMPTY_SCORES = np.zeros(0, dtype=np.float64)
 
 def _is_sum(q: wq.Query) -> bool:
     """An or whose score is the sum of its parts' (not a disjunction-max, no coordination)."""
-    return isinstance(q, wq.Or) and not isinstance(q, wq.DisjunctionMax) and not q.minmatch and not q.scale
+    return (
+        isinstance(q, wq.Or) and not isinstance(q, (wq.DisjunctionMax, FieldedTerm))
+        and not q.minmatch and not q.scale
+    )
+
+
+class FieldedTerm(wq.Or):
+    """One word (or phrase) of a query searched in several fields and scored as one BM25F term.
+
+    Its parts are a ``Term`` (or ``Phrase``) per field, each boosted by its field's weight.
+    The array scorer combines them as Robertson and Zaragoza define BM25F: the field-weighted,
+    field-length-normalised frequencies are added before saturation, with one idf per term
+    over documents (see ``ArrayScorer.bm25f``). Whoosh, which does not know it, scores it as
+    an or of its parts (a sum of per-field scores).
+    """
+
+    def __init__(self, parts: list[wq.Query], boost: float = 1.0, label: str = "") -> None:
+        super().__init__(parts, boost=boost)
+        self.label = label  # what the user sees in ``explain``: the word, phrase or expansion
+
+    def __copy__(self) -> FieldedTerm:
+        return FieldedTerm(list(self.subqueries), boost=self.boost, label=self.label)
+
+    def normalize(self) -> wq.Query:
+        return self
+
+
+def lucene_idf(n_docs: int, df: int) -> float:
+    """Lucene's BM25 idf: log(1 + (N - n + 0.5) / (n + 0.5)); never negative."""
+    return log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+
+
+@dataclass(frozen=True)
+class FieldPart:
+    """One field of a ``FieldedTerm`` in one document: what its BM25F score is made of."""
+
+    field: str
+    text: str  # the index term, or a phrase's terms joined by spaces
+    frequency: float
+    field_length: float
+    weight: float  # the field's weight
+    normalised: float  # weight * frequency / length normalisation: this field's share of tf
+
+
+@dataclass(frozen=True)
+class TermBreakdown:
+    """A ``FieldedTerm``'s score in one document, field by field."""
+
+    label: str
+    idf: float
+    boost: float
+    score: float
+    fields: tuple[FieldPart, ...]
 
 
 class Unsupported(Exception):
@@ -74,7 +126,8 @@ class ArrayScorer:
     """Scores queries over one open Whoosh searcher; make a new one when the searcher changes."""
 
     def __init__(
-        self, searcher: Any, *, k1: float, b: float, field_b: dict[str, float], folder: Path | None = None
+        self, searcher: Any, *, k1: float, b: float, field_b: dict[str, float], folder: Path | None = None,
+        model: str = "bm25f",
     ) -> None:
         self.searcher = searcher
         self.folder = folder  # the index directory: its saved postings are used when present
@@ -83,6 +136,7 @@ class ArrayScorer:
         self.k1 = k1
         self.b = b
         self.field_b = dict(field_b)
+        self.model = model  # "bm25f" (Robertson and Zaragoza) or "whoosh" (Whoosh's per-field sum)
         self._leaves: list[tuple[Any, int]] = list(searcher.leaf_searchers())
         self._live: np.ndarray | None = None
         self._lengths: dict[str, np.ndarray | None] = {}
@@ -168,6 +222,8 @@ class ArrayScorer:
     # -- the query tree ------------------------------------------------------------------------
     def _eval(self, q: wq.Query, boost: float) -> Matches:
         """``q``'s matches, scores times ``boost`` (the product of the boosts above it)."""
+        if isinstance(q, FieldedTerm) and self.model == "bm25f":
+            return self.bm25f(q, boost * q.boost)
         if isinstance(q, wq.Term):
             return self._term(q.fieldname, q.text, boost * q.boost)
         if isinstance(q, type(wq.NullQuery)):
@@ -237,6 +293,97 @@ class ArrayScorer:
         _, ia, ib = np.intersect1d(a.ids, b.ids, assume_unique=True, return_indices=True)
         scores[ia] += b.scores[ib]
         return Matches(a.ids, scores * boost)
+
+    # -- BM25F ---------------------------------------------------------------------------------
+    def _field_frequencies(self, part: wq.Query) -> tuple[str, np.ndarray, np.ndarray]:
+        """A part of a ``FieldedTerm``: its field, documents and frequencies there."""
+        if isinstance(part, wq.Term):
+            text = part.text.decode("utf-8") if isinstance(part.text, bytes) else part.text
+            if part.fieldname not in self.searcher.schema:
+                return part.fieldname, _EMPTY_IDS, _EMPTY_SCORES
+            ids, tf, _ = self._read_postings(part.fieldname, text)
+            return part.fieldname, ids, tf
+        if isinstance(part, wq.Phrase):
+            return part.fieldname, *self._phrase_frequencies(part)
+        raise Unsupported(type(part).__name__)
+
+    def _phrase_frequencies(self, q: wq.Phrase) -> tuple[np.ndarray, np.ndarray]:
+        """The documents holding a phrase, and how often each holds it (from Whoosh's spans)."""
+        ids: list[int] = []
+        tf: list[float] = []
+        plain = wq.Phrase(q.fieldname, q.words, slop=q.slop)
+        for sub, offset in self._leaves:
+            m = plain.matcher(sub, sub.context())
+            while m.is_active():
+                ids.append(m.id() + offset)
+                tf.append(float(len(m.spans())) if hasattr(m, "spans") else 1.0)
+                m.next()
+        if not ids:
+            return _EMPTY_IDS, _EMPTY_SCORES
+        order = np.argsort(np.asarray(ids, dtype=np.int64), kind="stable")
+        return np.asarray(ids, dtype=np.int64)[order], np.asarray(tf, dtype=np.float64)[order]
+
+    def _normalised(self, fieldname: str, weight: float, ids: np.ndarray, tf: np.ndarray) -> np.ndarray:
+        """weight * tf / ((1 - b) + b * length / average length): a field's share of BM25F's tf."""
+        lengths = self._field_lengths(fieldname)
+        if lengths is None:
+            return weight * tf
+        b = self.field_b.get(fieldname, self.b)
+        avg = self._avg.get(fieldname)
+        if avg is None:
+            avg = self._avg[fieldname] = self.searcher.avg_field_length(fieldname) or 1
+        return weight * tf / ((1 - b) + b * lengths[ids] / avg)
+
+    def bm25f(self, q: FieldedTerm, boost: float) -> Matches:
+        """BM25F (Robertson and Zaragoza 2009) of one term over its fields:
+        ``idf * tf / (k1 + tf)`` with ``tf`` the sum over fields of the field weight times the
+        field's frequency divided by its length normalisation, and ``idf`` Lucene's, over the
+        documents having the term in any of the fields."""
+        id_parts: list[np.ndarray] = []
+        tf_parts: list[np.ndarray] = []
+        for part in q.subqueries:
+            fieldname, ids, tf = self._field_frequencies(part)
+            if len(ids) and part.boost > 0:
+                id_parts.append(ids)
+                tf_parts.append(self._normalised(fieldname, part.boost, ids, tf))
+        if not id_parts:
+            return Matches.empty()
+        if len(id_parts) == 1:
+            uniq, acc = id_parts[0], tf_parts[0]
+        else:
+            uniq, inverse = np.unique(np.concatenate(id_parts), return_inverse=True)
+            acc = np.bincount(inverse, weights=np.concatenate(tf_parts))
+        idf = lucene_idf(self.n, len(uniq))
+        return Matches(uniq, (idf * boost) * acc / (self.k1 + acc))
+
+    def breakdown(self, q: FieldedTerm, boost: float, docnum: int) -> TermBreakdown | None:
+        """How ``q`` scores in one document (None when the document does not have it):
+        the numbers ``bm25f`` computes, field by field."""
+        fields: list[FieldPart] = []
+        docs: list[np.ndarray] = []
+        for part in q.subqueries:
+            fieldname, ids, tf = self._field_frequencies(part)
+            if not len(ids) or part.boost <= 0:
+                continue
+            docs.append(ids)
+            at = np.searchsorted(ids, docnum)
+            if at < len(ids) and ids[at] == docnum:
+                lengths = self._field_lengths(fieldname)
+                fields.append(FieldPart(
+                    fieldname,
+                    " ".join(part.words) if isinstance(part, wq.Phrase) else str(part.text),
+                    float(tf[at]),
+                    float(lengths[docnum]) if lengths is not None else 0.0,
+                    float(part.boost),
+                    float(self._normalised(fieldname, part.boost, ids[at : at + 1], tf[at : at + 1])[0]),
+                ))
+        if not fields:
+            return None
+        df = len(np.unique(np.concatenate(docs)))
+        idf = lucene_idf(self.n, df)
+        tf_total = sum(f.normalised for f in fields)
+        score = idf * boost * q.boost * tf_total / (self.k1 + tf_total)
+        return TermBreakdown(q.label, idf, boost * q.boost, score, tuple(fields))
 
     # -- leaves --------------------------------------------------------------------------------
     def _term(self, fieldname: str, text: str | bytes, boost: float) -> Matches:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+from math import log
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -22,7 +23,7 @@ from whoosh import scoring, sorting
 from whoosh.searching import Results
 
 from ._sanitize import scrub_surrogates
-from ._scorer import ArrayScorer, Matches, Unsupported
+from ._scorer import ArrayScorer, FieldedTerm, Matches, Unsupported
 from .analysis import analyze, expansions, is_synonym_term, words
 from .errors import DocumentNotFoundError, QueryError
 from .index import (
@@ -34,6 +35,7 @@ from .index import (
     update_index,
 )
 from .query import (
+    MAX_CLAUSES,
     YEAR_MAX,
     YEAR_MIN,
     Clause,
@@ -61,12 +63,12 @@ from .snippets import MarkFormatter, highlight_hit, leading_snippet
 
 #: Per-field weights of plain words (BM25F-style: a field's score is multiplied by its weight).
 FIELD_WEIGHTS: dict[str, float] = {
-    "title": 2.5,  # a study's title: the cell's one-line statement of what it found
-    "doc_title": 1.0,  # a passage's document title, shared by all the document's passages
-    "section": 1.5,
+    "title": 2.0,  # a study's title: the cell's one-line statement of what it found
+    "doc_title": 2.0,  # a passage's document title, shared by all the document's passages
+    "section": 2.0,  # a passage's section heading
     "text": 1.0,
-    "organisation": 2.0,
-    "meta": 0.5,
+    "organisation": 1.0,
+    "meta": 1.0,
 }
 #: ``title:`` in a query searches both kinds of title.
 FIELD_ALIASES: dict[str, tuple[str, ...]] = {"title": ("title", "doc_title")}
@@ -79,6 +81,8 @@ PRF_MIN_DOCS = 500
 PRF_MAX_DOCS = 2_000_000  # feedback is a second, longer search: above this, questions slow down
 PRF_MAX_DF = 0.1
 PRF_FIELDS: tuple[str, ...] = ("text",)
+#: A quoted phrase among other words also counts as its words (see ``_loose_phrases``).
+PHRASE_WORDS = True
 #: Coordination bonus: documents matching more of the query's words rank higher.
 COORD_SCALE: float | None = None
 #: Weight of a synonym or acronym expansion relative to the words the user typed.
@@ -352,10 +356,12 @@ class SearchIndex:
             if not key_terms:
                 return SimilarResult(doc_id, (), 0, ())
             weights = dict(searcher.key_terms_from_text("text", source, SIMILAR_TERMS))
-            subs = [
-                wq.Term(f, t, boost=FIELD_WEIGHTS[f] * weights[t])
+            subs: list[wq.Query] = [
+                FieldedTerm(
+                    [wq.Term(f, t, boost=FIELD_WEIGHTS[f]) for f in ("title", "doc_title", "section", "text")],
+                    boost=weights[t], label=t,
+                )
                 for t in key_terms
-                for f in ("title", "doc_title", "section", "text")
             ]
             q = wq.Or(subs)
             opts = _Page(limit, page, "relevance", False, True)
@@ -468,10 +474,11 @@ class SearchIndex:
 
 # --- building Whoosh queries -----------------------------------------------------------------
 
-def _field_terms(fieldname: str | None, terms: list[str], make: Any) -> wq.Query:
+def _field_terms(fieldname: str | None, terms: list[str], make: Any, boost: float = 1.0) -> wq.Query:
+    """One term (or phrase) in every text field (or the one named), as one BM25F term."""
     fields = list(FIELD_ALIASES.get(fieldname, (fieldname,))) if fieldname else list(FIELD_WEIGHTS)
-    subs = [make(f, terms, FIELD_WEIGHTS.get(f, 1.0)) for f in fields]
-    return subs[0] if len(subs) == 1 else wq.Or(subs)
+    subs = [make(f, terms, FIELD_WEIGHTS.get(f, 1.0)) for f in fields if FIELD_WEIGHTS.get(f, 1.0) > 0]
+    return FieldedTerm(subs, boost=boost, label=" ".join(terms))
 
 
 def _term(f: str, terms: list[str], boost: float) -> wq.Query:
@@ -490,12 +497,15 @@ def _clause_queries(searcher: Any, clause: Clause) -> list[wq.Query]:
             if clause.field
             else ["title", "doc_title", "section", "text", "organisation"]
         )
-        subs = []
+        by_term: dict[str, list[str]] = {}
         for f in fields:
-            expansions = list(_limited_prefix(searcher, f, prefix))
-            if expansions:
-                subs.append(wq.Or([wq.Term(f, t, boost=FIELD_WEIGHTS.get(f, 1.0)) for t in expansions]))
-        return [wq.Or(subs)] if subs else []
+            for t in _limited_prefix(searcher, f, prefix):
+                by_term.setdefault(t, []).append(f)
+        subs: list[wq.Query] = [
+            FieldedTerm([wq.Term(f, t, boost=FIELD_WEIGHTS.get(f, 1.0)) for f in fs], label=t)
+            for t, fs in by_term.items()
+        ]
+        return [wq.Or(subs) if len(subs) > 1 else subs[0]] if subs else []
     terms = analyze(clause.text)
     if not terms:
         return []
@@ -526,13 +536,18 @@ def build_query(searcher: Any, clauses: list[Clause]) -> tuple[wq.Query | None, 
     should: list[wq.Query] = []
     must: list[wq.Query] = []
     must_not: list[wq.Query] = []
+    loose = _loose_phrases(clauses)
+    kept = _kept_terms(searcher, clauses)
     seen: set[tuple[str | None, str]] = set()
     for clause in clauses:
-        if clause.kind == "word" and clause.occur == "should":
+        if _is_plain(clause, loose):
             # a word typed twice counts once: Whoosh would weigh each copy again
             fresh = [t for t in analyze(clause.text) if (clause.field, t) not in seen]
+            fresh = [t for t in fresh if (clause.field, t) in kept]
             seen.update((clause.field, t) for t in fresh)
             subs = [_field_terms(clause.field, [t], _term) for t in fresh]
+            if clause.kind == "phrase":  # the phrase itself ranks its documents higher
+                subs.extend(_clause_queries(searcher, clause) if len(analyze(clause.text)) > 1 else [])
         else:
             subs = _clause_queries(searcher, clause)
         if not subs:
@@ -557,6 +572,40 @@ def build_query(searcher: Any, clauses: list[Clause]) -> tuple[wq.Query | None, 
     return q, mask
 
 
+def _loose_phrases(clauses: list[Clause]) -> bool:
+    """True when a quoted phrase among other words also counts as its words: then it ranks
+    the documents that have the phrase higher without leaving out those that have only its
+    words (a question quoting a title). A phrase alone, required (``+"..."``) or in a field
+    is exact."""
+    return sum(1 for c in clauses if c.occur == "should") > 1 and PHRASE_WORDS
+
+
+def _is_plain(clause: Clause, loose: bool) -> bool:
+    """A clause searched as plain words: an optional word, or a loose phrase's words."""
+    return clause.occur == "should" and (
+        clause.kind == "word" or (loose and clause.kind == "phrase" and clause.field is None)
+    )
+
+
+def _kept_terms(searcher: Any, clauses: list[Clause]) -> set[tuple[str | None, str]]:
+    """The plain words' terms that are searched: all of them, or, when there are more than
+    ``MAX_CLAUSES`` (a pasted paragraph), the most informative: the highest idf times count."""
+    loose = _loose_phrases(clauses)
+    counts: Counter[tuple[str | None, str]] = Counter(
+        (c.field, t) for c in clauses if _is_plain(c, loose) for t in analyze(c.text)
+    )
+    if len(counts) <= MAX_CLAUSES:
+        return set(counts)
+    reader = searcher.reader()
+    n = max(searcher.doc_count_all(), 1)
+
+    def informative(key: tuple[str | None, str]) -> tuple[float, str]:
+        df = max((reader.doc_frequency(f, key[1]) for f in FIELD_WEIGHTS), default=0)
+        return (-counts[key] * log(1 + (n - df + 0.5) / (df + 0.5)), key[1])
+
+    return set(sorted(counts, key=informative)[:MAX_CLAUSES])
+
+
 def _expansion_queries(clauses: list[Clause]) -> list[wq.Query]:
     """Acronyms and synonyms of the plain words (``MI`` -> "motivational interviewing"),
     weighted below the words themselves."""
@@ -575,8 +624,8 @@ def _expansion_queries(clauses: list[Clause]) -> list[wq.Query]:
     return out
 
 
-def _boosted(q: wq.Query) -> wq.Query:
-    q.boost = q.boost * EXPANSION_WEIGHT
+def _boosted(q: wq.Query, weight: float | None = None) -> wq.Query:
+    q.boost = q.boost * (EXPANSION_WEIGHT if weight is None else weight)
     return q
 
 
@@ -593,9 +642,11 @@ def _with_feedback(
     """
     if not PRF_DOCS or not PRF_MIN_DOCS <= searcher.doc_count() <= PRF_MAX_DOCS:
         return q
-    if any(c.kind != "word" or c.field or c.occur != "should" for c in clauses):
+    loose = _loose_phrases(clauses)
+    if not all(_is_plain(c, loose) and not c.field for c in clauses):
         return q
-    typed = list(dict.fromkeys(t for c in clauses for t in analyze(c.text)))
+    kept = _kept_terms(searcher, clauses)
+    typed = list(dict.fromkeys(t for c in clauses for t in analyze(c.text) if (None, t) in kept))
     if len(typed) < PRF_MIN_TERMS:
         return q
     found = _top_docs(searcher, q, fq, mask, PRF_DOCS)
@@ -629,14 +680,19 @@ def _with_feedback(
     subs: list[wq.Query] = []
     for term, w in merged.items():
         if term in typed:  # the user's own words: every field, as in the query itself
-            subs.append(
-                _field_terms(None, [term], lambda f, ts, fb, w=w: wq.Term(f, ts[0], boost=fb * w / top_w))
-            )
+            subs.append(_field_terms(None, [term], _term, boost=w / top_w))
         else:  # feedback terms: the body text only (one posting list each, not six)
-            subs.extend(wq.Term(f, term, boost=FIELD_WEIGHTS[f] * w / top_w) for f in PRF_FIELDS)
-    for expansion in _expansion_queries(clauses):
-        expansion.boost *= (1 - PRF_WEIGHT) / len(typed) / top_w
-        subs.append(expansion)
+            subs.append(FieldedTerm(
+                [wq.Term(f, term, boost=FIELD_WEIGHTS.get(f, 1.0)) for f in PRF_FIELDS],
+                boost=w / top_w, label=term,
+            ))
+    phrases = [
+        _field_terms(None, analyze(c.text), _phrase)
+        for c in clauses if c.kind == "phrase" and len(analyze(c.text)) > 1
+    ]
+    for extra in [*_expansion_queries(clauses), *phrases]:
+        extra.boost *= (1 - PRF_WEIGHT) / len(typed) / top_w
+        subs.append(extra)
     return wq.Or(subs, scale=COORD_SCALE)
 
 

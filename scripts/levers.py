@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Which ranking levers earn their place: nDCG@10 of each lever on every collection given.
+
+Usage::
+
+    python scripts/levers.py DATA_DIR [DATA_DIR ...] [--cache DIR] [--only NAME,...] [--json]
+
+Each collection (BEIR layout, as for ``scripts/evaluate.py``) is indexed once through evsearch;
+then every lever of ``LEVERS`` is run over all of them: the default ranking with one setting
+changed (a lever turned off, or on). A lever is kept when turning it off lowers the mean
+nDCG@10 over the collections, and no collection gains more than 0.005 without it (and the other
+way round for a lever that is off). The peers' figures are cached in ``--cache`` (they never
+change); so are the indexes, keyed by the collection's file sizes and evsearch's schema version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import evaluate  # noqa: E402
+
+#: name -> (module attribute overrides, description). The first row is the default ranking.
+LEVERS: dict[str, tuple[dict[str, Any], str]] = {}
+
+
+def lever(name: str, description: str, **overrides: Any) -> None:
+    LEVERS[name] = (overrides, description)
+
+
+def _settings() -> Any:
+    import evsearch.search as settings
+
+    return settings
+
+
+@contextlib.contextmanager
+def overridden(overrides: dict[str, Any]) -> Iterator[None]:
+    settings = _settings()
+    old = {k: getattr(settings, k) for k in overrides}
+    try:
+        for k, v in overrides.items():
+            setattr(settings, k, v)
+        yield
+    finally:
+        for k, v in old.items():
+            setattr(settings, k, v)
+
+
+def _key(data_dir: Path) -> str:
+    h = hashlib.sha256()
+    for name in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):
+        h.update(str((data_dir / name).stat().st_size).encode())
+    return h.hexdigest()[:12]
+
+
+def index_for(collection: evaluate.Collection, data_dir: Path, cache: Path) -> Path:
+    from evsearch.index import SCHEMA_VERSION
+
+    target = cache / f"{collection.name}-{_key(data_dir)}-v{SCHEMA_VERSION}"
+    if not (target / "CURRENT").exists():
+        evaluate.index_evsearch(collection, target)
+    return target
+
+
+def peers_for(collection: evaluate.Collection, data_dir: Path, cache: Path) -> dict[str, dict[str, float]]:
+    path = cache / f"{collection.name}-{_key(data_dir)}-peers.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    out = {}
+    for name in evaluate.PEER_NAMES:
+        out[name] = evaluate.score_run(collection, evaluate.PEERS[name](collection)).ndcg10
+    path.write_text(json.dumps(out))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("data_dirs", type=Path, nargs="+")
+    parser.add_argument("--cache", type=Path, default=Path(".levers-cache"))
+    parser.add_argument("--only", default="", help="comma-separated lever names")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    args.cache.mkdir(parents=True, exist_ok=True)
+    names = [n for n in LEVERS if not args.only or n in args.only.split(",") or n == "default"]
+    table: dict[str, dict[str, float]] = {n: {} for n in names}
+    peers_table: dict[str, dict[str, float]] = {}
+    for data_dir in args.data_dirs:
+        collection = evaluate.load_collection(data_dir)
+        index_dir = index_for(collection, data_dir, args.cache)
+        peers = peers_for(collection, data_dir, args.cache)
+        for p, per_query in peers.items():
+            peers_table.setdefault(p, {})[collection.name] = evaluate.mean(per_query.values())
+        for name in names:
+            with overridden(LEVERS[name][0]):
+                run = evaluate.search_evsearch(collection, index_dir, name)
+            table[name][collection.name] = evaluate.mean(evaluate.score_run(collection, run).ndcg10.values())
+            print(f"{collection.name:6} {name:24} {table[name][collection.name]:.4f}", file=sys.stderr)
+    cols = [evaluate.load_collection(d).name for d in args.data_dirs] if False else list(table[names[0]])
+    if args.json:
+        print(json.dumps({"levers": table, "peers": peers_table}, indent=2))
+        return 0
+    head = f"{'lever':<26}" + "".join(f"{c:>8}" for c in cols) + f"{'mean':>8}"
+    print(head)
+    for group in (table, peers_table):
+        for name, row in group.items():
+            vals = [row[c] for c in cols]
+            print(f"{name:<26}" + "".join(f"{v:>8.4f}" for v in vals) + f"{sum(vals) / len(vals):>8.4f}")
+    return 0
+
+
+def _weights(**changed: float) -> dict[str, float]:
+    import evsearch.search as settings
+
+    return {**settings.FIELD_WEIGHTS, **changed}
+
+
+lever("default", "the ranking as shipped")
+lever("text-only", "Lucene BM25 over the body text alone",
+      FIELD_WEIGHTS=_weights(title=0.0, doc_title=0.0, section=0.0, organisation=0.0, meta=0.0))
+lever("titles-x1", "titles weigh 1", FIELD_WEIGHTS=_weights(title=1.0, doc_title=1.0, section=1.0))
+lever("titles-x3", "titles weigh 3", FIELD_WEIGHTS=_weights(title=3.0, doc_title=3.0, section=3.0))
+lever("titles-x4", "titles weigh 4", FIELD_WEIGHTS=_weights(title=4.0, doc_title=4.0, section=4.0))
+lever("feedback-0.5", "feedback terms get half the weight", PRF_WEIGHT=0.5)
+lever("feedback-3-terms", "feedback from 3 query terms up", PRF_MIN_TERMS=3)
+lever("feedback-small", "feedback on collections of 50 documents up", PRF_MIN_DOCS=50)
+lever("feedback-10-terms", "10 feedback terms", PRF_TERMS=10)
+lever("no-feedback", "no pseudo-relevance feedback", PRF_DOCS=0)
+lever("no-synonyms", "no synonym/acronym expansion", EXPANSION_WEIGHT=0.0)
+
+if __name__ == "__main__":
+    sys.exit(main())
