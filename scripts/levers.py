@@ -126,7 +126,7 @@ lever("default", "the ranking as shipped")
 lever("text-only", "Lucene BM25 over the body text alone",
       FIELD_WEIGHTS=_weights(title=0.0, doc_title=0.0, section=0.0, organisation=0.0, meta=0.0))
 lever("titles-x1", "titles weigh 1", FIELD_WEIGHTS=_weights(title=1.0, doc_title=1.0, section=1.0))
-lever("titles-x3", "titles weigh 3", FIELD_WEIGHTS=_weights(title=3.0, doc_title=3.0, section=3.0))
+lever("titles-x2", "titles weigh 2", FIELD_WEIGHTS=_weights(title=2.0, doc_title=2.0, section=2.0))
 lever("titles-x4", "titles weigh 4", FIELD_WEIGHTS=_weights(title=4.0, doc_title=4.0, section=4.0))
 lever("feedback-0.5", "feedback terms get half the weight", PRF_WEIGHT=0.5)
 lever("feedback-3-terms", "feedback from 3 query terms up", PRF_MIN_TERMS=3)

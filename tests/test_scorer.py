@@ -1,4 +1,6 @@
-"""The array scorer gives Whoosh's own BM25F scores, on one segment and on several with deletions."""
+"""The array scorer: BM25F as defined (checked against a plain per-document computation), and the
+same scores as Whoosh's matchers for the rest of the query tree, on one segment and on several
+with deletions."""
 
 from __future__ import annotations
 
@@ -76,6 +78,7 @@ def uncached_index(segmented_index: Path, tmp_path_factory: pytest.TempPathFacto
 
 def _open(index_dir: Path) -> Iterator[Any]:
     _, ix, searcher = open_searcher(index_dir, weighting())
+    _array_scorer(searcher)  # as searches do: Whoosh's matchers of BM25F terms ask it
     try:
         yield searcher
     finally:
@@ -291,3 +294,32 @@ def test_the_whoosh_fallback_gives_the_same_pages(
     assert slow.facets == fast.facets
     if options.get("sort", "relevance") != "relevance" or options.get("facets"):
         assert [h.id for h in slow.hits] == [h.id for h in fast.hits]  # both: ties in cell order
+
+
+@pytest.mark.parametrize("term", ["supervis", "offend", "motiv"])
+def test_bm25f_is_robertson_and_zaragozas(built_index: Path, term: str) -> None:
+    # a plain per-document computation from Whoosh's public API: per-field frequencies, each
+    # weighted and divided by its length normalisation (average over the documents having
+    # the field), added before saturation; one Lucene idf over the documents having the term
+    from math import log
+
+    from evsearch._scorer import FieldedTerm
+
+    weights = {"title": 3.0, "section": 2.0, "text": 1.0}
+    for s in _open(built_index):
+        n = s.doc_count_all()
+        tf: dict[int, float] = {}
+        for f, w in weights.items():
+            having = [d for d in range(n) if s.doc_field_length(d, f, 0) > 0]
+            avg = s.field_length(f) / len(having)
+            m = s.postings(f, term)
+            while m.is_active():
+                d = m.id()
+                norm = (1 - BM25_B) + BM25_B * s.doc_field_length(d, f) / avg
+                tf[d] = tf.get(d, 0.0) + w * m.weight() / norm
+                m.next()
+        idf = log(1 + (n - len(tf) + 0.5) / (len(tf) + 0.5))
+        expected = {d: idf * x / (BM25_K1 + x) for d, x in tf.items()}
+        got = _array_scorer(s).matches(FieldedTerm([wq.Term(f, term, boost=w) for f, w in weights.items()]))
+        assert len(expected) > 3
+        assert dict(zip(got.ids.tolist(), got.scores.tolist(), strict=True)) == pytest.approx(expected)

@@ -73,6 +73,25 @@ class FieldedTerm(wq.Or):
     def normalize(self) -> wq.Query:
         return self
 
+    def matcher(self, searcher: Any, context: Any = None) -> Any:
+        """Whoosh's matcher for this term (when Whoosh searches, for a query shape the array
+        scorer does not know): the array scorer's BM25F scores of the segment's documents."""
+        from whoosh.matching import ListMatcher, NullMatcher
+
+        top = searcher.get_parent()
+        scorer = getattr(top, "_evsearch_scorer", None)
+        if scorer is None or scorer.model != "bm25f":
+            return super().matcher(searcher, context)
+        m = scorer.bm25f(self, self.boost)
+        keep = scorer.live()[m.ids]
+        offset = top._offset_for_subsearcher(searcher) if searcher is not top else 0
+        lo, hi = offset, offset + searcher.doc_count_all()
+        keep &= (m.ids >= lo) & (m.ids < hi)
+        ids = (m.ids[keep] - lo).tolist()
+        if not ids:
+            return NullMatcher()
+        return ListMatcher(ids, weights=m.scores[keep].tolist())
+
 
 def lucene_idf(n_docs: int, df: int) -> float:
     """Lucene's BM25 idf: log(1 + (N - n + 0.5) / (n + 0.5)); never negative."""
@@ -329,10 +348,20 @@ class ArrayScorer:
         if lengths is None:
             return weight * tf
         b = self.field_b.get(fieldname, self.b)
-        avg = self._avg.get(fieldname)
-        if avg is None:
-            avg = self._avg[fieldname] = self.searcher.avg_field_length(fieldname) or 1
+        avg = self._avg_with_field(fieldname, lengths)
         return weight * tf / ((1 - b) + b * lengths[ids] / avg)
+
+    def _avg_with_field(self, fieldname: str, lengths: np.ndarray) -> float:
+        """The field's average length over the documents that have it, as Lucene computes it
+        (Whoosh divides by every document: a field most documents lack, a title say, would
+        look long wherever it is present)."""
+        key = "\0" + fieldname
+        avg = self._avg.get(key)
+        if avg is None:
+            having = int(np.count_nonzero(lengths))
+            total = self.searcher.field_length(fieldname) or float(lengths.sum())
+            avg = self._avg[key] = (total / having) if having else 1.0
+        return avg
 
     def bm25f(self, q: FieldedTerm, boost: float) -> Matches:
         """BM25F (Robertson and Zaragoza 2009) of one term over its fields:

@@ -63,9 +63,9 @@ from .snippets import MarkFormatter, highlight_hit, leading_snippet
 
 #: Per-field weights of plain words (BM25F-style: a field's score is multiplied by its weight).
 FIELD_WEIGHTS: dict[str, float] = {
-    "title": 2.0,  # a study's title: the cell's one-line statement of what it found
-    "doc_title": 2.0,  # a passage's document title, shared by all the document's passages
-    "section": 2.0,  # a passage's section heading
+    "title": 3.0,  # a study's title: the cell's one-line statement of what it found
+    "doc_title": 3.0,  # a passage's document title, shared by all the document's passages
+    "section": 3.0,  # a passage's section heading
     "text": 1.0,
     "organisation": 1.0,
     "meta": 1.0,
