@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 import threading
 from math import log
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 from whoosh import query as wq
 from whoosh import scoring, sorting
+from whoosh.query.compound import BinaryQuery
 from whoosh.searching import Results
 
 from ._sanitize import scrub_surrogates
@@ -83,10 +85,16 @@ PRF_MAX_DF = 0.1
 PRF_FIELDS: tuple[str, ...] = ("text",)
 #: A quoted phrase among other words also counts as its words (see ``_loose_phrases``).
 PHRASE_WORDS = True
+#: Adjacent words typed, found together as a phrase, add this much (0: off); at most
+#: this many pairs per query.
+PROXIMITY_WEIGHT = 0.0
+PROXIMITY_PAIRS = 16
 #: Coordination bonus: documents matching more of the query's words rank higher.
 COORD_SCALE: float | None = None
-#: Weight of a synonym or acronym expansion relative to the words the user typed.
+#: Weight of a synonym expansion relative to the words the user typed.
 EXPANSION_WEIGHT = 0.3
+#: Weight of the expansions of an acronym the user typed (``MI``): what they mean.
+ACRONYM_WEIGHT = 1.0
 BM25_B = 0.75
 BM25_K1 = 1.2
 #: Per-field length normalisation. Organisation and meta are short labels present on few
@@ -559,6 +567,7 @@ def build_query(searcher: Any, clauses: list[Clause]) -> tuple[wq.Query | None, 
         else:
             should.extend(subs)
     should.extend(_expansion_queries(clauses))
+    should.extend(_proximity_queries(clauses, kept))
     q: wq.Query | None
     optional = wq.Or(should, scale=COORD_SCALE) if len(should) > 1 else (should[0] if should else None)
     if must:
@@ -570,6 +579,27 @@ def build_query(searcher: Any, clauses: list[Clause]) -> tuple[wq.Query | None, 
     if q is None and mask is not None:
         q = wq.Every()
     return q, mask
+
+
+def _proximity_queries(clauses: list[Clause], kept: set[tuple[str | None, str]]) -> list[wq.Query]:
+    """Each pair of adjacent plain words typed, as a phrase weighted ``PROXIMITY_WEIGHT``:
+    documents where the words stand together as typed rank higher (at most
+    ``PROXIMITY_PAIRS`` pairs, from the start of the query)."""
+    if PROXIMITY_WEIGHT <= 0:
+        return []
+    run: list[str] = []
+    pairs: list[tuple[str, str]] = []
+    for c in clauses:
+        if not (c.kind == "word" and c.occur == "should" and c.field is None):
+            run = []
+            continue
+        for t in analyze(c.text):
+            if (None, t) in kept and run and run[-1] != t and (run[-1], t) not in pairs:
+                pairs.append((run[-1], t))
+            run.append(t)
+    return [
+        _field_terms(None, list(pair), _phrase, boost=PROXIMITY_WEIGHT) for pair in pairs[:PROXIMITY_PAIRS]
+    ]
 
 
 def _loose_phrases(clauses: list[Clause]) -> bool:
@@ -607,20 +637,91 @@ def _kept_terms(searcher: Any, clauses: list[Clause]) -> set[tuple[str | None, s
 
 
 def _expansion_queries(clauses: list[Clause]) -> list[wq.Query]:
-    """Acronyms and synonyms of the plain words (``MI`` -> "motivational interviewing"),
-    weighted below the words themselves."""
-    terms = [
-        t
-        for c in clauses
-        if c.kind == "word" and c.field is None and c.occur != "must_not"
-        for t in analyze(c.text)
-    ]
+    """Acronyms and synonyms of the plain words (``MI`` -> "motivational interviewing").
+
+    An acronym the user typed (see ``_typed_acronyms``) is what they mean: its expansions
+    count as much as typing them out (``ACRONYM_WEIGHT``), in documents that have all their
+    words. Other synonyms (a phrase for a phrase) match as phrases, weighted below the words
+    typed (``EXPANSION_WEIGHT``). Either way an expansion scores only the words the user did
+    not type: their own words already count."""
+    plain = [c for c in clauses if c.kind == "word" and c.field is None and c.occur != "must_not"]
+    terms = [t for c in plain for t in analyze(c.text)]
+    typed = set(terms)
+    acronyms = _typed_acronyms(plain, clauses)
     out: list[wq.Query] = []
-    for _, alternatives in expansions(terms):
-        subs = [
-            _field_terms(None, list(alt), _phrase if len(alt) > 1 else _term) for alt in alternatives
-        ]
-        out.append(wq.DisjunctionMax(subs, boost=EXPANSION_WEIGHT) if len(subs) > 1 else _boosted(subs[0]))
+    for key, alternatives in expansions(terms):
+        meant = len(key) == 1 and key[0] in acronyms
+        subs = [q for q in (_expansion(alt, typed, phrase=not meant) for alt in alternatives) if q]
+        if not subs:
+            continue
+        weight = ACRONYM_WEIGHT if meant else EXPANSION_WEIGHT
+        out.append(wq.DisjunctionMax(subs, boost=weight) if len(subs) > 1 else _boosted(subs[0], weight))
+    return out
+
+
+class Expansion(wq.And):
+    """An expansion of several words: ``gate`` (the phrase, or all its words, unscored)
+    and the words the user did not type, scored as if typed."""
+
+    def __init__(self, gate: wq.Query, scored: list[wq.Query]) -> None:
+        super().__init__([gate, *scored])
+        self.gate = gate
+
+    def __copy__(self) -> Expansion:
+        out = Expansion(self.gate, list(self.subqueries[1:]))
+        out.boost = self.boost
+        return out
+
+    def normalize(self) -> wq.Query:
+        return self
+
+
+def _expansion(alt: tuple[str, ...], typed: set[str], *, phrase: bool) -> wq.Query | None:
+    new = [t for t in dict.fromkeys(alt) if t not in typed]
+    if not new:
+        return None  # the user typed all of it
+    if len(alt) == 1:
+        return _field_terms(None, [alt[0]], _term)
+    if phrase:
+        gate = _field_terms(None, list(alt), _phrase, boost=0.0)
+    else:
+        gate = wq.And([_field_terms(None, [t], _term, boost=0.0) for t in dict.fromkeys(alt)])
+    return Expansion(gate, [_field_terms(None, [t], _term) for t in new])
+
+
+def for_highlighting(q: wq.Query) -> wq.Query:
+    """``q`` with each phrase expansion reduced to its phrase, so that snippets mark the
+    phrase where it occurs, not its words wherever they are."""
+    if isinstance(q, Expansion) and isinstance(q.gate, FieldedTerm) and any(
+        isinstance(p, wq.Phrase) for p in q.gate.subqueries
+    ):
+        return q.gate
+    if isinstance(q, BinaryQuery):
+        out = copy.copy(q)
+        out.a, out.b = for_highlighting(q.a), for_highlighting(q.b)
+        out.subqueries = (out.a, out.b)
+        return out
+    if isinstance(q, wq.CompoundQuery):
+        out = copy.copy(q)
+        out.subqueries = [for_highlighting(s) for s in q.subqueries]
+        return out
+    return q
+
+
+def _typed_acronyms(plain: list[Clause], clauses: list[Clause]) -> set[str]:
+    """The terms of the words typed as acronyms: in capitals (``MI``, ``CBT``) in a query
+    that has lower-case letters too, or, whatever the case, not an English word (``cbt``)."""
+    from .corrections import is_english_word
+
+    # capitals mean an acronym, except in a longer query typed (or pasted) all in capitals
+    mixed = len(clauses) <= 3 or any(ch.islower() for c in clauses for ch in c.text)
+    out: set[str] = set()
+    for c in plain:
+        for word in words(c.text):
+            typed = next((w for w in re.findall(r"\w+", c.text) if w.lower() == word), word)
+            capitals = len(typed) >= 2 and typed.isupper() and mixed
+            if capitals or (len(word) >= 2 and not word.isdigit() and not is_english_word(word)):
+                out.update(analyze(word))
     return out
 
 
@@ -760,6 +861,7 @@ def _ranked_page(
         order, scores, total, results = _sorted_matches(searcher, q, fq, mask, opts, scored)
         facets = _facets(results) if opts.facets else None
     results.formatter = MarkFormatter()
+    results.q = for_highlighting(q)
     hits = []
     for rank, (i, score) in enumerate(zip(order, scores, strict=True), start=start + 1):
         hit = results[i]
