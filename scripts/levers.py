@@ -134,7 +134,10 @@ lever("feedback-small", "feedback on collections of 50 documents up", PRF_MIN_DO
 lever("feedback-10-terms", "10 feedback terms", PRF_TERMS=10)
 lever("proximity-0.25", "adjacent typed words as phrases, weight 0.25", PROXIMITY_WEIGHT=0.25)
 lever("proximity-0.5", "adjacent typed words as phrases, weight 0.5", PROXIMITY_WEIGHT=0.5)
+lever("no-field-phrase", "a typed term of the synonym table is not also a phrase", FIELD_PHRASE_WEIGHT=0.0)
+lever("acronyms-0.3", "typed acronyms' expansions weigh 0.3, as synonyms", ACRONYM_WEIGHT=0.3)
 lever("no-phrase-words", "a quoted phrase among other words is only a phrase", PHRASE_WORDS=False)
+lever("no-forms", "joined and hyphenated forms do not find each other", FORMS=False)
 lever("no-feedback", "no pseudo-relevance feedback", PRF_DOCS=0)
 lever("no-synonyms", "no synonym/acronym expansion", EXPANSION_WEIGHT=0.0)
 

@@ -304,6 +304,8 @@ def hit_filter_options(f: F) -> F:
 @click.option("--facets", is_flag=True,
               help="Also count all matches by kind, type, year, decade, matrix and cell.")
 @click.option("--brief", is_flag=True, help="One line per hit: id, score, type and year, title.")
+@click.option("--no-correct", "no_correct", is_flag=True,
+              help="Never replace a misspelt query by its suggestion (it is still offered).")
 @format_options(FORMATS)
 @handle_errors
 def search_cmd(
@@ -321,6 +323,7 @@ def search_cmd(
     sort: str,
     facets: bool,
     brief: bool,
+    no_correct: bool,
     fmt: str,
     as_json: bool,
 ) -> None:
@@ -351,14 +354,27 @@ def search_cmd(
         result = idx.search(
             query, limit=limit, page=page, sort=sort, facets=facets, kind=kind,
             study_type=",".join(study_types) or None, cell=cell, matrix=matrix,
-            year_from=year_from, year_to=year_to,
+            year_from=year_from, year_to=year_to, correct=not no_correct,
         )
     if fmt == "json":
         _emit_json(result.to_dict())
-    elif fmt == "text" and not brief:
+        return
+    _note_spelling(result)
+    if fmt == "text" and not brief:
         _print_result(result)
     else:
         _emit_hits(result.hits, fmt, brief)
+
+
+def _note_spelling(result: Any) -> None:
+    """One line on stderr when the query was corrected (or a correction is suggested), in
+    every format but JSON (whose ``suggestion`` and ``corrected`` fields say it)."""
+    if result.corrected:
+        click.echo(f"note: showing results for {clean(result.suggestion)!r} instead of "
+                   f"{clean(result.query)!r}, which found nothing (--no-correct: search as typed)",
+                   err=True)
+    elif result.suggestion:
+        click.echo(f"note: did you mean {clean(result.suggestion)!r}?", err=True)
 
 
 def _emit_hits(hits: Any, fmt: str, brief: bool) -> None:
@@ -410,11 +426,6 @@ def _ris(hit: Any) -> str:
 
 def _print_result(result: Any) -> None:
     width = _width()
-    if result.corrected:
-        click.echo(f"Showing results for {clean(result.suggestion)!r} instead of "
-                   f"{clean(result.query)!r}.")
-    elif result.suggestion:
-        click.echo(f"Did you mean: {clean(result.suggestion)}")
     if result.facets is not None and result.total:
         _print_facets(result.facets, width)
     if not result.hits:

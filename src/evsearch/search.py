@@ -27,6 +27,7 @@ from whoosh.searching import Results
 from ._sanitize import scrub_surrogates
 from ._scorer import ArrayScorer, FieldedTerm, Matches, Unsupported
 from .analysis import analyze, expansions, is_synonym_term, words
+from .corrections import is_english_word
 from .errors import DocumentNotFoundError, QueryError
 from .index import (
     Generation,
@@ -89,10 +90,18 @@ PHRASE_WORDS = True
 #: this many pairs per query.
 PROXIMITY_WEIGHT = 0.0
 PROXIMITY_PAIRS = 16
+#: Joined, hyphenated and separate forms of a compound find each other (see
+#: ``_joined_or_split``); at most this many ways to split a word are tried.
+FORMS = True
+MAX_SPLITS = 2
+_PUNCTUATION = "\"'.,;:!?()[]{}<>"
 #: Coordination bonus: documents matching more of the query's words rank higher.
 COORD_SCALE: float | None = None
 #: Weight of a synonym expansion relative to the words the user typed.
 EXPANSION_WEIGHT = 0.3
+#: Weight of a multiword term of the synonym table typed as words ("intimate partner violence"),
+#: as a phrase, on top of its words.
+FIELD_PHRASE_WEIGHT = 1.0
 #: Weight of the expansions of an acronym the user typed (``MI``): what they mean.
 ACRONYM_WEIGHT = 1.0
 BM25_B = 0.75
@@ -200,6 +209,7 @@ class SearchIndex:
         year_to: int | None = None,
         snippets: bool = True,
         suggest: bool = True,
+        correct: bool = True,
     ) -> SearchResult:
         """Run ``query`` and return page ``page`` of ``limit`` hits, ranked by ``sort``.
 
@@ -208,9 +218,13 @@ class SearchIndex:
         ``"year"`` or ``"-year"`` (newest first; undated documents last); ties go by score,
         then by the documents' order in their cell. ``total`` counts every page; with
         ``facets=True`` the result counts all matches by kind, type, year, decade, matrix, cell.
-        When some words are in no document and look misspelt, ``suggestion`` is the query
-        with them corrected from the index's vocabulary, the hits are those of the
-        suggestion, and ``corrected`` is True.
+
+        Spelling: a plain word that no document has and that is not an English word (see
+        ``evsearch.corrections``) may be misspelt; ``suggestion`` is then the query with it
+        corrected from the index's vocabulary ("did you mean"). The query is replaced by the
+        suggestion (``corrected`` True) only when it finds nothing as typed and the suggestion
+        finds something, and only with ``correct`` (the default). Quoted, ``+``, ``-`` and
+        fielded words are never corrected; ``suggest=False`` seeks no suggestion at all.
 
         >>> idx.search("supervision", kind="study", sort="-year", page=2, limit=3)  # doctest: +SKIP
         """
@@ -244,12 +258,11 @@ class SearchIndex:
             if suggest:
                 suggestion = self._suggest(searcher, query, parsed.clauses)
                 if suggestion:
-                    # a suggestion replaces only words no document has, which add nothing to
-                    # the results: the corrected query finds all the original finds, and more
-                    fixed = parse_query(suggestion)
-                    corrected = self._run(searcher, query, fixed.clauses, filters, page_opts)
-                    if corrected.total:
-                        return replace(corrected, suggestion=suggestion, corrected=True)
+                    if correct and not result.total:
+                        fixed = parse_query(suggestion)
+                        corrected = self._run(searcher, query, fixed.clauses, filters, page_opts)
+                        if corrected.total:
+                            return replace(corrected, suggestion=suggestion, corrected=True)
                     return replace(result, suggestion=suggestion)
             return result
 
@@ -289,8 +302,8 @@ class SearchIndex:
         replacements: dict[str, str] = {}
         tried = 0
         for clause in clauses:
-            if clause.kind == "prefix" or clause.occur == "must_not":
-                continue
+            if not (clause.kind == "word" and clause.occur == "should" and clause.field is None):
+                continue  # quoted, required, excluded and fielded words are as the user meant
             for word in words(clause.text):
                 if len(word) < 4 or len(word) > MAX_SUGGEST_WORD_CHARS:
                     continue
@@ -298,6 +311,8 @@ class SearchIndex:
                     continue
                 if not analyze(word) or is_synonym_term(word) or _known(reader, word):
                     continue
+                if is_english_word(word):
+                    continue  # a real word is never changed, even if no document has it
                 tried += 1
                 if tried > MAX_SUGGEST_WORDS:
                     break
@@ -554,6 +569,8 @@ def build_query(searcher: Any, clauses: list[Clause]) -> tuple[wq.Query | None, 
             fresh = [t for t in fresh if (clause.field, t) in kept]
             seen.update((clause.field, t) for t in fresh)
             subs = [_field_terms(clause.field, [t], _term) for t in fresh]
+            if clause.kind == "word" and len(fresh) == 1 and clause.field is None:
+                subs = [_joined_or_split(searcher, clause.text, subs[0])]
             if clause.kind == "phrase":  # the phrase itself ranks its documents higher
                 subs.extend(_clause_queries(searcher, clause) if len(analyze(clause.text)) > 1 else [])
         else:
@@ -568,6 +585,7 @@ def build_query(searcher: Any, clauses: list[Clause]) -> tuple[wq.Query | None, 
             should.extend(subs)
     should.extend(_expansion_queries(clauses))
     should.extend(_proximity_queries(clauses, kept))
+    should.extend(_joined_forms(searcher, clauses))
     q: wq.Query | None
     optional = wq.Or(should, scale=COORD_SCALE) if len(should) > 1 else (should[0] if should else None)
     if must:
@@ -579,6 +597,51 @@ def build_query(searcher: Any, clauses: list[Clause]) -> tuple[wq.Query | None, 
     if q is None and mask is not None:
         q = wq.Every()
     return q, mask
+
+
+def _in_vocabulary(searcher: Any, word: str) -> bool:
+    """True when some document has ``word`` (lowercased, as written) in its text."""
+    return bool(searcher.reader().doc_frequency("words", word))
+
+
+def _joined_or_split(searcher: Any, text: str, typed: wq.Query) -> wq.Query:
+    """A word typed joined (``dropout``, ``followup``) also finds its parts written apart or
+    hyphenated (``drop-out``, ``follow up``), counting the same: the typed word or the
+    phrase of its parts, whichever scores more. Only splits into two words that the index
+    has, at most ``MAX_SPLITS`` of them."""
+    word = text.lower().strip(_PUNCTUATION)
+    if not FORMS or not word.isalpha() or len(word) < 5:
+        return typed
+    phrases: list[wq.Query] = []
+    for i in range(2, len(word) - 1):
+        left, right = word[:i], word[i:]
+        if _in_vocabulary(searcher, left) and _in_vocabulary(searcher, right):
+            terms = analyze(f"{left} {right}")
+            if len(terms) == 2:
+                phrases.append(_field_terms(None, terms, _phrase))
+        if len(phrases) >= MAX_SPLITS:
+            break
+    return wq.DisjunctionMax([typed, *phrases]) if phrases else typed
+
+
+def _joined_forms(searcher: Any, clauses: list[Clause]) -> list[wq.Query]:
+    """Words typed hyphenated or apart (``drop-out``, ``follow up``) also find the joined
+    form (``dropout``, ``followup``) where the index has it."""
+    if not FORMS:
+        return []
+    out: list[wq.Query] = []
+    plain = [c for c in clauses if c.kind == "word" and c.occur == "should" and c.field is None]
+    candidates: list[str] = []
+    for c in plain:
+        parts = [p for p in re.split(r"[-\u2010\u2011]", c.text.strip(_PUNCTUATION)) if p]
+        if len(parts) > 1:
+            candidates.append("".join(parts))
+    for a, b in zip(plain, plain[1:]):
+        candidates.append(a.text.strip(_PUNCTUATION) + b.text.strip(_PUNCTUATION))
+    for joined in dict.fromkeys(w.lower() for w in candidates):
+        if joined.isalpha() and _in_vocabulary(searcher, joined):
+            out.extend(_field_terms(None, [t], _term) for t in analyze(joined))
+    return out
 
 
 def _proximity_queries(clauses: list[Clause], kept: set[tuple[str | None, str]]) -> list[wq.Query]:
@@ -650,6 +713,8 @@ def _expansion_queries(clauses: list[Clause]) -> list[wq.Query]:
     acronyms = _typed_acronyms(plain, clauses)
     out: list[wq.Query] = []
     for key, alternatives in expansions(terms):
+        if len(key) > 1:  # a term of the field typed out: where it stands as a phrase counts too
+            out.append(_field_terms(None, list(key), _phrase, boost=FIELD_PHRASE_WEIGHT))
         meant = len(key) == 1 and key[0] in acronyms
         subs = [q for q in (_expansion(alt, typed, phrase=not meant) for alt in alternatives) if q]
         if not subs:
@@ -682,11 +747,14 @@ def _expansion(alt: tuple[str, ...], typed: set[str], *, phrase: bool) -> wq.Que
         return None  # the user typed all of it
     if len(alt) == 1:
         return _field_terms(None, [alt[0]], _term)
+    scored = [_field_terms(None, [t], _term) for t in new]
     if phrase:
         gate = _field_terms(None, list(alt), _phrase, boost=0.0)
-    else:
-        gate = wq.And([_field_terms(None, [t], _term, boost=0.0) for t in dict.fromkeys(alt)])
-    return Expansion(gate, [_field_terms(None, [t], _term) for t in new])
+        return Expansion(gate, scored)
+    # an acronym's expansion scores as typing it out would: its words, and the phrase
+    gate = wq.And([_field_terms(None, [t], _term, boost=0.0) for t in dict.fromkeys(alt)])
+    scored.append(_field_terms(None, list(alt), _phrase, boost=FIELD_PHRASE_WEIGHT))
+    return Expansion(gate, [wq.Or(scored)])
 
 
 def for_highlighting(q: wq.Query) -> wq.Query:
@@ -711,8 +779,6 @@ def for_highlighting(q: wq.Query) -> wq.Query:
 def _typed_acronyms(plain: list[Clause], clauses: list[Clause]) -> set[str]:
     """The terms of the words typed as acronyms: in capitals (``MI``, ``CBT``) in a query
     that has lower-case letters too, or, whatever the case, not an English word (``cbt``)."""
-    from .corrections import is_english_word
-
     # capitals mean an acronym, except in a longer query typed (or pasted) all in capitals
     mixed = len(clauses) <= 3 or any(ch.islower() for c in clauses for ch in c.text)
     out: set[str] = set()
