@@ -56,33 +56,39 @@ def test_no_feedback_on_a_small_collection(idx: SearchIndex) -> None:
     assert question.total == idx.search("motivational interviewing work criminal justice settings").total
 
 
+FORMS = {
+    "joined": "Dropout from aftercare was high; followup lasted a year.",
+    "hyphen": "Drop-out from after-care was high; follow-up lasted a year.",
+    "apart": "Many drop out of after care; the follow up lasted a year.",
+}
+
+
 @pytest.fixture(scope="module")
-def forms(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Compounds written joined, hyphenated and apart, in different documents."""
-    docs = [
-        passage("joined", "Dropout from aftercare was high; followup lasted a year."),
-        passage("hyphen", "Drop-out from after-care was high; follow-up lasted a year."),
-        passage("apart", "Many drop out of after care; the follow up lasted a year."),
-        passage("other", "Retention in treatment was good."),
-    ]
-    path = tmp_path_factory.mktemp("forms") / "index"
-    write_documents(path, docs)
-    return path
+def forms(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """For each way of writing the compounds, an index where only that way occurs."""
+    out = {}
+    for name, text in FORMS.items():
+        path = tmp_path_factory.mktemp(name) / "index"
+        write_documents(path, [passage(name, text), passage("other", "Retention in treatment was good.")])
+        out[name] = path
+    return out
 
 
+@pytest.mark.parametrize("written", list(FORMS))
 @pytest.mark.parametrize("typed", ["dropout", "drop-out", "aftercare", "after-care", "followup",
                                    "follow-up", "follow up"])
-def test_joined_hyphenated_and_separate_forms_find_each_other(forms: Path, typed: str) -> None:
-    with open_index(forms) as idx:
-        found = {h.id for h in idx.search(typed, suggest=False).hits}
-    assert {"joined", "hyphen", "apart"} <= found and "other" not in found
+def test_joined_hyphenated_and_separate_forms_find_each_other(
+    forms: dict[str, Path], typed: str, written: str
+) -> None:
+    with open_index(forms[written]) as idx:
+        assert [h.id for h in idx.search(typed, suggest=False).hits] == [written]
 
 
-def test_snippets_keep_the_sources_spelling_of_a_compound(forms: Path) -> None:
-    with open_index(forms) as idx:
-        snippets = {h.id: h.snippet for h in idx.search("dropout").hits}
-    assert "<mark>Dropout</mark>" in snippets["joined"]
-    assert "<mark>Drop</mark>-<mark>out</mark>" in snippets["hyphen"]
+def test_snippets_keep_the_sources_spelling_of_a_compound(forms: dict[str, Path]) -> None:
+    with open_index(forms["hyphen"]) as idx:
+        assert "<mark>Drop</mark>-<mark>out</mark>" in idx.search("dropout").hits[0].snippet
+    with open_index(forms["joined"]) as idx:
+        assert "<mark>Dropout</mark>" in idx.search("drop-out").hits[0].snippet
 
 
 def test_dropout_finds_drop_out_on_the_bundled_corpus(idx: SearchIndex) -> None:

@@ -605,42 +605,54 @@ def _in_vocabulary(searcher: Any, word: str) -> bool:
 
 
 def _joined_or_split(searcher: Any, text: str, typed: wq.Query) -> wq.Query:
-    """A word typed joined (``dropout``, ``followup``) also finds its parts written apart or
-    hyphenated (``drop-out``, ``follow up``), counting the same: the typed word or the
-    phrase of its parts, whichever scores more. Only splits into two words that the index
-    has, at most ``MAX_SPLITS`` of them."""
+    """A word typed joined (``dropout``, ``followup``) that the index does not have finds its
+    parts written apart or hyphenated (``drop-out``, ``follow up``), as the same term (see
+    ``_one_term``). Only splits into two words that the index has, at most ``MAX_SPLITS``."""
     word = text.lower().strip(_PUNCTUATION)
-    if not FORMS or not word.isalpha() or len(word) < 5:
+    if not FORMS or not word.isalpha() or len(word) < 5 or not isinstance(typed, FieldedTerm):
         return typed
-    phrases: list[wq.Query] = []
+    if _in_vocabulary(searcher, word):
+        return typed  # the index writes it this way: splitting would find mostly chance pairs
+    parts = list(typed.subqueries)
     for i in range(2, len(word) - 1):
         left, right = word[:i], word[i:]
         if _in_vocabulary(searcher, left) and _in_vocabulary(searcher, right):
             terms = analyze(f"{left} {right}")
             if len(terms) == 2:
-                phrases.append(_field_terms(None, terms, _phrase))
-        if len(phrases) >= MAX_SPLITS:
+                parts.extend(_field_terms(None, terms, _phrase).subqueries)
+        if len(parts) >= len(typed.subqueries) * (1 + MAX_SPLITS):
             break
-    return wq.DisjunctionMax([typed, *phrases]) if phrases else typed
+    return _one_term(parts, typed.label)
+
+
+def _one_term(parts: list[wq.Query], label: str) -> FieldedTerm:
+    """The forms of one word (a word, the phrase of its parts) as one BM25F term: their
+    frequencies add up in each field, with one idf over the documents having any of them."""
+    return FieldedTerm(parts, label=label)
 
 
 def _joined_forms(searcher: Any, clauses: list[Clause]) -> list[wq.Query]:
     """Words typed hyphenated or apart (``drop-out``, ``follow up``) also find the joined
-    form (``dropout``, ``followup``) where the index has it."""
+    form (``dropout``, ``followup``) where the index has it: two plain words, no stopword."""
     if not FORMS:
         return []
     out: list[wq.Query] = []
     plain = [c for c in clauses if c.kind == "word" and c.occur == "should" and c.field is None]
-    candidates: list[str] = []
+    candidates: list[tuple[str, list[str]]] = []  # (the joined form, the parts' terms)
     for c in plain:
         parts = [p for p in re.split(r"[-\u2010\u2011]", c.text.strip(_PUNCTUATION)) if p]
-        if len(parts) > 1:
-            candidates.append("".join(parts))
+        if len(parts) > 1 and len(analyze(" ".join(parts))) == len(parts):
+            candidates.append(("".join(parts), analyze(" ".join(parts))))
     for a, b in zip(plain, plain[1:]):
-        candidates.append(a.text.strip(_PUNCTUATION) + b.text.strip(_PUNCTUATION))
-    for joined in dict.fromkeys(w.lower() for w in candidates):
-        if joined.isalpha() and _in_vocabulary(searcher, joined):
-            out.extend(_field_terms(None, [t], _term) for t in analyze(joined))
+        pair = analyze(a.text) + analyze(b.text)
+        if len(analyze(a.text)) == 1 and len(analyze(b.text)) == 1:  # two words, no stopword
+            candidates.append((a.text.strip(_PUNCTUATION) + b.text.strip(_PUNCTUATION), pair))
+    for joined, pair in dict.fromkeys((w.lower(), tuple(p)) for w, p in candidates):
+        terms = analyze(joined)
+        if joined.isalpha() and len(terms) == 1 and terms[0] not in pair and _in_vocabulary(searcher, joined):
+            # documents that write it joined lack the parts the others match: the joined
+            # form stands in for them
+            out.append(_field_terms(None, terms, _term))
     return out
 
 
