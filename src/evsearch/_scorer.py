@@ -414,6 +414,50 @@ class ArrayScorer:
         score = idf * boost * q.boost * tf_total / (self.k1 + tf_total)
         return TermBreakdown(q.label, idf, boost * q.boost, score, tuple(fields))
 
+    # -- explaining one document's score ---------------------------------------------------
+    def explain(self, q: wq.Query, docnum: int) -> list[TermBreakdown]:
+        """What each scored part of ``q`` adds to document ``docnum``'s score, as ``_eval``
+        computes it: the scores of the parts add up to the document's score."""
+        out: list[TermBreakdown] = []
+        self._explain(q, 1.0, docnum, out)
+        return [b for b in out if b.score]
+
+    def _score_at(self, q: wq.Query, boost: float, docnum: int) -> float | None:
+        m = self._eval(q, boost)
+        at = int(np.searchsorted(m.ids, docnum))
+        return float(m.scores[at]) if at < len(m.ids) and m.ids[at] == docnum else None
+
+    def _explain(self, q: wq.Query, boost: float, docnum: int, out: list[TermBreakdown]) -> None:
+        if isinstance(q, FieldedTerm) and self.model == "bm25f":
+            found = self.breakdown(q, boost, docnum)
+            if found is not None:
+                out.append(found)
+            return
+        if isinstance(q, wq.AndMaybe):
+            if self._score_at(q.a, 1.0, docnum) is None:
+                return
+            self._explain(q.a, boost, docnum, out)
+            if self._score_at(q.b, 1.0, docnum) is not None:
+                self._explain(q.b, boost, docnum, out)
+            return
+        if isinstance(q, (wq.Or, wq.And, wq.DisjunctionMax)) and len(q.subqueries) == 1:
+            self._explain(q.subqueries[0], boost, docnum, out)
+            return
+        if isinstance(q, (wq.Or, wq.And, wq.DisjunctionMax)):
+            boost *= q.boost
+            present = [(sub, self._score_at(sub, 1.0, docnum)) for sub in q.subqueries]
+            present = [(sub, score) for sub, score in present if score is not None]
+            if isinstance(q, wq.DisjunctionMax):
+                present = [max(present, key=lambda p: p[1])] if present else []
+            elif isinstance(q, wq.And) and len(present) < len(q.subqueries):
+                return
+            for sub, _ in present:
+                self._explain(sub, boost, docnum, out)
+            return
+        score = self._score_at(q, boost, docnum)  # another leaf: a term, a phrase
+        if score is not None:
+            out.append(TermBreakdown(str(q), 0.0, boost, score, ()))
+
     # -- leaves --------------------------------------------------------------------------------
     def _term(self, fieldname: str, text: str | bytes, boost: float) -> Matches:
         if isinstance(text, bytes):

@@ -564,7 +564,9 @@ def _excerpt(text: str, width: int) -> str:
 
 
 @cli.command("similar")
-@click.argument("doc_id", metavar="ID")
+@click.argument("doc_id", metavar="[ID]", required=False)
+@click.option("--text", "text", metavar="TEXT",
+              help="Find documents like this text (a pasted paragraph or abstract) instead of an ID.")
 @index_options
 @click.option("-n", "--limit", default=10, show_default=True, type=click.IntRange(1, 1000),
               help="How many documents to show.")
@@ -573,25 +575,28 @@ def _excerpt(text: str, width: int) -> str:
 @click.option("--brief", is_flag=True, help="One line per hit: id, score, type and year, title.")
 @format_options(FORMATS)
 @handle_errors
-def similar_cmd(doc_id: str, corpus_dir: Path | None, index_dir: Path | None, limit: int,
-                kind: str | None, brief: bool, fmt: str, as_json: bool) -> None:
-    """Documents like one document (more like this), found from its key terms.
+def similar_cmd(doc_id: str | None, text: str | None, corpus_dir: Path | None, index_dir: Path | None,
+                limit: int, kind: str | None, brief: bool, fmt: str, as_json: bool) -> None:
+    """Documents like one document, or like a pasted text (more like this), found from its
+    key terms.
 
     \b
     Examples:
       evsearch similar alcohol/B5/s7
       evsearch similar alcohol/B5/s7 --kind study --brief
+      evsearch similar --text "Probation officers trained in motivational interviewing ..."
     """
     from .search import ensure_index
 
     fmt = _format(fmt, as_json)
     corpus, index = _dirs(corpus_dir, index_dir)
     with ensure_index(index, corpus) as idx:
-        result = idx.similar(doc_id, limit=limit, kind=kind)
+        result = idx.similar(doc_id, text=text, limit=limit, kind=kind)
     if fmt == "json":
         _emit_json(result.to_dict())
     elif fmt == "text" and not brief:
-        click.echo(f"Documents like {result.id} (key terms: {', '.join(result.terms)})")
+        like = result.id if result.id is not None else "the text"
+        click.echo(f"Documents like {like} (key terms: {', '.join(clean(t) for t in result.terms)})")
         if not result.hits:
             click.echo("No matches.")
             return

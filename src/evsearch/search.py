@@ -120,8 +120,9 @@ MAX_LIMIT = 1000
 MAX_PREFIX_TERMS = 256
 #: Orders of search results: relevance (score, ties by cell order), year ascending, year descending.
 SORTS: tuple[str, ...] = ("relevance", "year", "-year")
-#: How many key terms ``similar`` searches for.
+#: How many key terms ``similar`` searches for; how long a pasted text may be.
 SIMILAR_TERMS = 12
+MAX_SIMILAR_CHARS = 100_000
 #: Spelling suggestions (fuzzy matching against the vocabulary) are sought for at most this
 #: many words of a query, each at most this long: fuzzy expansion cost grows with both.
 MAX_SUGGEST_WORDS = 8
@@ -352,11 +353,20 @@ class SearchIndex:
         return sorted(views, key=lambda v: (v.cell, v.kind != "study", v.order))
 
     def similar(
-        self, doc_id: str, *, limit: int = 10, page: int = 1, kind: str | None = None
+        self,
+        doc_id: str | None = None,
+        *,
+        text: str | None = None,
+        limit: int = 10,
+        page: int = 1,
+        kind: str | None = None,
     ) -> SimilarResult:
-        """Documents like ``doc_id`` (more-like-this): a search for its key terms, itself left out.
+        """Documents like ``doc_id`` (more-like-this: a search for its key terms, itself left
+        out), or like a pasted ``text`` (a paragraph, an abstract). ``terms`` are the key
+        terms as words (the form the source uses most), not index terms.
 
         >>> [h.id for h in idx.similar("alcohol/B5/s7", limit=3).hits]  # doctest: +SKIP
+        >>> idx.similar(text="Motivational interviewing with probationers ...").terms  # doctest: +SKIP
         """
         if not isinstance(limit, int) or limit < 1 or limit > MAX_LIMIT:
             raise QueryError(
@@ -364,34 +374,43 @@ class SearchIndex:
             )
         if not isinstance(page, int) or page < 1:
             raise QueryError(f"page must be 1 or more, not {page}", hint="pass --page N with N >= 1")
+        if (doc_id is None) == (text is None):
+            raise QueryError("give either a document id or a text",
+                             hint="evsearch similar ID, or evsearch similar --text \"...\"")
         filters = Filters()
         if kind:
             filters.kinds.add(normalise_kind(kind))
         searcher = self._current()
         with self._lock:
-            stored = searcher.document(id=doc_id)
-            if stored is None:
-                raise DocumentNotFoundError(f"no document with id {doc_id!r}")
-            source = " ".join(
-                stored.get(f) or "" for f in ("title", "doc_title", "section", "text", "organisation")
-            )
-            key_terms = [t for t, _ in searcher.key_terms_from_text("text", source, SIMILAR_TERMS)]
-            if not key_terms:
-                return SimilarResult(doc_id, (), 0, ())
+            mask: wq.Query | None = None
+            if doc_id is not None:
+                stored = searcher.document(id=doc_id)
+                if stored is None:
+                    raise DocumentNotFoundError(f"no document with id {doc_id!r}")
+                source = " ".join(
+                    stored.get(f) or "" for f in ("title", "doc_title", "section", "text", "organisation")
+                )
+                mask = wq.Term("id", doc_id)
+            else:
+                source = scrub_surrogates(text or "")
+                if len(source) > MAX_SIMILAR_CHARS:
+                    raise QueryError(
+                        f"the text is {len(source):,} characters long; the limit is {MAX_SIMILAR_CHARS:,}",
+                        hint="paste a paragraph or an abstract",
+                    )
             weights = dict(searcher.key_terms_from_text("text", source, SIMILAR_TERMS))
+            if not weights:
+                return SimilarResult(doc_id, (), 0, ())
             subs: list[wq.Query] = [
                 FieldedTerm(
                     [wq.Term(f, t, boost=FIELD_WEIGHTS[f]) for f in ("title", "doc_title", "section", "text")],
-                    boost=weights[t], label=t,
+                    boost=w, label=t,
                 )
-                for t in key_terms
+                for t, w in weights.items()
             ]
-            q = wq.Or(subs)
             opts = _Page(limit, page, "relevance", False, True)
-            total, hits, _ = _ranked_page(
-                searcher, q, build_filter(filters), wq.Term("id", doc_id), opts
-            )
-        return SimilarResult(doc_id, tuple(key_terms), total, hits)
+            total, hits, _ = _ranked_page(searcher, wq.Or(subs), build_filter(filters), mask, opts)
+        return SimilarResult(doc_id, tuple(_surface_words(source, list(weights))), total, hits)
 
     def related(self, doc_id: str) -> Related:
         """The documents linked to ``doc_id`` through its cell's commentary sections.
@@ -426,11 +445,13 @@ class SearchIndex:
         return Related(doc_id, sections, passages, studies)
 
     def explain(self, query: str, doc_id: str) -> Explanation:
-        """Why ``doc_id`` scored as it did for ``query``: its BM25F score per field and term.
+        """Why ``doc_id`` scored as it did for ``query``: the scorer's own numbers.
 
-        Each matched term's score is Whoosh's BM25F scorer on that document's field, times
-        the field weight the query gives it; ``score`` is their sum, plus what synonym
-        expansions, phrases and feedback terms of the query add.
+        Each row is one query term (a word typed, an expansion, a feedback term, a phrase)
+        in one field of the document: its frequency there, the field's length, the weight,
+        and the row's share of the term's BM25F score; the rows add up to ``score``, the
+        score search gives the document. A document the query does not match (or filters
+        out) has ``matched`` False, a ``reason``, and no rows.
 
         >>> idx.explain("motivational interviewing", "alcohol/B5/s7").terms[0]  # doctest: +SKIP
         """
@@ -451,30 +472,25 @@ class SearchIndex:
             score = 0.0
             if q is None or isinstance(q, wq.Every):
                 reason = "the query has no words to score"
-            else:
-                found = _top_docs(searcher, q, only, None, 1)  # scored as searches are
-                best = found[1] if found is not None else [
-                    (h.docnum, h.score or 0.0) for h in searcher.search(q, filter=only, limit=1)
-                ]
-                if best:
-                    score = round(float(best[0][1]), 4)
-                else:
-                    reason = "it does not match the query's words"
-            if reason is None and mask is not None and hits_doc(mask):
+            elif mask is not None and hits_doc(mask):
                 reason = "it contains an excluded word"
-            if reason is None and fq is not None and not hits_doc(fq):
+            elif fq is not None and not hits_doc(fq):
                 reason = "the query's filters (type:, kind:, cell:, matrix:, year:) leave it out"
-            terms = _term_scores(searcher, q, docnum) if q is not None else []
+            else:
+                q = _with_feedback(searcher, q, parsed.clauses, fq, mask)  # as searches do
+                found = _top_docs(searcher, q, only, None, 1)
+                if found is None or not found[1]:
+                    reason = "it does not match the query's words"
+                else:
+                    score = round(float(found[1][0][1]), 4)
+            terms = _term_scores(_array_scorer(searcher), q, docnum) if reason is None else []
         wanted = [
             t for c in parsed.clauses if c.kind != "prefix" and c.occur != "must_not"
             for t in analyze(c.text)
         ]
-        seen = {t.term for t in terms}
+        seen = {w for t in terms for w in t.term.split()}
         missing = tuple(dict.fromkeys(t for t in wanted if t not in seen))
-        return Explanation(
-            query, doc_id, reason is None, score if reason is None else 0.0, tuple(terms),
-            missing, reason,
-        )
+        return Explanation(query, doc_id, reason is None, score, tuple(terms), missing, reason)
 
     def stats(self) -> IndexStats:
         """What the index holds and where it is."""
@@ -1153,38 +1169,37 @@ def _heading_key(heading: str) -> str:
     return " ".join(heading.replace("\u2019", "'").replace("\u2018", "'").casefold().split())
 
 
-def _term_scores(searcher: Any, q: wq.Query, docnum: int) -> list[TermScore]:
-    """The BM25F score of each of the query's terms in each field of one document."""
-    wanted: dict[tuple[str, str], float] = {}
-    for leaf in q.leaves():
-        if isinstance(leaf, wq.Term):
-            pairs = [(leaf.fieldname, leaf.text)]
-        elif isinstance(leaf, wq.Phrase):
-            pairs = [(leaf.fieldname, w) for w in leaf.words]
-        else:
-            continue
-        for fieldname, text in pairs:
-            text = text.decode("utf-8") if isinstance(text, bytes) else text
-            wanted.setdefault((fieldname, text), float(leaf.boost))
-    reader = searcher.reader()
+def _term_scores(scorer: ArrayScorer, q: wq.Query, docnum: int) -> list[TermScore]:
+    """The scorer's breakdown of one document's score: a row per term and field, each the
+    field's share of the term's score, largest first (they add up to the score)."""
     out = []
-    for (fieldname, text), boost in wanted.items():
-        if (fieldname, text) not in reader:
-            continue
-        m = searcher.postings(fieldname, text)
-        m.skip_to(docnum)
-        if not m.is_active() or m.id() != docnum:
-            continue
-        out.append(TermScore(
-            field=fieldname,
-            term=text,
-            frequency=int(m.weight()),
-            field_length=int(searcher.doc_field_length(docnum, fieldname, 0)),
-            weight=boost,
-            score=round(float(m.score()), 4),
-        ))
+    for part in scorer.explain(q, docnum):
+        total = sum(f.normalised for f in part.fields)
+        for f in part.fields:
+            share = part.score * f.normalised / total if total else 0.0
+            weight = f.weight * part.boost
+            out.append(TermScore(
+                field=f.field, term=f.text, frequency=int(round(f.frequency)),
+                field_length=int(f.field_length), weight=round(weight, 4),
+                score=round(share / weight, 4) if weight else 0.0, contribution=round(share, 4),
+            ))
+        if not part.fields:
+            out.append(TermScore(field="", term=part.label, frequency=0, field_length=0,
+                                 weight=round(part.boost, 4), score=round(part.score / part.boost, 4)
+                                 if part.boost else 0.0, contribution=round(part.score, 4)))
     out.sort(key=lambda t: (-t.contribution, t.field, t.term))
     return out
+
+
+def _surface_words(text: str, terms: list[str]) -> list[str]:
+    """Each index term of ``terms`` as the word ``text`` most often writes it (``motiv`` ->
+    ``motivational``), in the order of ``terms``."""
+    forms: dict[str, Counter[str]] = {t: Counter() for t in terms}
+    for word in words(text):
+        for term in analyze(word):
+            if term in forms:
+                forms[term][word] += 1
+    return [forms[t].most_common(1)[0][0] if forms[t] else t for t in terms]
 
 
 # --- spelling ----------------------------------------------------------------------------------
