@@ -129,7 +129,7 @@ lever("titles-x1", "titles weigh 1", FIELD_WEIGHTS=_weights(title=1.0, doc_title
 lever("titles-x2", "titles weigh 2", FIELD_WEIGHTS=_weights(title=2.0, doc_title=2.0, section=2.0))
 lever("titles-x4", "titles weigh 4", FIELD_WEIGHTS=_weights(title=4.0, doc_title=4.0, section=4.0))
 lever("feedback-0.5", "feedback terms get half the weight", PRF_WEIGHT=0.5)
-lever("feedback-3-terms", "feedback from 3 query terms up", PRF_MIN_TERMS=3)
+lever("feedback-5-terms", "feedback from 5 query terms up", PRF_MIN_TERMS=5)
 lever("feedback-small", "feedback on collections of 50 documents up", PRF_MIN_DOCS=50)
 lever("feedback-10-terms", "10 feedback terms", PRF_TERMS=10)
 lever("proximity-0.25", "adjacent typed words as phrases, weight 0.25", PROXIMITY_WEIGHT=0.25)
@@ -138,6 +138,7 @@ lever("no-field-phrase", "a typed term of the synonym table is not also a phrase
 lever("acronyms-0.3", "typed acronyms' expansions weigh 0.3, as synonyms", ACRONYM_WEIGHT=0.3)
 lever("no-phrase-words", "a quoted phrase among other words is only a phrase", PHRASE_WORDS=False)
 lever("no-forms", "joined and hyphenated forms do not find each other", FORMS=False)
+lever("query-tf", "a word typed n times weighs n", QUERY_TF=True)
 lever("no-feedback", "no pseudo-relevance feedback", PRF_DOCS=0)
 lever("no-synonyms", "no synonym/acronym expansion", EXPANSION_WEIGHT=0.0)
 

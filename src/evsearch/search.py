@@ -79,7 +79,7 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {"title": ("title", "doc_title")}
 PRF_DOCS = 10
 PRF_TERMS = 20
 PRF_WEIGHT = 0.3
-PRF_MIN_TERMS = 5
+PRF_MIN_TERMS = 3
 PRF_MIN_DOCS = 500
 PRF_MAX_DOCS = 2_000_000  # feedback is a second, longer search: above this, questions slow down
 PRF_MAX_DF = 0.1
@@ -95,6 +95,8 @@ PROXIMITY_PAIRS = 16
 FORMS = True
 MAX_SPLITS = 2
 _PUNCTUATION = "\"'.,;:!?()[]{}<>"
+#: A word typed several times weighs as many times (see ``_qtf``).
+QUERY_TF = False
 #: Coordination bonus: documents matching more of the query's words rank higher.
 COORD_SCALE: float | None = None
 #: Weight of a synonym expansion relative to the words the user typed.
@@ -577,6 +579,9 @@ def build_query(searcher: Any, clauses: list[Clause]) -> tuple[wq.Query | None, 
     must_not: list[wq.Query] = []
     loose = _loose_phrases(clauses)
     kept = _kept_terms(searcher, clauses)
+    counts: Counter[tuple[str | None, str]] = Counter(
+        (c.field, t) for c in clauses if _is_plain(c, loose) for t in analyze(c.text)
+    )
     seen: set[tuple[str | None, str]] = set()
     for clause in clauses:
         if _is_plain(clause, loose):
@@ -584,7 +589,7 @@ def build_query(searcher: Any, clauses: list[Clause]) -> tuple[wq.Query | None, 
             fresh = [t for t in analyze(clause.text) if (clause.field, t) not in seen]
             fresh = [t for t in fresh if (clause.field, t) in kept]
             seen.update((clause.field, t) for t in fresh)
-            subs = [_field_terms(clause.field, [t], _term) for t in fresh]
+            subs = [_field_terms(clause.field, [t], _term, boost=_qtf(counts, clause.field, t)) for t in fresh]
             if clause.kind == "word" and len(fresh) == 1 and clause.field is None:
                 subs = [_joined_or_split(searcher, clause.text, subs[0])]
             if clause.kind == "phrase":  # the phrase itself ranks its documents higher
@@ -691,6 +696,12 @@ def _proximity_queries(clauses: list[Clause], kept: set[tuple[str | None, str]])
     return [
         _field_terms(None, list(pair), _phrase, boost=PROXIMITY_WEIGHT) for pair in pairs[:PROXIMITY_PAIRS]
     ]
+
+
+def _qtf(counts: Counter[tuple[str | None, str]], field: str | None, term: str) -> float:
+    """The weight of a typed term: 1, or with ``QUERY_TF`` how often the query has it (a
+    long question that names a thing twice is about it)."""
+    return float(counts[(field, term)]) if QUERY_TF else 1.0
 
 
 def _loose_phrases(clauses: list[Clause]) -> bool:
@@ -868,7 +879,9 @@ def _with_feedback(
         if term in typed or reader.doc_frequency("text", term) <= PRF_MAX_DF * n_docs
     ][:PRF_TERMS]
     norm = sum(w for _, w in best) or 1.0
-    merged = dict.fromkeys(typed, (1 - PRF_WEIGHT) / len(typed))
+    counts = Counter((None, t) for c in clauses for t in analyze(c.text) if (None, t) in kept)
+    total = sum(_qtf(counts, None, t) for t in typed)
+    merged = {t: (1 - PRF_WEIGHT) * _qtf(counts, None, t) / total for t in typed}
     for term, w in best:
         merged[term] = merged.get(term, 0.0) + PRF_WEIGHT * w / norm
     top_w = max(merged.values())  # the largest weight 1
