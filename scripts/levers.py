@@ -36,7 +36,7 @@ def lever(name: str, description: str, **overrides: Any) -> None:
 
 
 def _settings() -> Any:
-    import evsearch.search as settings
+    import evsearch.config as settings
 
     return settings
 
@@ -62,7 +62,7 @@ def _key(data_dir: Path) -> str:
 
 
 def index_for(collection: evaluate.Collection, data_dir: Path, cache: Path) -> Path:
-    from evsearch.index import SCHEMA_VERSION
+    from evsearch.index.schema import SCHEMA_VERSION
 
     target = cache / f"{collection.name}-{_key(data_dir)}-v{SCHEMA_VERSION}"
     if not (target / "CURRENT").exists():
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                 run = evaluate.search_evsearch(collection, index_dir, name)
             table[name][collection.name] = evaluate.mean(evaluate.score_run(collection, run).ndcg10.values())
             print(f"{collection.name:6} {name:24} {table[name][collection.name]:.4f}", file=sys.stderr)
-    cols = [evaluate.load_collection(d).name for d in args.data_dirs] if False else list(table[names[0]])
+    cols = list(table[names[0]])
     if args.json:
         print(json.dumps({"levers": table, "peers": peers_table}, indent=2))
         return 0
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _weights(**changed: float) -> dict[str, float]:
-    import evsearch.search as settings
+    import evsearch.config as settings
 
     return {**settings.FIELD_WEIGHTS, **changed}
 

@@ -81,7 +81,7 @@ def test_the_tokenizers_pickle_without_their_caches() -> None:
 
 
 def test_the_english_word_list_knows_british_medical_and_plain_words() -> None:
-    from evsearch.corrections import is_english_word
+    from evsearch.search.corrections import is_english_word
 
     for word in ["relapse", "women", "youth", "placebo", "counselling", "behaviour", "paediatric",
                  "oesophagus", "naltrexone", "methadone", "comorbidity", "Programme", "a", "zyzzyva"]:
@@ -134,7 +134,7 @@ def test_a_word_the_index_has_never_seen_does_not_import_nltk(built_index: Path)
 
     code = (
         "import sys; from evsearch import open_index; "
-        f"r = open_index({str(built_index)!r}).search('unheardofword realizations'); "
+        f"r = open_index(index={str(built_index)!r}).search('unheardofword realizations'); "
         "print('nltk' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

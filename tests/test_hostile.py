@@ -31,7 +31,7 @@ from evsearch.ingest import (  # noqa: E402
     parse_cell_text,
     read_cell_file,
 )
-from evsearch.query import MAX_CLAUSES, MAX_QUERY_CHARS  # noqa: E402
+from evsearch.search.query import MAX_CLAUSES, MAX_QUERY_CHARS  # noqa: E402
 from tests._scripts import load_script  # noqa: E402
 from tests.conftest import B5, CORPUS  # noqa: E402
 
@@ -54,7 +54,7 @@ def hostile_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture()
 def hidx(hostile_index: Path) -> Iterator[Any]:
-    with open_index(hostile_index) as index:
+    with open_index(index=hostile_index) as index:
         yield index
 
 
@@ -336,7 +336,8 @@ def test_hostile_queries_are_answered_by_the_cli(hostile_index: Path, query: str
 
 @pytest.mark.parametrize(("query", "message"), [
     ("x" * 10_000, f"Error: the query is 10,000 characters long; the limit is {MAX_QUERY_CHARS:,}"),
-    (" ".join(["w"] * 1000), f"Error: the query has 1000 terms; the limit is {MAX_CLAUSES}"),
+    (" ".join(["+w"] * 600), "Error: the query has 600 phrases, prefixes, fielded or required words; "
+     f"the limit is {MAX_CLAUSES}"),
     ("year:99999", "Error: year 99999 is out of range"),
     ("type:\udcff", "Error: unknown study type '\ufffd'"),
 ])
@@ -347,6 +348,13 @@ def test_refused_queries_are_one_error_line_and_a_hint(hostile_index: Path, quer
     assert (code, out, len(lines)) == (1, "", 2)
     assert lines[0] == message
     assert lines[1].startswith("Hint: ")
+
+
+def test_a_flood_of_plain_words_is_answered_not_refused(hostile_index: Path) -> None:
+    # a pasted paragraph is a question: its most informative words are searched
+    code, out, err = run("search", "--index", str(hostile_index), "--json", "--", " ".join(["w"] * 1000))
+    assert (code, err) == (0, "")
+    assert json.loads(out)["query"].startswith("w w")
 
 
 def test_a_query_may_start_with_a_minus_after_double_dash(hostile_index: Path) -> None:
@@ -547,7 +555,7 @@ def test_paths_are_resolved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_a_corpus_where_every_file_fails_leaves_the_index_unchanged(tmp_path: Path) -> None:
     index = tmp_path / "ix"
-    build_index(CORPUS, index)
+    build_index(corpus=CORPUS, index=index)
     before = tree_digest(index)
     bad = tmp_path / "bad"
     bad.mkdir()
@@ -561,10 +569,10 @@ def test_a_corpus_where_every_file_fails_leaves_the_index_unchanged(tmp_path: Pa
 
 def test_current_may_not_point_outside_the_index(tmp_path: Path) -> None:
     index = tmp_path / "ix"
-    build_index(CORPUS, index)
+    build_index(corpus=CORPUS, index=index)
     (index / "CURRENT").write_text("../../etc\n", encoding="utf-8")
     code, _, err = run("stats", "--index", str(index))
     assert code == 1
     assert err.startswith(f"Error: the index at {index} is damaged (CURRENT names '../../etc'")
     with pytest.raises(CorpusError):  # and a failed build is still a clean error
-        build_index(tmp_path / "missing", index)
+        build_index(corpus=tmp_path / "missing", index=index)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import evsearch.search as search_module
+import evsearch.config as config
 from evsearch import SearchIndex, open_index
 from evsearch.index import passage, write_documents
 
@@ -29,12 +29,12 @@ def collection(tmp_path_factory: pytest.TempPathFactory) -> Path:
     docs += [passage(f"f{i}", f"filler paragraph number {i} about weather gardens and trains")
              for i in range(589)]
     path = tmp_path_factory.mktemp("prf") / "index"
-    write_documents(path, docs)
+    write_documents(docs, index=path)
     return path
 
 
 def test_feedback_finds_what_a_long_query_implies(collection: Path) -> None:
-    with open_index(collection) as idx:
+    with open_index(index=collection) as idx:
         long = idx.search("opioid treatment retention dosing clinic outcomes", limit=20)
         assert "feedback" in [h.id for h in long.hits]  # via 'methadone', from the top documents
         assert long.hits[0].id.startswith("on")  # the user's own words still rank first
@@ -43,9 +43,9 @@ def test_feedback_finds_what_a_long_query_implies(collection: Path) -> None:
 def test_no_feedback_for_short_queries_or_when_turned_off(
     collection: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with open_index(collection) as idx:
+    with open_index(index=collection) as idx:
         assert "feedback" not in [h.id for h in idx.search("opioid treatment", limit=20).hits]
-        monkeypatch.setattr(search_module, "PRF_DOCS", 0)
+        monkeypatch.setattr(config, "PRF_DOCS", 0)
         long = idx.search("opioid treatment retention dosing clinic outcomes", limit=20)
         assert "feedback" not in [h.id for h in long.hits]
 
@@ -69,7 +69,8 @@ def forms(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = {}
     for name, text in FORMS.items():
         path = tmp_path_factory.mktemp(name) / "index"
-        write_documents(path, [passage(name, text), passage("other", "Retention in treatment was good.")])
+        docs = [passage(name, text), passage("other", "Retention in treatment was good.")]
+        write_documents(docs, index=path)
         out[name] = path
     return out
 
@@ -80,14 +81,14 @@ def forms(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_joined_hyphenated_and_separate_forms_find_each_other(
     forms: dict[str, Path], typed: str, written: str
 ) -> None:
-    with open_index(forms[written]) as idx:
+    with open_index(index=forms[written]) as idx:
         assert [h.id for h in idx.search(typed, suggest=False).hits] == [written]
 
 
 def test_snippets_keep_the_sources_spelling_of_a_compound(forms: dict[str, Path]) -> None:
-    with open_index(forms["hyphen"]) as idx:
+    with open_index(index=forms["hyphen"]) as idx:
         assert "<mark>Drop</mark>-<mark>out</mark>" in idx.search("dropout").hits[0].snippet
-    with open_index(forms["joined"]) as idx:
+    with open_index(index=forms["joined"]) as idx:
         assert "<mark>Dropout</mark>" in idx.search("drop-out").hits[0].snippet
 
 
@@ -115,7 +116,7 @@ def test_cjs_finds_what_criminal_justice_finds(idx: SearchIndex) -> None:
 
 
 def test_a_pasted_paragraph_is_never_refused(idx: SearchIndex) -> None:
-    from evsearch.query import MAX_CLAUSES
+    from evsearch.search.query import MAX_CLAUSES
 
     paragraph = idx.get("alcohol/B5/p6").text  # far more than MAX_CLAUSES distinct words
     assert len(set(paragraph.split())) > MAX_CLAUSES
@@ -125,7 +126,7 @@ def test_a_pasted_paragraph_is_never_refused(idx: SearchIndex) -> None:
 
 def test_the_clause_limit_still_holds_for_operators() -> None:
     from evsearch import QueryError
-    from evsearch.query import MAX_CLAUSES, parse_query
+    from evsearch.search.query import MAX_CLAUSES, parse_query
 
     parse_query(" ".join(f"word{i}" for i in range(MAX_CLAUSES * 3)))  # plain words: fine
     with pytest.raises(QueryError, match="limit"):
@@ -133,23 +134,23 @@ def test_the_clause_limit_still_holds_for_operators() -> None:
 
 
 def test_a_long_query_keeps_its_most_informative_words(tmp_path: Path) -> None:
-    from evsearch.query import MAX_CLAUSES
+    from evsearch.search.query import MAX_CLAUSES
 
     # 80 distinct words each in many documents, and one rare word at the very end
     common = [f"common{i}" for i in range(80)]
     docs = [passage(f"d{i}", " ".join(common[i % 80 : i % 80 + 20])) for i in range(200)]
     docs.append(passage("rare", "zebrafish"))
-    write_documents(tmp_path / "index", docs)
+    write_documents(docs, index=tmp_path / "index")
     query = " ".join(common) + " zebrafish"
     assert len(query.split()) > MAX_CLAUSES
-    with open_index(tmp_path / "index") as idx:
+    with open_index(index=tmp_path / "index") as idx:
         assert "rare" in [h.id for h in idx.search(query, suggest=False, limit=300).hits]
 
 
 def test_capitals_never_make_operators(tmp_path: Path) -> None:
     docs = [passage("a", "filters and attenuation"), passage("b", "no attenuation here")]
-    write_documents(tmp_path / "index", docs)
-    with open_index(tmp_path / "index") as idx:
+    write_documents(docs, index=tmp_path / "index")
+    with open_index(index=tmp_path / "index") as idx:
         # a query pasted in capitals: AND and NOT are words, not operators
         assert idx.search("BAND PASS FILTERS AND NOT ATTENUATION", suggest=False).total == 2
         assert idx.search("filters AND attenuation", suggest=False).total == 1
@@ -158,8 +159,8 @@ def test_capitals_never_make_operators(tmp_path: Path) -> None:
 def test_a_quoted_title_in_a_question_counts_as_its_words_too(tmp_path: Path) -> None:
     docs = [passage("cited", "rotation of eigenvectors by a permutation", "Eigenvectors"),
             passage("other", "sorting algorithms")]
-    write_documents(tmp_path / "index", docs)
-    with open_index(tmp_path / "index") as idx:
+    write_documents(docs, index=tmp_path / "index")
+    with open_index(index=tmp_path / "index") as idx:
         question = idx.search('papers like "The rotation of eigenvectors under permutations" please')
         assert question.hits[0].id == "cited"
         assert idx.search('"eigenvectors rotation"').total == 0  # a phrase alone stays exact

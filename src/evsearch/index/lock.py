@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import EvsearchError, IndexBusyError
+from ..errors import EvsearchError, IndexBusyError
 
 try:
     import fcntl
@@ -163,10 +163,6 @@ class WriteLock:
             pass
         finally:
             os.close(fd)  # closing releases the flock
-
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
 
     def __enter__(self) -> WriteLock:
         self.acquire()
