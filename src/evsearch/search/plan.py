@@ -155,7 +155,8 @@ def _joined_or_split(searcher: Any, text: str, typed: wq.Query) -> wq.Query:
         if _in_vocabulary(searcher, left) and _in_vocabulary(searcher, right):
             terms = analyze(f"{left} {right}")
             if len(terms) == 2:
-                parts.extend(_field_terms(None, terms, _phrase).subqueries)
+                phrase: Any = _field_terms(None, terms, _phrase)
+                parts.extend(phrase.subqueries)
         if len(parts) >= len(typed.subqueries) * (1 + config.MAX_SPLITS):
             break
     return _one_term(parts, typed.label)
@@ -183,7 +184,7 @@ def _joined_forms(searcher: Any, clauses: list[Clause]) -> list[wq.Query]:
         pair = analyze(a.text) + analyze(b.text)
         if len(analyze(a.text)) == 1 and len(analyze(b.text)) == 1:  # two words, no stopword
             candidates.append((a.text.strip(_PUNCTUATION) + b.text.strip(_PUNCTUATION), pair))
-    for joined, pair in dict.fromkeys((w.lower(), tuple(p)) for w, p in candidates):
+    for joined, pair in dict.fromkeys((w.lower(), tuple(p)) for w, p in candidates):  # type: ignore[assignment]
         terms = analyze(joined)
         if joined.isalpha() and len(terms) == 1 and terms[0] not in pair and _in_vocabulary(searcher, joined):
             # documents that write it joined lack the parts the others match: the joined
@@ -310,7 +311,7 @@ def _typed_acronyms(plain: list[Clause], clauses: list[Clause]) -> set[str]:
     return out
 
 
-def _boosted(q: wq.Query, weight: float | None = None) -> wq.Query:
+def _boosted(q: Any, weight: float | None = None) -> wq.Query:
     q.boost = q.boost * (config.EXPANSION_WEIGHT if weight is None else weight)
     return q
 
@@ -345,23 +346,25 @@ def with_feedback(
     mass = sum(score for _, score in top)
     if mass <= 0:
         return q
-    weights: Counter[str] = Counter()
+    weights: dict[str, float] = {}
     for docnum, score in top:
         stored = searcher.stored_fields(docnum)
         terms = analyze(f"{stored.get('title') or stored.get('doc_title') or ''} {stored.get('text') or ''}")
         if terms:
             for term, tf in Counter(terms).items():
-                weights[term] += tf / len(terms) * score / mass
+                weights[term] = weights.get(term, 0.0) + tf / len(terms) * score / mass
     # Terms in more than config.PRF_MAX_DF of the documents say little and cost a full scan each.
     n_docs = searcher.doc_count()
     reader = searcher.reader()
     best = [
         (term, w)
-        for term, w in weights.most_common(config.PRF_TERMS * 3)
+        for term, w in sorted(weights.items(), key=lambda kv: -kv[1])[: config.PRF_TERMS * 3]
         if term in typed or reader.doc_frequency("text", term) <= config.PRF_MAX_DF * n_docs
     ][:config.PRF_TERMS]
     norm = sum(w for _, w in best) or 1.0
-    counts = Counter((None, t) for c in clauses for t in analyze(c.text) if (None, t) in kept)
+    counts: Counter[tuple[str | None, str]] = Counter(
+        (None, t) for c in clauses for t in analyze(c.text) if (None, t) in kept
+    )
     total = sum(_qtf(counts, None, t) for t in typed)
     merged = {t: (1 - config.PRF_WEIGHT) * _qtf(counts, None, t) / total for t in typed}
     for term, w in best:
@@ -380,6 +383,7 @@ def with_feedback(
         _field_terms(None, analyze(c.text), _phrase)
         for c in clauses if c.kind == "phrase" and len(analyze(c.text)) > 1
     ]
+    extra: Any
     for extra in [*_expansion_queries(clauses), *phrases]:
         extra.boost *= (1 - config.PRF_WEIGHT) / len(typed) / top_w
         subs.append(extra)

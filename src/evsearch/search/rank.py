@@ -86,14 +86,14 @@ def engine_query(scorer: ArrayScorer, q: Any) -> Any:
         m = m.restrict(scorer.live()[m.ids])
         return scorer.backend.scored_query(m.ids, m.scores)
     if isinstance(q, BinaryQuery):
-        out = copy.copy(q)
+        out: Any = copy.copy(q)
         out.a, out.b = engine_query(scorer, q.a), engine_query(scorer, q.b)
         out.subqueries = (out.a, out.b)
         return out
     if isinstance(q, wq.CompoundQuery):
-        out = copy.copy(q)
-        out.subqueries = [engine_query(scorer, s) for s in q.subqueries]
-        return out
+        whole: Any = copy.copy(q)
+        whole.subqueries = [engine_query(scorer, s) for s in q.subqueries]
+        return whole
     return q
 
 

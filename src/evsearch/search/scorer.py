@@ -237,7 +237,7 @@ class ArrayScorer:
         return Matches(a.ids, scores * boost)
 
     # -- BM25F ---------------------------------------------------------------------------------
-    def _field_frequencies(self, part: wq.Query) -> tuple[str, np.ndarray, np.ndarray]:
+    def _field_frequencies(self, part: Any) -> tuple[str, np.ndarray, np.ndarray]:
         """A part of a ``FieldedTerm``: its field, documents and frequencies there."""
         if isinstance(part, wq.Term):
             text = part.text.decode("utf-8") if isinstance(part.text, bytes) else part.text
@@ -278,6 +278,7 @@ class ArrayScorer:
         documents having the term in any of the fields."""
         id_parts: list[np.ndarray] = []
         tf_parts: list[np.ndarray] = []
+        part: Any
         for part in q.subqueries:
             fieldname, ids, tf = self._field_frequencies(part)
             if len(ids) and part.boost > 0:
@@ -297,6 +298,7 @@ class ArrayScorer:
         the numbers ``bm25f`` computes, field by field."""
         fields: list[FieldPart] = []
         docs: list[np.ndarray] = []
+        part: Any
         for part in q.subqueries:
             fieldname, ids, tf = self._field_frequencies(part)
             if not len(ids) or part.boost <= 0:
@@ -355,7 +357,7 @@ class ArrayScorer:
             present = [(sub, self._score_at(sub, 1.0, docnum)) for sub in q.subqueries]
             present = [(sub, score) for sub, score in present if score is not None]
             if isinstance(q, wq.DisjunctionMax):
-                present = [max(present, key=lambda p: p[1])] if present else []
+                present = [max(present, key=lambda p: p[1] or 0.0)] if present else []
             elif isinstance(q, wq.And) and len(present) < len(q.subqueries):
                 return
             for sub, _ in present:

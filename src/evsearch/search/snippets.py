@@ -63,14 +63,14 @@ def for_highlighting(q: Any) -> Any:
     ):
         return q.gate
     if isinstance(q, BinaryQuery):
-        out = copy.copy(q)
+        out: Any = copy.copy(q)
         out.a, out.b = for_highlighting(q.a), for_highlighting(q.b)
         out.subqueries = (out.a, out.b)
         return out
     if isinstance(q, CompoundQuery):
-        out = copy.copy(q)
-        out.subqueries = [for_highlighting(s) for s in q.subqueries]
-        return out
+        whole: Any = copy.copy(q)
+        whole.subqueries = [for_highlighting(s) for s in q.subqueries]
+        return whole
     return q
 
 
