@@ -3,7 +3,7 @@
 
 Usage::
 
-    python scripts/levers.py DATA_DIR [DATA_DIR ...] [--cache DIR] [--only NAME,...] [--json]
+    python scripts/levers.py DATA_DIR [DATA_DIR ...] [--cache DIR] [--only NAME,...] [--analysis] [--json]
 
 Each collection (BEIR layout, as for ``scripts/evaluate.py``) is indexed once through evsearch;
 then every lever of ``LEVERS`` is run over all of them: the default ranking with one setting
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import hashlib
 import json
 import sys
@@ -29,10 +30,57 @@ import evaluate  # noqa: E402
 
 #: name -> (module attribute overrides, description). The first row is the default ranking.
 LEVERS: dict[str, tuple[dict[str, Any], str]] = {}
+#: Levers of the analysis (stemmer, stopwords): name -> (analysis overrides, description).
+#: Each needs indexes of its own (with ``--analysis``; cached like the others).
+ANALYSIS_LEVERS: dict[str, tuple[dict[str, Any], str]] = {}
 
 
 def lever(name: str, description: str, **overrides: Any) -> None:
     LEVERS[name] = (overrides, description)
+
+
+def _clear_analysis_caches() -> None:
+    import evsearch.analysis as analysis
+
+    analysis._STEMS.clear()
+    for cached in (analysis._shared_analyzer, analysis.synonym_groups, analysis._synonym_index,
+                   analysis._composed_analyzer, analysis._composed_word_analyzer):
+        cached.cache_clear()
+
+
+@contextlib.contextmanager
+def analysed(overrides: dict[str, Any]) -> Iterator[None]:
+    """The analysis with some of its functions replaced (``stopwords``, ``_snowball_stem``)."""
+    import evsearch.analysis as analysis
+
+    old = {k: getattr(analysis, k) for k in overrides}
+    try:
+        for k, v in overrides.items():
+            setattr(analysis, k, v)
+        _clear_analysis_caches()
+        yield
+    finally:
+        for k, v in old.items():
+            setattr(analysis, k, v)
+        _clear_analysis_caches()
+
+
+@functools.lru_cache(maxsize=1)
+def _porter() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("porter").stemWord
+
+
+def _lucene_stopwords() -> frozenset[str]:
+    import bm25s.stopwords
+
+    return frozenset(bm25s.stopwords.STOPWORDS_EN)
+
+
+ANALYSIS_LEVERS["porter"] = ({"_snowball_stem": _porter}, "Porter's stemmer, not Snowball")
+ANALYSIS_LEVERS["stopwords-33"] = ({"stopwords": _lucene_stopwords}, "Lucene's 33 English stopwords")
+ANALYSIS_LEVERS["no-stopwords"] = ({"stopwords": lambda: frozenset()}, "no stopwords")
 
 
 def _settings() -> Any:
@@ -61,10 +109,10 @@ def _key(data_dir: Path) -> str:
     return h.hexdigest()[:12]
 
 
-def index_for(collection: evaluate.Collection, data_dir: Path, cache: Path) -> Path:
+def index_for(collection: evaluate.Collection, data_dir: Path, cache: Path, variant: str = "") -> Path:
     from evsearch.index.schema import SCHEMA_VERSION
 
-    target = cache / f"{collection.name}-{_key(data_dir)}-v{SCHEMA_VERSION}"
+    target = cache / f"{collection.name}-{_key(data_dir)}-v{SCHEMA_VERSION}{variant and '-' + variant}"
     if not (target / "CURRENT").exists():
         evaluate.index_evsearch(collection, target)
     return target
@@ -87,10 +135,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=Path(".levers-cache"))
     parser.add_argument("--only", default="", help="comma-separated lever names")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--analysis", action="store_true",
+                        help="also the analysis levers (stemmer, stopwords): each indexes anew")
     args = parser.parse_args(argv)
     args.cache.mkdir(parents=True, exist_ok=True)
     names = [n for n in LEVERS if not args.only or n in args.only.split(",") or n == "default"]
-    table: dict[str, dict[str, float]] = {n: {} for n in names}
+    analysis_names = [n for n in ANALYSIS_LEVERS if args.analysis]
+    table: dict[str, dict[str, float]] = {n: {} for n in [*names, *analysis_names]}
     peers_table: dict[str, dict[str, float]] = {}
     for data_dir in args.data_dirs:
         collection = evaluate.load_collection(data_dir)
@@ -101,6 +152,12 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             with overridden(LEVERS[name][0]):
                 run = evaluate.search_evsearch(collection, index_dir, name)
+            table[name][collection.name] = evaluate.mean(evaluate.score_run(collection, run).ndcg10.values())
+            print(f"{collection.name:6} {name:24} {table[name][collection.name]:.4f}", file=sys.stderr)
+        for name in analysis_names:
+            with analysed(ANALYSIS_LEVERS[name][0]):
+                variant_dir = index_for(collection, data_dir, args.cache, name)
+                run = evaluate.search_evsearch(collection, variant_dir, name)
             table[name][collection.name] = evaluate.mean(evaluate.score_run(collection, run).ndcg10.values())
             print(f"{collection.name:6} {name:24} {table[name][collection.name]:.4f}", file=sys.stderr)
     cols = list(table[names[0]])
