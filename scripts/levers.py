@@ -196,6 +196,7 @@ lever("acronyms-0.3", "typed acronyms' expansions weigh 0.3, as synonyms", ACRON
 lever("no-phrase-words", "a quoted phrase among other words is only a phrase", PHRASE_WORDS=False)
 lever("no-forms", "joined and hyphenated forms do not find each other", FORMS=False)
 lever("query-tf", "a word typed n times weighs n", QUERY_TF=True)
+lever("single-letters", "single letters and digits among other words are searched", MIN_TERM_CHARS=1)
 lever("no-feedback", "no pseudo-relevance feedback", PRF_DOCS=0)
 lever("no-synonyms", "no synonym/acronym expansion", EXPANSION_WEIGHT=0.0)
 

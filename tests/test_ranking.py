@@ -164,3 +164,13 @@ def test_a_quoted_title_in_a_question_counts_as_its_words_too(tmp_path: Path) ->
         question = idx.search('papers like "The rotation of eigenvectors under permutations" please')
         assert question.hits[0].id == "cited"
         assert idx.search('"eigenvectors rotation"').total == 0  # a phrase alone stays exact
+
+
+def test_a_letter_or_digit_alone_counts_only_when_nothing_else_is_typed(tmp_path: Path) -> None:
+    docs = [passage("noise", "Step (1) and step (1) again: I'd say d and 1."),
+            passage("topic", "Eigenvectors of sparse matrices.")]
+    write_documents(docs, index=tmp_path / "index")
+    with open_index(index=tmp_path / "index") as idx:
+        # "(1)" and the "d" of "I'd" say nothing next to real words
+        assert [h.id for h in idx.search("I'd like eigenvectors (1)", suggest=False).hits] == ["topic"]
+        assert [h.id for h in idx.search("1", suggest=False).hits] == ["noise"]

@@ -74,6 +74,9 @@ PROXIMITY_WEIGHT = 0.0
 PROXIMITY_PAIRS = 16
 #: A word typed n times weighs n (off: it lowers MED by 0.02).
 QUERY_TF = False
+#: Plain query terms shorter than this are left out when longer ones remain (1: none is; the
+#: lever table: single letters and digits lower CACM).
+MIN_TERM_CHARS = 2
 #: Pseudo-relevance feedback (RM3, see :func:`evsearch.search.plan.with_feedback`);
 #: PRF_DOCS = 0 turns it off.
 PRF_DOCS = 10

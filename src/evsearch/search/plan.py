@@ -243,6 +243,9 @@ def _kept_terms(searcher: Any, clauses: list[Clause]) -> set[tuple[str | None, s
     counts: Counter[tuple[str | None, str]] = Counter(
         (c.field, t) for c in clauses if _is_plain(c, loose) for t in analyze(c.text)
     )
+    if config.MIN_TERM_CHARS > 1 and any(len(t) >= config.MIN_TERM_CHARS for _, t in counts):
+        # a letter or digit alone ("I'd", "don't", "(1)") says nothing among other words
+        counts = Counter({k: n for k, n in counts.items() if len(k[1]) >= config.MIN_TERM_CHARS})
     if len(counts) <= MAX_CLAUSES:
         return set(counts)
     reader = searcher.reader()
