@@ -33,7 +33,8 @@ def emit_json(data: Any) -> None:
 
 def print_report(report: Any, prefix: str = "") -> None:
     for problem in report.problems:
-        click.echo(f"{prefix}skipped {clean(problem.path)}: {clean(problem.reason)}", err=True)
+        verb = "skipped" if problem.skipped else "note on"
+        click.echo(f"{prefix}{verb} {clean(problem.path)}: {clean(problem.reason)}", err=True)
     what = "rebuilt: " if report.rebuilt else ""
     click.echo(f"{prefix}{what}{report.summary()}; {report.documents} documents written "
                f"in {report.seconds:.2f}s")
@@ -234,7 +235,7 @@ def print_document(doc: Any, related: Any) -> None:
         org = f"{clean(doc.organisation)}, " if doc.organisation else ""
         click.echo(f"{doc.id}  study, type {doc.study_type}  ({org}{doc.year or 'n.d.'})  {doc.cell}")
     else:
-        click.echo(f"{doc.id}  passage ({doc.role}) in section {clean(doc.section or '')!r}  {doc.cell}")
+        click.echo(f"{doc.id}  {doc.kind} ({doc.role}) in section {clean(doc.section or '')!r}  {doc.cell}")
     click.echo()
     for line in wrap(clean(doc.text), width):
         click.echo(line)

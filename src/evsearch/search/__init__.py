@@ -225,7 +225,8 @@ class SearchIndex:
         out), or like a pasted ``text`` (a paragraph, an abstract). ``terms`` are the key
         terms as words (the form the source uses most), not index terms.
 
-        >>> [h.id for h in idx.similar("alcohol/B5/s7", limit=3).hits]  # doctest: +SKIP
+        >>> study = "alcohol/B5/r2005-motivational-interviewing-work"
+        >>> [h.id for h in idx.similar(study, limit=3).hits]  # doctest: +SKIP
         >>> idx.similar(text="Probation officers trained in motivational interviewing")  # doctest: +SKIP
         """
         check_limit(limit)
@@ -249,7 +250,8 @@ class SearchIndex:
         For a study: the passages of the sections that discuss it, and the other studies
         discussed in those sections. For a passage: the studies its section discusses.
 
-        >>> [p.id for p in idx.related("alcohol/B5/s1").passages]  # doctest: +SKIP
+        >>> study = "alcohol/B5/k2008-relationship-therapist-seems"
+        >>> [p.id for p in idx.related(study).passages]  # doctest: +SKIP
         """
         view = self.get(doc_id)
         with self._lock:
@@ -265,7 +267,8 @@ class SearchIndex:
         score search gives the document. A document the query does not match (or filters
         out) has ``matched`` False, a ``reason``, and no rows.
 
-        >>> idx.explain("motivational interviewing", "alcohol/B5/s7").terms[0]  # doctest: +SKIP
+        >>> study = "alcohol/B5/r2005-motivational-interviewing-work"
+        >>> idx.explain("motivational interviewing", study).terms[0]  # doctest: +SKIP
         """
         with self._lock:
             searcher, scorer = self._view()

@@ -316,7 +316,8 @@ def _typed_acronyms(plain: list[Clause], clauses: list[Clause]) -> set[str]:
 
 def _boosted(q: Any, weight: float | None = None) -> wq.Query:
     q.boost = q.boost * (config.EXPANSION_WEIGHT if weight is None else weight)
-    return q
+    boosted: wq.Query = q
+    return boosted
 
 
 def with_feedback(
