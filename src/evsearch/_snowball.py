@@ -18,12 +18,12 @@ Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
 from __future__ import annotations
 
 
-def suffix_replace(original, old, new):
+def suffix_replace(original: str, old: str, new: str) -> str:
     return original[: -len(old)] + new
 
 
 class _StandardStemmer:
-    def _r1r2_standard(self, word, vowels):
+    def _r1r2_standard(self, word: str, vowels: str) -> tuple[str, str]:
         r1 = ""
         r2 = ""
         for i in range(1, len(word)):
@@ -147,7 +147,7 @@ class EnglishStemmer(_StandardStemmer):
         "succeeding": "succeed",
     }
 
-    def stem(self, word):
+    def stem(self, word: str) -> str:
         """The stem of a lowercased English word."""
         word = word.lower()
         if len(word) <= 2:

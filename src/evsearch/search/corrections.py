@@ -16,7 +16,7 @@ from importlib import resources
 
 @functools.lru_cache(maxsize=1)
 def _words() -> mmap.mmap | bytes:
-    path = resources.files("evsearch").joinpath("data", "english-words.txt")
+    path = resources.files("evsearch") / "data" / "english-words.txt"
     try:
         with open(str(path), "rb") as fh:
             return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
