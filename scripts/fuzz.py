@@ -10,7 +10,7 @@ evsearch and asserts the outcome: an answer, or an expected :class:`EvsearchErro
 ``tests/test_hostile.py`` run the same strategies and checks with few examples.
 
 To add a target, write ``check_<name>(data)`` and add ``TARGETS["<name>"] = (strategy,
-check, available)``. The HTML target is live once ``evsearch.ingest_html`` exists.
+check, available)``. The HTML target is live once ``evsearch.ingest.html`` exists.
 """
 
 from __future__ import annotations
@@ -244,7 +244,7 @@ def check_html(data: bytes, workdir: Path) -> str:
 
 
 def html_available() -> bool:
-    return importlib.util.find_spec("evsearch.ingest_html") is not None
+    return importlib.util.find_spec("evsearch.ingest.html") is not None
 
 
 def assert_safe_result(result: Any) -> None:

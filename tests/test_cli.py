@@ -11,6 +11,9 @@ from click.testing import CliRunner
 from evsearch.cli import cli
 from tests.conftest import CORPUS
 
+# B5's ids (see evsearch.ingest.documents)
+S7 = "alcohol/B5/r2005-motivational-interviewing-work"
+
 HIT_KEYS = {"rank", "score", "id", "kind", "cell", "title", "section", "study_type", "year",
             "snippet", "text"}
 
@@ -33,7 +36,7 @@ def test_search_builds_the_index_on_first_use(runner: CliRunner, tmp_path: Path)
     code, out, _ = run(runner, "search", "domestic violence", "--json", index=index)
     assert code == 0
     data = json.loads(out)
-    assert data["hits"][0]["id"] == "alcohol/B5/s3"
+    assert data["hits"][0]["id"] == "alcohol/B5/k2016-job-perception-lack"
     assert (index / "CURRENT").is_file()
 
 
@@ -50,7 +53,7 @@ def test_search_json_contract(runner: CliRunner, built_index: Path) -> None:
         assert hit["rank"] == rank and hit["cell"] == "alcohol/B5"
         assert "<mark>" in hit["snippet"]
     study = data["hits"][0]
-    assert study == {**study, "id": "alcohol/B5/s7", "kind": "study", "study_type": "R",
+    assert study == {**study, "id": S7, "kind": "study", "study_type": "R",
                      "year": 2005, "section": None,
                      "title": "Can motivational interviewing work in criminal justice settings?"}
     passages = [h for h in data["hits"] if h["kind"] == "passage"]
@@ -85,23 +88,40 @@ def test_search_text_output(runner: CliRunner, built_index: Path) -> None:
     assert lines[0] == "2 matching documents; showing 2."
     assert lines[2] == (" 1. [K 2008] Mothers in Wales see staff support as critical to child welfare "
                         "and keeping families together (Welsh Assembly Government)")
-    assert lines[3].startswith("    alcohol/B5  alcohol/B5/s4  score ")
+    assert lines[3].startswith("    alcohol/B5  alcohol/B5/k2008-mothers-wales-staff  score ")
     assert "\x1b[" not in out  # no colour when not a terminal
 
 
-def test_misspelt_query_says_what_it_searched(runner: CliRunner, built_index: Path) -> None:
-    code, out, _ = run(runner, "search", "motivatonal intervewing", index=built_index)
-    assert code == 0
-    assert out.splitlines()[0] == ("Showing results for 'motivational interviewing' instead of "
-                                   "'motivatonal intervewing'.")
+@pytest.mark.parametrize(
+    "options", [[], ["--brief"], ["--format", "csv"], ["--format", "jsonl"], ["--format", "ris"]]
+)
+def test_misspelt_query_says_what_it_searched(
+    runner: CliRunner, built_index: Path, options: list[str]
+) -> None:
+    code, out, err = run(runner, "search", "motivatonal intervewing", *options, index=built_index)
+    assert code == 0 and "alcohol/B5/r2005-motivational-interviewing-work" in out
+    assert err.splitlines()[0] == (
+        "note: showing results for 'motivational interviewing' instead of 'motivatonal intervewing', "
+        "which found nothing (--no-correct: search as typed)"
+    )
+
+
+def test_no_correct_searches_as_typed(runner: CliRunner, built_index: Path) -> None:
+    code, out, err = run(runner, "search", "motivatonal intervewing", "--no-correct", "--json",
+                         index=built_index)
+    data = json.loads(out)
+    assert code == 0 and data["total"] == 0 and data["corrected"] is False
+    assert data["suggestion"] == "motivational interviewing"
+    code, out, err = run(runner, "search", "offender supervison", "--brief", index=built_index)
+    assert err.strip() == "note: did you mean 'offender supervision'?"
 
 
 def test_show_and_stats(runner: CliRunner, built_index: Path) -> None:
-    code, out, _ = run(runner, "show", "alcohol/B5/s5", index=built_index)
+    code, out, _ = run(runner, "show", "alcohol/B5/r2002-supervising-offenders-quality", index=built_index)
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == "Supervising offenders is about the quality of the relationship"
-    assert lines[1] == "alcohol/B5/s5  study, type R  (2002)  alcohol/B5"
+    assert lines[1] == "alcohol/B5/r2002-supervising-offenders-quality  study, type R  (2002)  alcohol/B5"
     assert ("Discussed in: Where should I start?; "
             "Are the practitioner's therapeutic skills really unimportant?") in lines
     code, out, _ = run(runner, "stats", "--json", index=built_index)
@@ -114,7 +134,8 @@ def test_error_unknown_document(runner: CliRunner, built_index: Path) -> None:
     code, out, err = run(runner, "show", "alcohol/B5/s99", index=built_index)
     assert code == 1 and out == ""
     assert err == ("Error: no document with id 'alcohol/B5/s99'\n"
-                   "Hint: ids look like alcohol/B5/s1 (studies) or alcohol/B5/p3 (passages)\n")
+                   "Hint: ids look like alcohol/B5/k2008-relationship-therapist-seems or "
+                   "alcohol/B5/where-should-i-start/1\n")
 
 
 def test_error_bad_query_filter(runner: CliRunner, built_index: Path) -> None:

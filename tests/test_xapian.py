@@ -180,10 +180,13 @@ def test_one_database_local_shards_and_remote_shards_answer_alike(one_db: Path, 
                 assert one[0] > 0, query
                 assert _answers(b, query, options) == one, (query, options)
                 assert _answers(c, query, options) == one, (query, options)
-            assert c.get("alcohol/B5/s1") == a.get("alcohol/B5/s1")
+            study = a.documents(kind="study", cell="B5")[0].id
+            passage = a.documents(kind="passage", cell="C3")[3].id
+            assert c.get(study) == a.get(study)
+            assert c.related(study) == a.related(study)
             assert c.stats().studies == a.stats().studies
-            assert [h.id for h in c.similar("alcohol/C3/p4", limit=5).hits] == [
-                h.id for h in a.similar("alcohol/C3/p4", limit=5).hits
+            assert [h.id for h in c.similar(passage, limit=5).hits] == [
+                h.id for h in a.similar(passage, limit=5).hits
             ]
 
 

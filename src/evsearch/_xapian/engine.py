@@ -34,7 +34,7 @@ from ..config import (
     check_limit,
     check_page,
 )
-from ..errors import DocumentNotFoundError, IndexCorruptError, QueryError
+from ..errors import DocumentNotFoundError, IndexCorruptError, IndexVersionError, QueryError
 from ..index.store import current_generation
 from ..results import (
     DocumentView,
@@ -51,7 +51,7 @@ from ..search import SearchIndex, extras
 from ..search.plan import _expansion_queries, _field_terms, build_filter, build_query
 from ..search.query import Clause, Filters, normalise_cell, normalise_kind, parse_query
 from ..search.rank import Page, make_hit, make_view
-from .schema import FIELD_PREFIX
+from .schema import FIELD_PREFIX, FIELD_WDF
 from .searcher import XapianSearcher, _decode, _text_words, shard_addresses, snippet
 from .shards import ShardSet, is_remote_spec, parse_remote_spec
 
@@ -87,6 +87,10 @@ class XapianIndex(SearchIndex):
             gen = current_generation(self.index_dir)
             if gen.meta.get("engine") != "xapian":
                 raise IndexCorruptError(f"the index at {self.index_dir} is not a Xapian index")
+            if gen.meta.get("field_wdf", FIELD_WDF) != FIELD_WDF:
+                raise IndexVersionError(
+                    f"the Xapian index at {self.index_dir} was written with other field weights"
+                )
             addrs = shard_addresses(self.index_dir, gen.meta, gen.path)
         old = self._searcher
         self._searcher = XapianSearcher(ShardSet(addrs, partial=self._partial))

@@ -19,6 +19,7 @@ from typing import Any
 
 from whoosh import query as wq
 
+from ..search.bm25f import Expansion, FieldedTerm
 from .schema import BOOL_PREFIX, FIELD_PREFIX, SLOT_YEAR
 from .writer import boolean_term
 
@@ -91,7 +92,7 @@ class Translator:
             slot = out.setdefault(words, {})
             slot[q.fieldname] = max(slot.get(q.fieldname, 0.0), rel)
             return True
-        if type(q) is wq.Or and not getattr(q, "minmatch", 0):
+        if type(q) in (wq.Or, FieldedTerm) and not getattr(q, "minmatch", 0):
             return all(self._collect(s, boost * float(q.boost), out) for s in q.subqueries)
         return False
 
@@ -112,7 +113,13 @@ class Translator:
             return self.boolean(q)
         if isinstance(q, wq.NumericRange):
             return self.boolean(q)
-        if type(q) is wq.Or:
+        if isinstance(q, Expansion):
+            # the gate (the expansion's phrase, or all its words) only selects; the words
+            # the user did not type score
+            gate = self.scaled(self.query(q.gate), 0.0)
+            scored = [s for s in map(self.query, q.subqueries[1:]) if s is not None]
+            return self.scaled(Q(Q.OP_AND, [gate, *scored]) if scored else gate, float(q.boost))
+        if type(q) in (wq.Or, FieldedTerm):
             leaves: dict[tuple[str, ...], dict[str, float]] = {}
             if self._collect(q, 1.0, leaves):
                 subs = []

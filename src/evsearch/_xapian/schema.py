@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import zlib
 
+from ..config import FIELD_WEIGHTS
+
 #: The prefix of each text field's own (position-carrying, wdf 0) terms.
 FIELD_PREFIX: dict[str, str] = {
     "title": "S",
@@ -59,19 +61,19 @@ def year_keys(year: int | None) -> tuple[str, str]:
         return "1", "1"
     return f"0{year:04d}", f"0{9999 - year:04d}"
 
-#: Field weights as integer wdf increments: twice the weights of
-#: :data:`evsearch.search.FIELD_WEIGHTS` (title 2.5, doc_title 1, section 1.5, text 1,
-#: organisation 2, meta 0.5). Scaling every wdf by 2 equals halving BM25's k1, so the
-#: weighting uses ``k1 * WDF_SCALE`` and ranks as unscaled weights would.
-WDF_SCALE = 2
-FIELD_WDF: dict[str, int] = {
-    "title": 5,
-    "doc_title": 2,
-    "section": 3,
-    "text": 2,
-    "organisation": 4,
-    "meta": 1,
-}
+def _wdf_scale(weights: dict[str, float]) -> int:
+    """The smallest factor that makes every field weight an integer (wdf is an integer)."""
+    for scale in range(1, 101):
+        if all(abs(w * scale - round(w * scale)) < 1e-9 and round(w * scale) > 0 for w in weights.values()):
+            return scale
+    raise ValueError(f"field weights {weights} have no small integer multiple")
+
+
+#: Field weights as integer wdf increments: :data:`evsearch.config.FIELD_WEIGHTS` times
+#: :data:`WDF_SCALE`. Scaling every wdf by s equals dividing BM25's k1 by s, so the
+#: weighting uses ``k1 * WDF_SCALE`` and ranks as the unscaled weights would.
+WDF_SCALE = _wdf_scale(FIELD_WEIGHTS)
+FIELD_WDF: dict[str, int] = {f: round(w * WDF_SCALE) for f, w in FIELD_WEIGHTS.items()}
 #: Positions of consecutive fields are this far apart, so no phrase spans two fields.
 FIELD_GAP = 100
 #: Xapian refuses terms longer than 245 bytes; longer words are not indexed.

@@ -10,6 +10,7 @@ shared code (:mod:`evsearch.search.plan`, :mod:`evsearch.search.extras`).
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -315,24 +316,22 @@ class XapianSearcher:
         return self.shards.run(run)
 
     def key_terms(self, docid: int, k: int) -> list[tuple[str, float]]:
-        """The ``k`` terms that best tell a document apart (Xapian's expand set, unprefixed
-        terms only), with their weights."""
-        x = self.xapian
+        """The ``k`` terms that best tell a document apart, with their weights: its ranking
+        terms by (weighted) frequency times idf over the whole index. (Xapian's own expand set
+        weighs remote shards' terms by each shard's statistics, so shards would disagree.)"""
 
         def run(db: Any) -> list[tuple[str, float]]:
-            rset = x.RSet()
-            rset.add_document(docid)
-            enquire = x.Enquire(db)
-            enquire.set_query(x.Query.MatchAll)
-            out = []
-            for item in enquire.get_eset(k * 4, rset):
+            n = db.get_doccount()
+            scored = []
+            for item in db.termlist(docid):
                 term = _decode(item.term)
-                if term[:1].isupper() or term.isdigit():
+                if not term or term[:1].isupper() or term.isdigit() or not item.wdf:
                     continue
-                out.append((term, float(item.weight)))
-                if len(out) == k:
-                    break
-            return out
+                df = db.get_termfreq(term)
+                if df:
+                    scored.append((term, float(item.wdf) * math.log((n + 1) / df)))
+            scored.sort(key=lambda tw: (-tw[1], tw[0]))
+            return scored[:k]
 
         return self.shards.run(run)
 

@@ -243,14 +243,14 @@ def _format(fmt: str, as_json: bool) -> str:
 def hit_filter_options(f: F) -> F:
     """The filters of ``search``: each may also be written in the query (``type:K`` ...)."""
     for decorator in reversed([
-        click.option("--kind", type=click.Choice(["study", "passage"], case_sensitive=False),
+        click.option("--kind", type=click.Choice(["study", "passage", "record"], case_sensitive=False),
                      help="Only studies or only passages (query: kind:study)."),
         click.option("--type", "study_types", multiple=True,
                      type=click.Choice(["S", "K", "R", "G"], case_sensitive=False),
                      help="Only studies of this type: S seminal, K key, R review, G guidance; "
                           "repeat for several (query: type:K or type:S,G)."),
         click.option("--cell", help="Only this cell, e.g. B5 or alcohol/B5 (query: cell:B5)."),
-        click.option("--matrix", type=click.Choice(["alcohol", "drug"], case_sensitive=False),
+        click.option("--matrix", type=click.Choice(["alcohol", "drug", "page"], case_sensitive=False),
                      help="Only this matrix (query: matrix:alcohol)."),
         click.option("--year-from", type=int, metavar="YEAR",
                      help="Only documents of this year or later (query: year:>=2005)."),
@@ -276,6 +276,8 @@ def hit_filter_options(f: F) -> F:
 @click.option("--brief", is_flag=True, help="One line per hit: id, score, type and year, title.")
 @click.option("--partial", is_flag=True,
               help="Sharded (Xapian) index: leave out shards that do not answer, and say which.")
+@click.option("--no-correct", "no_correct", is_flag=True,
+              help="Never replace a misspelt query by its suggestion (it is still offered).")
 @format_options(FORMATS)
 @handle_errors
 def search_cmd(
@@ -294,6 +296,7 @@ def search_cmd(
     facets: bool,
     brief: bool,
     partial: bool,
+    no_correct: bool,
     fmt: str,
     as_json: bool,
 ) -> None:
@@ -324,11 +327,13 @@ def search_cmd(
         result = idx.search(
             query, limit=limit, page=page, sort=sort, facets=facets, kind=kind,
             study_type=",".join(study_types) or None, cell=cell, matrix=matrix,
-            year_from=year_from, year_to=year_to,
+            year_from=year_from, year_to=year_to, correct=not no_correct,
         )
     if fmt == "json":
         emit_json(result.to_dict())
-    elif fmt == "text" and not brief:
+        return
+    render.note_spelling(result)
+    if fmt == "text" and not brief:
         print_result(result)
     else:
         emit_hits(result.hits, fmt, brief)
@@ -348,8 +353,8 @@ def show_cmd(doc_id: str, corpus_dir: Path | None, index_dir: Path | None, fmt: 
 
     \b
     Examples:
-      evsearch show alcohol/B5/s1
-      evsearch show alcohol/B5/p7 --json
+      evsearch show alcohol/B5/k2008-relationship-therapist-seems
+      evsearch show alcohol/B5/are-the-practitioners-therapeutic/2 --json
     """
     from ..search import open_index
 
@@ -368,30 +373,34 @@ def show_cmd(doc_id: str, corpus_dir: Path | None, index_dir: Path | None, fmt: 
     render.print_document(doc, related)
 
 @cli.command("similar")
-@click.argument("doc_id", metavar="ID")
+@click.argument("doc_id", metavar="[ID]", required=False)
+@click.option("--text", "text", metavar="TEXT",
+              help="Find documents like this text (a pasted paragraph or abstract) instead of an ID.")
 @index_options
 @click.option("-n", "--limit", default=10, show_default=True, type=click.IntRange(1, MAX_LIMIT),
               help="How many documents to show.")
-@click.option("--kind", type=click.Choice(["study", "passage"], case_sensitive=False),
+@click.option("--kind", type=click.Choice(["study", "passage", "record"], case_sensitive=False),
               help="Only studies or only passages.")
 @click.option("--brief", is_flag=True, help="One line per hit: id, score, type and year, title.")
 @format_options(FORMATS)
 @handle_errors
-def similar_cmd(doc_id: str, corpus_dir: Path | None, index_dir: Path | None, limit: int,
-                kind: str | None, brief: bool, fmt: str, as_json: bool) -> None:
-    """Documents like one document (more like this), found from its key terms.
+def similar_cmd(doc_id: str | None, text: str | None, corpus_dir: Path | None, index_dir: Path | None,
+                limit: int, kind: str | None, brief: bool, fmt: str, as_json: bool) -> None:
+    """Documents like one document, or like a pasted text (more like this), found from its
+    key terms.
 
     \b
     Examples:
-      evsearch similar alcohol/B5/s7
-      evsearch similar alcohol/B5/s7 --kind study --brief
+      evsearch similar alcohol/B5/r2005-motivational-interviewing-work
+      evsearch similar alcohol/B5/r2005-motivational-interviewing-work --kind study --brief
+      evsearch similar --text "Probation officers trained in motivational interviewing ..."
     """
     from ..search import open_index
 
     fmt = _format(fmt, as_json)
     _, index = _dirs(corpus_dir, index_dir)
     with open_index(index=index) as idx:
-        result = idx.similar(doc_id, limit=limit, kind=kind)
+        result = idx.similar(doc_id, text=text, limit=limit, kind=kind)
     if fmt == "json":
         emit_json(result.to_dict())
     elif fmt == "text" and not brief:
@@ -410,14 +419,14 @@ def explain_cmd(query: str, doc_id: str, corpus_dir: Path | None, index_dir: Pat
                 as_json: bool) -> None:
     """Why a document scored as it did for a query: its BM25F score per field and term.
 
-    Each row is one query term found in one field of the document: how often it occurs
-    there (tf), the field's length, the field's weight, the term's BM25F score and its
-    contribution (score x weight). The score is their sum, plus what the query's synonym
-    expansions, phrases and feedback terms add.
+    Each row is one term of the query (a word typed, a phrase, an expansion, a feedback
+    term) found in one field of the document: how often it occurs there (tf), the field's
+    length, the weight, and the row's contribution: its field's share of the term's BM25F
+    score (bm25f x weight). The contributions add up to the score.
 
     \b
     Example:
-      evsearch explain "motivational interviewing" alcohol/B5/s7
+      evsearch explain "motivational interviewing" alcohol/B5/r2005-motivational-interviewing-work
     """
     from ..search import open_index
 
@@ -450,6 +459,38 @@ def stats_cmd(corpus_dir: Path | None, index_dir: Path | None, as_json: bool) ->
         emit_json(stats.to_dict())
         return
     render.print_stats(stats)
+
+@cli.command("serve")
+@index_options
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; the default lets only this computer connect.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0: any free port).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the search page in a web browser.")
+@handle_errors
+def serve_cmd(corpus_dir: Path | None, index_dir: Path | None, host: str, port: int,
+              open_browser: bool) -> None:
+    """Search in a web browser: a local server over the index (Ctrl-C to stop).
+
+    The server only reads the index; when the corpus changes, its pages say so and how
+    to update. With no index yet, one is built from the corpus first.
+
+    \b
+    Example:
+      evsearch serve --open
+      evsearch serve --port 8080 --corpus corpus --index index
+    """
+    from ..index import update_index
+    from ..web import serve  # Starlette, uvicorn and Jinja2 load here, for this command only
+
+    corpus, index = _dirs(corpus_dir, index_dir)
+
+    def build() -> None:
+        click.echo(f"no index at {index} yet: building it from {clean(str(corpus))}", err=True)
+        update_index(corpus=corpus, index=index)
+
+    serve(index=index, corpus=corpus, host=host, port=port, open_browser=open_browser, echo=click.echo,
+          build_missing=build)
 
 
 def _quiet_broken_pipe() -> None:

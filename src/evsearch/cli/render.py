@@ -33,7 +33,8 @@ def emit_json(data: Any) -> None:
 
 def print_report(report: Any, prefix: str = "") -> None:
     for problem in report.problems:
-        click.echo(f"{prefix}skipped {clean(problem.path)}: {clean(problem.reason)}", err=True)
+        verb = "skipped" if problem.skipped else "note on"
+        click.echo(f"{prefix}{verb} {clean(problem.path)}: {clean(problem.reason)}", err=True)
     what = "rebuilt: " if report.rebuilt else ""
     click.echo(f"{prefix}{what}{report.summary()}; {report.documents} documents written "
                f"in {report.seconds:.2f}s")
@@ -93,18 +94,10 @@ def emit_hits(hits: Any, fmt: str, brief: bool) -> None:
         for hit in hits:
             click.echo(json.dumps(hit.to_dict(), ensure_ascii=False))
     elif fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(_HIT_COLUMNS)
-        for hit in hits:
-            row = hit.to_dict()
-            row["links"] = "; ".join(row["links"])
-            writer.writerow(["" if row[c] is None else row[c] for c in _HIT_COLUMNS])
-        click.echo(out.getvalue(), nl=False)
+        click.echo(render_csv(hits), nl=False)
     elif fmt == "ris":
         studies = [h for h in hits if h.kind == "study"]
-        for hit in studies:
-            click.echo(ris(hit))
+        click.echo(render_ris(studies), nl=False)
         if len(studies) < len(hits):
             click.echo(f"note: left out {len(hits) - len(studies)} passages: RIS holds studies only "
                        "(add --kind study)", err=True)
@@ -115,6 +108,23 @@ def emit_hits(hits: Any, fmt: str, brief: bool) -> None:
             tag = f"[{hit.study_type} {hit.year or 'n.d.'}] " if hit.kind == "study" else ""
             title = click.style(clean(hit.title or "(untitled)"), bold=True)
             click.echo(fit(f"{hit.id:<{id_width}}  {hit.score:>6.2f}  {tag}{title}", width))
+
+
+def render_csv(hits: Any) -> str:
+    """Hits as CSV: a header row, then one row per hit with the JSON hit's columns."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(_HIT_COLUMNS)
+    for hit in hits:
+        row = hit.to_dict()
+        row["links"] = "; ".join(row["links"])
+        writer.writerow(["" if row[c] is None else row[c] for c in _HIT_COLUMNS])
+    return out.getvalue()
+
+
+def render_ris(hits: Any) -> str:
+    """The studies among ``hits`` as RIS records, each followed by a blank line."""
+    return "".join(ris(hit) + "\n" for hit in hits if hit.kind == "study")
 
 
 def ris(hit: Any) -> str:
@@ -134,16 +144,22 @@ def ris(hit: Any) -> str:
     return "\n".join(f"{tag}  - {value}" for tag, value in lines) + "\n"
 
 
+def note_spelling(result: Any) -> None:
+    """One line on stderr when the query was corrected (or a correction is suggested), in
+    every format but JSON (whose ``suggestion`` and ``corrected`` fields say it)."""
+    if result.corrected:
+        click.echo(f"note: showing results for {clean(result.suggestion)!r} instead of "
+                   f"{clean(result.query)!r}, which found nothing (--no-correct: search as typed)",
+                   err=True)
+    elif result.suggestion:
+        click.echo(f"note: did you mean {clean(result.suggestion)!r}?", err=True)
+
+
 def print_result(result: Any) -> None:
     width = terminal_width()
     if result.missing_shards:
         click.echo("Partial result: these shards did not answer: "
                    + ", ".join(clean(s) for s in result.missing_shards), err=True)
-    if result.corrected:
-        click.echo(f"Showing results for {clean(result.suggestion)!r} instead of "
-                   f"{clean(result.query)!r}.")
-    elif result.suggestion:
-        click.echo(f"Did you mean: {clean(result.suggestion)}")
     if result.facets is not None and result.total:
         print_facets(result.facets, width)
     if not result.hits:
@@ -231,7 +247,7 @@ def print_document(doc: Any, related: Any) -> None:
         org = f"{clean(doc.organisation)}, " if doc.organisation else ""
         click.echo(f"{doc.id}  study, type {doc.study_type}  ({org}{doc.year or 'n.d.'})  {doc.cell}")
     else:
-        click.echo(f"{doc.id}  passage ({doc.role}) in section {clean(doc.section or '')!r}  {doc.cell}")
+        click.echo(f"{doc.id}  {doc.kind} ({doc.role}) in section {clean(doc.section or '')!r}  {doc.cell}")
     click.echo()
     for line in wrap(clean(doc.text), width):
         click.echo(line)
@@ -254,7 +270,8 @@ def print_document(doc: Any, related: Any) -> None:
 
 def print_similar(result: Any) -> None:
     """A ``similar`` result as text."""
-    click.echo(f"Documents like {result.id} (key terms: {', '.join(result.terms)})")
+    like = result.id if result.id is not None else "the text"
+    click.echo(f"Documents like {like} (key terms: {', '.join(clean(t) for t in result.terms)})")
     if not result.hits:
         click.echo("No matches.")
         return
@@ -278,11 +295,6 @@ def print_explanation(exp: Any) -> None:
             click.echo(f"  {t.field:<12} {clean(t.term):<{term_w}} {t.frequency:>3} {t.field_length:>6} "
                        f"{t.weight:>6.2f} {t.score:>7.2f} {t.contribution:>12.2f}")
         click.echo()
-        if exp.matched and abs(exp.term_total - exp.score) > 0.005:
-            note = (f"Term contributions sum to {exp.term_total:.2f}; with the synonym expansions "
-                    f"and feedback terms of the query, the score is {exp.score:.2f}.")
-            for line in wrap(note, terminal_width()):
-                click.echo(line)
     if exp.missing:
         click.echo("Not in the document: " + ", ".join(clean(t) for t in exp.missing))
 
