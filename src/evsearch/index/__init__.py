@@ -114,9 +114,16 @@ def update_index(
     >>> update_index(corpus="corpus", index="index").summary()   # doctest: +SKIP
     'added 0, updated 1, removed 0, unchanged 47 files'
     """
+    if isinstance(index, str) and "://" in index:
+        raise EvsearchError("remote shards are built where they live, not through xapian+tcp://",
+                            hint="run evsearch index --shard i/N --index DIR on each shard's machine")
+    asked = engine_choice(engine)
+    if shards or shard:  # shards are Xapian's
+        asked = asked or "xapian"
+    if (shards or shard) and asked != "xapian":
+        raise EvsearchError("--shards and --shard need --engine xapian", hint="add --engine xapian")
     corpus_dir, target = _resolve(corpus, index)
     started = time.perf_counter()
-    asked = engine_choice(engine)
     prepare_index_dir(target)
     with WriteLock(target, wait=wait):
         gen = None
