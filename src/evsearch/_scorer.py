@@ -70,6 +70,24 @@ class Matches:
         return self if keep.all() else Matches(self.ids[keep], self.scores[keep])
 
 
+def column_reader(reader: Any, fieldname: str) -> Any:
+    """A column reader of ``fieldname`` with one value per document number of ``reader``.
+
+    Whoosh's multi-segment reader leaves out the segments that have no column file for the
+    field (a segment whose documents all lack it, such as undated pages for ``year``), which
+    shifts every later segment's values onto the wrong documents; here such a segment reads
+    as the column's default value ("no value") for each of its documents."""
+    from whoosh import columns
+
+    if reader.is_atomic():
+        return reader.column_reader(fieldname)
+    subs, offsets = [], []
+    for sub, offset in reader.leaf_readers():
+        subs.append(sub.column_reader(fieldname))  # a segment without the column: defaults
+        offsets.append(offset)
+    return columns.MultiColumnReader(subs, offsets)
+
+
 class ArrayScorer:
     """Scores queries over one open Whoosh searcher; make a new one when the searcher changes."""
 
@@ -129,7 +147,7 @@ class ArrayScorer:
 
     def _seq_reader(self) -> Any:
         if self._seq is None:
-            self._seq = self.searcher.reader().column_reader("seq")
+            self._seq = column_reader(self.searcher.reader(), "seq")
         return self._seq
 
     def seq_rank(self) -> np.ndarray:
@@ -145,7 +163,7 @@ class ArrayScorer:
         """The values of a sortable field's column, one per document number."""
         found = self._columns.get(fieldname)
         if found is None:
-            values = list(self.searcher.reader().column_reader(fieldname))
+            values = list(column_reader(self.searcher.reader(), fieldname))
             if values and all(isinstance(v, int) for v in values):
                 found = np.array(values, dtype=np.int64)
             else:

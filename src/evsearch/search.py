@@ -22,7 +22,7 @@ from whoosh import scoring, sorting
 from whoosh.searching import Results
 
 from ._sanitize import scrub_surrogates
-from ._scorer import ArrayScorer, Matches, Unsupported
+from ._scorer import ArrayScorer, Matches, Unsupported, column_reader
 from .analysis import analyze, expansions, is_synonym_term, words
 from .errors import DocumentNotFoundError, QueryError
 from .index import (
@@ -847,7 +847,7 @@ def _sorted_matches(
         q, filter=fq, mask=mask, limit=None, groupedby=groupedby, maptype=sorting.Count
     )
     reader = searcher.reader()
-    seq = reader.column_reader("seq")
+    seq = column_reader(reader, "seq")
     total = results.scored_length()
     keys: list[tuple[Any, ...]] = []
     for i in range(total):
@@ -855,7 +855,7 @@ def _sorted_matches(
         score = (results.score(i) or 0.0) if scored else 0.0
         keys.append((-score, seq[docnum], i))
     if opts.sort != "relevance":
-        years = reader.column_reader("year")
+        years = column_reader(reader, "year")
         newest_first = opts.sort == "-year"
 
         def by_year(key: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -1,0 +1,318 @@
+"""Regression tests of the defects found by attacking evsearch (issue 16), through the CLI and
+the public library API only, so that they hold whatever module the code lives in."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from evsearch import build_index, open_index, update_index
+from evsearch.cli import cli
+from tests.conftest import CORPUS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+HOT_TOPIC = """<!DOCTYPE html><html><head><meta charset="utf-8">
+<title>Hot topic: the influence of treatment staff</title></head>
+<body><h1>The influence of treatment staff</h1>
+<p>Who delivers treatment to offenders can matter as much as which treatment is delivered.</p>
+<h2>Therapist effects</h2><p>Some counsellors of offenders get consistently better results.</p>
+</body></html>"""
+
+
+def invoke(*args: str, input: str | None = None) -> Result:
+    """Run the CLI; an exception other than a clean exit is a bug (an internal error)."""
+    result = CliRunner().invoke(cli, list(args), input=input)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"internal error: {result.exception!r}\n{result.output}") from result.exception
+    return result
+
+
+def dirs(corpus: Path, index: Path) -> list[str]:
+    return ["--corpus", str(corpus), "--index", str(index)]
+
+
+def copy_corpus(tmp_path: Path) -> Path:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    return corpus
+
+
+def one_error_line(result: Result) -> str:
+    """The ``Error:`` line of a failed command; there is exactly one, and a ``Hint:``."""
+    assert result.exit_code != 0, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    return errors[0]
+
+
+# --- 1. segments without a year column -------------------------------------------------------
+
+def _years(result: Result) -> list[int]:
+    return [h["year"] for h in json.loads(result.stdout)["hits"] if h["year"] is not None]
+
+
+@pytest.mark.parametrize("undated_first", [False, True])
+def test_segment_without_year_column_keeps_facets_and_year_sort(tmp_path: Path, undated_first: bool) -> None:
+    corpus = tmp_path / "corpus"
+    hot = corpus / "hot" / "staff.htm"
+    index = tmp_path / "index"
+    if undated_first:
+        hot.parent.mkdir(parents=True)
+        hot.write_text(HOT_TOPIC, encoding="utf-8")
+        assert invoke("index", *dirs(corpus, index)).exit_code == 0
+        shutil.copytree(CORPUS / "alcohol", corpus / "alcohol")
+    else:
+        shutil.copytree(CORPUS, corpus)
+        assert invoke("index", *dirs(corpus, index)).exit_code == 0
+        hot.parent.mkdir(parents=True)
+        hot.write_text(HOT_TOPIC, encoding="utf-8")
+    added = invoke("index", *dirs(corpus, index))
+    assert added.exit_code == 0 and "added 1" in added.stdout, added.output
+    for sort in ("year", "-year"):
+        result = invoke("search", "offenders", "--sort", sort, "--limit", "50", "--json", *dirs(corpus, index))
+        assert result.exit_code == 0, result.output
+        years = _years(result)
+        assert years == sorted(years, reverse=sort == "-year") and len(years) >= 4
+        hits = json.loads(result.stdout)["hits"]
+        assert [h["year"] for h in hits][-2:] == [None, None]  # the undated page's passages last
+    result = invoke("search", "offenders", "--facets", "--json", *dirs(corpus, index))
+    assert result.exit_code == 0, result.output
+    assert {"2002", "2005", "2008", "2014"} <= set(json.loads(result.stdout)["facets"]["year"])
+    studies = invoke("search", "offenders kind:study", "--sort", "year", "--json", *dirs(corpus, index))
+    years = _years(studies)
+    assert years == sorted(years) and len(years) >= 4
+
+
+# --- 2. a killed build leaves the lock behind ------------------------------------------------
+
+def _lock_then_fork_script(index: Path) -> str:
+    # Takes the write lock the way a build does (through the public update_index with a
+    # progress callback that never returns), after forking a worker as Whoosh's multiprocess
+    # writer does: a worker that waits for work for ever.
+    return textwrap.dedent(f"""
+        import multiprocessing, os, sys, time
+        from evsearch import update_index
+
+        def worker(q):
+            q.get()  # waits for work for ever, as Whoosh's sub-writers do
+
+        def progress(p):
+            ctx = multiprocessing.get_context("fork")
+            q = ctx.Queue()
+            ctx.Process(target=worker, args=(q,)).start()
+            print("locked", flush=True)
+            while True:
+                time.sleep(1)
+
+        update_index({str(CORPUS)!r}, {str(index)!r}, rebuild=True, progress=progress)
+    """)
+
+
+def _pids_with_open(path: Path) -> set[int]:
+    """Processes that hold ``path`` open (from /proc)."""
+    found = set()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                if os.readlink(fd) == str(path):
+                    found.add(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_killed_writer_leaves_no_lock_even_with_forked_workers(tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    build_index(CORPUS, index)
+    proc = subprocess.Popen([sys.executable, "-c", _lock_then_fork_script(index)],
+                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+        lock = (index / "write.lock").resolve()
+        holders = _pids_with_open(lock)
+        assert holders == {proc.pid}, "a forked worker holds the lock's descriptor"
+    finally:
+        proc.kill()
+        proc.wait()
+    # The worker dies with its parent (polled with a deadline: it gets SIGKILL from the kernel).
+    deadline = time.monotonic() + 10
+    while _pids_with_open(lock) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _pids_with_open(lock)
+    result = invoke("index", "--wait", "0", *dirs(CORPUS, index))
+    assert result.exit_code == 0, result.output
+
+
+# --- 3. the lock leaks after a disk-full error while taking it -------------------------------
+
+def test_lock_is_released_when_recording_the_holder_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    index = tmp_path / "index"
+    build_index(CORPUS, index)
+    def full(fd: int, data: bytes, offset: int) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "pwrite", full)
+    monkeypatch.setattr(os, "write", lambda fd, data: full(fd, data, 0))
+    with pytest.raises(Exception) as info:
+        update_index(CORPUS, index, rebuild=True, wait=0)
+    assert "no space left on device" in str(info.value).lower()
+    monkeypatch.undo()
+    report = update_index(CORPUS, index, wait=0)  # not "another indexing run holds the index"
+    assert report.unchanged == 1
+
+
+# --- 4. an unreadable subdirectory deletes its documents -------------------------------------
+
+def test_unreadable_folder_is_skipped_and_reported_and_keeps_its_documents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = copy_corpus(tmp_path)
+    index = tmp_path / "index"
+    assert invoke("index", *dirs(corpus, index)).exit_code == 0
+    real_scandir = os.scandir
+    blocked = str(corpus / "alcohol")
+
+    def scandir(path: object = ".") -> object:  # what chmod 000 does for anyone but root
+        if os.fspath(path).rstrip("/") == blocked:  # type: ignore[call-overload]
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))  # type: ignore[call-overload]
+        return real_scandir(path)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    result = invoke("index", *dirs(corpus, index))
+    assert result.exit_code == 0, result.output
+    assert "removed 0" in result.stdout and "skipped alcohol" in result.stderr, result.output
+    assert "Permission denied" in result.stderr
+    with open_index(index) as idx:
+        assert idx.search("supervision").total > 0
+    # the same through a search that updates the index first
+    (corpus / "alcohol" / "B5.txt").touch()
+    result = invoke("search", "supervision", "--json", *dirs(corpus, index))
+    assert result.exit_code == 0 and json.loads(result.stdout)["total"] > 0
+
+
+# --- 6. one bad path aborts everything -------------------------------------------------------
+
+def test_symlink_loop_is_skipped(tmp_path: Path) -> None:
+    corpus = copy_corpus(tmp_path)
+    index = tmp_path / "index"
+    (corpus / "alcohol" / "self.txt").symlink_to("self.txt")
+    (corpus / "alcohol" / "a.txt").symlink_to("b.txt")
+    (corpus / "alcohol" / "b.txt").symlink_to("a.txt")
+    for command in (["index"], ["search", "supervision"], ["show", "alcohol/B5/s1"]):
+        result = invoke(*command, *dirs(corpus, index))
+        assert result.exit_code == 0, result.output
+    result = invoke("index", "--rebuild", *dirs(corpus, index))
+    assert result.exit_code == 0 and "skipped alcohol/self.txt" in result.stderr, result.output
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="macOS refuses non-UTF-8 file names")
+def test_non_utf8_and_control_character_file_names(tmp_path: Path) -> None:
+    corpus = copy_corpus(tmp_path)
+    index = tmp_path / "index"
+    text = (CORPUS / "alcohol" / "B5.txt").read_bytes().replace(b"cell B5", b"cell B4", 1)
+    bad = os.fsencode(str(corpus / "drug")) + b"/bad\xff\xfe.txt"
+    os.makedirs(corpus / "drug")
+    with open(bad, "wb") as fh:
+        fh.write(text)
+    (corpus / "drug" / "new\nline\x1b[31m.txt").write_text("not a cell", encoding="utf-8")
+    result = invoke("index", *dirs(corpus, index))
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output
+    skipped = [line for line in result.stderr.splitlines() if line.startswith("skipped")]
+    assert any("new\\nline" in line for line in skipped), result.stderr
+    assert any("bad\\xff\\xfe.txt" in line for line in skipped), result.stderr
+    with open_index(index) as idx:
+        assert idx.search("supervision").total > 0
+    assert invoke("search", "supervision", *dirs(corpus, index)).exit_code == 0
+
+
+# --- 7. write.lock (or the manifest) opened through a symlink --------------------------------
+
+@pytest.mark.parametrize("name", ["write.lock", "CURRENT", "EVSEARCH_INDEX"])
+def test_symlinked_index_files_are_refused_and_their_targets_untouched(tmp_path: Path, name: str) -> None:
+    index = tmp_path / "index"
+    build_index(CORPUS, index)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n", encoding="utf-8")
+    if name == "CURRENT":
+        victim.write_text((index / "CURRENT").read_text(encoding="utf-8"), encoding="utf-8")
+    before = victim.read_bytes()
+    (index / name).unlink()
+    (index / name).symlink_to(victim)
+    for command in (["index"], ["index", "--rebuild"], ["search", "supervision"]):
+        (CORPUS / "alcohol" / "B5.txt").stat()
+        result = invoke(*command, *dirs(CORPUS, index))
+        assert victim.read_bytes() == before
+        assert (index / name).is_symlink()
+        line = one_error_line(result)
+        assert name in line and "symlink" in line, line
+
+
+def test_symlinked_meta_is_refused(tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    build_index(CORPUS, index)
+    gen = index / (index / "CURRENT").read_text(encoding="utf-8").strip()
+    meta = next(gen.glob("meta-*.json"))
+    victim = tmp_path / "victim.json"
+    victim.write_bytes(meta.read_bytes())
+    meta.unlink()
+    meta.symlink_to(victim)
+    line = one_error_line(invoke("search", "supervision", *dirs(CORPUS, index)))
+    assert meta.name in line and "symlink" in line
+
+
+# --- 10. an empty corpus ---------------------------------------------------------------------
+
+def test_empty_corpus_says_so_and_leaves_nothing(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.md").write_text("not a cell", encoding="utf-8")
+    index = tmp_path / "idx"
+    for command in (["index"], ["index", "--rebuild"], ["search", "supervision"]):
+        line = one_error_line(invoke(*command, *dirs(empty, index)))
+        assert "no cell files" in line and str(empty) in line, line
+        assert not index.exists()
+
+
+def test_missing_current_is_rebuilt_by_search(tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    build_index(CORPUS, index)
+    (index / "CURRENT").unlink()
+    result = invoke("search", "supervision", "--json", *dirs(CORPUS, index))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["total"] > 0
+
+
+# --- also: leftovers of killed rebuilds, year:-5 ---------------------------------------------
+
+def test_unfinished_generations_are_cleared_on_the_next_run(tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    build_index(CORPUS, index)
+    left = index / "gen-000009.building"
+    left.mkdir()
+    (left / "_MAIN_1.toc").write_bytes(b"partial")
+    assert invoke("index", *dirs(CORPUS, index)).exit_code == 0
+    assert not left.exists()
+
+
+def test_negative_year_is_reported_as_written(tmp_path: Path, built_index: Path) -> None:
+    result = invoke("search", "supervision year:-5", "--index", str(built_index), "--corpus", str(CORPUS))
+    assert "year 5" not in result.output
+    if result.exit_code:
+        assert "-5" in one_error_line(result)
