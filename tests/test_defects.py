@@ -150,6 +150,8 @@ def test_killed_writer_leaves_no_lock_even_with_forked_workers(tmp_path: Path) -
     finally:
         proc.kill()
         proc.wait()
+        assert proc.stdout is not None
+        proc.stdout.close()
     # The worker dies with its parent (polled with a deadline: it gets SIGKILL from the kernel).
     deadline = time.monotonic() + 10
     while _pids_with_open(lock) and time.monotonic() < deadline:

@@ -45,7 +45,7 @@ from .errors import (
     IndexMissingError,
     IndexVersionError,
 )
-from .lock import DEFAULT_WAIT, WriteLock
+from .lock import DEFAULT_WAIT, LOCK_FILE, O_NOFOLLOW, WriteLock, symlink_refused
 from .model import Document, ParsedCell, Passage, Study
 from .results import FileProblem, IndexReport
 
@@ -57,6 +57,7 @@ META = "meta.json"  # the metadata of indexes written before per-commit metadata
 #: The manifest format of ``meta-N.json``; an index without it is rebuilt, not updated.
 MANIFEST_FORMAT = 2
 _META_RE = re.compile(r"^meta-(\d+)\.json$")
+GEN_NAME = re.compile(r"^gen-\d+$")
 #: A file modified this recently may change again within the same mtime: hash it next time.
 _RACY_NS = 2_000_000_000
 
@@ -133,6 +134,45 @@ def is_evsearch_index(index_dir: Path) -> bool:
     return (index_dir / MARKER).is_file()
 
 
+def refuse_symlinks(*paths: Path) -> None:
+    """Raise when one of ``paths`` (files evsearch writes in an index) is a symlink: evsearch
+    never reads its state through one nor writes or truncates its target."""
+    for path in paths:
+        if path.is_symlink():
+            raise symlink_refused(path)
+
+
+def _control_files(index_dir: Path) -> tuple[Path, ...]:
+    return (index_dir / MARKER, index_dir / CURRENT, index_dir / LOCK_FILE)
+
+
+def damaged(path: Path, why: object) -> IndexCorruptError:
+    """The one-line error about a damaged file of an index (its name, then what is wrong)."""
+    if isinstance(why, UnicodeDecodeError):
+        why = "not UTF-8 text"
+    elif isinstance(why, OSError):
+        why = why.strerror or why
+    elif isinstance(why, ValueError):
+        why = "unreadable"
+    return IndexCorruptError(f"the index file {path} is damaged ({why})")
+
+
+def live_name(index_dir: Path) -> str:
+    """What ``CURRENT`` names, or "" when it is missing, a symlink or damaged."""
+    try:
+        name = _read_text(index_dir / CURRENT).strip()
+    except (OSError, ValueError):
+        return ""
+    return name if GEN_NAME.match(name) else ""
+
+
+def _read_text(path: Path) -> str:
+    """A small file of the index, read without following a symlink."""
+    fd = os.open(path, os.O_RDONLY | O_NOFOLLOW)
+    with open(fd, encoding="utf-8") as fh:
+        return fh.read()
+
+
 def current_generation(index_dir: Path) -> Generation:
     """The live generation of ``index_dir``, checked for existence and schema version."""
     index_dir = Path(index_dir)
@@ -142,20 +182,21 @@ def current_generation(index_dir: Path) -> Generation:
         raise IndexCorruptError(
             f"{index_dir} is not a directory", hint="pass --index DIR naming a directory"
         )
+    refuse_symlinks(*_control_files(index_dir))
     if not is_evsearch_index(index_dir):
         raise IndexCorruptError(
             f"{index_dir} is not an evsearch index",
             hint="pass --index with an empty or new directory; evsearch will not overwrite it",
         )
     try:
-        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+        name = _read_text(index_dir / CURRENT).strip()
     except FileNotFoundError:
         # Marked but never switched to: the first build has not finished (or was killed).
         raise IndexMissingError(f"no complete index at {index_dir} yet") from None
-    except OSError as exc:
-        raise IndexCorruptError(f"the index at {index_dir} is damaged ({exc})") from None
-    if not (name.startswith("gen-") and name[4:].isdigit()):  # never a path elsewhere
-        raise IndexCorruptError(f"the index at {index_dir} is damaged (CURRENT names {name[:40]!r})")
+    except (OSError, ValueError) as exc:
+        raise damaged(index_dir / CURRENT, exc) from None
+    if not (GEN_NAME.match(name) and (index_dir / name).is_dir()):  # never a path elsewhere
+        raise damaged(index_dir / CURRENT, f"it names {name[:40]!r}, not a generation of the index")
     path = index_dir / name
     try:
         meta = _latest_meta(path)
@@ -186,7 +227,8 @@ def _latest_meta(path: Path) -> dict[str, Any]:
     """Any metadata of a generation (for its schema version, which no commit changes)."""
     numbers = _meta_numbers(path)
     name = _meta_name(numbers[-1]) if numbers else META
-    return json.loads((path / name).read_text(encoding="utf-8"))
+    refuse_symlinks(path / name)
+    return json.loads(_read_text(path / name))
 
 
 def committed_meta(path: Path, toc_generation: int | None) -> dict[str, Any]:
@@ -194,8 +236,9 @@ def committed_meta(path: Path, toc_generation: int | None) -> dict[str, Any]:
     candidates = [] if toc_generation is None else [path / _meta_name(toc_generation)]
     candidates.append(path / META)
     for candidate in candidates:
+        refuse_symlinks(candidate)
         try:
-            return json.loads(candidate.read_text(encoding="utf-8"))
+            return json.loads(_read_text(candidate))
         except FileNotFoundError:
             continue
         except (OSError, ValueError) as exc:
@@ -317,7 +360,8 @@ def _next_generation_name(index_dir: Path) -> str:
 
 def _fsync_write(path: Path, text: str) -> None:
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | O_NOFOLLOW
+    with open(os.open(tmp, flags, 0o644), "w", encoding="utf-8") as fh:
         fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
@@ -331,6 +375,7 @@ def prepare_index_dir(index_dir: Path) -> None:
             raise IndexCorruptError(
                 f"{index_dir} is not a directory", hint="pass --index DIR naming a directory"
             )
+        refuse_symlinks(*_control_files(index_dir))
         if not is_evsearch_index(index_dir) and any(index_dir.iterdir()):
             raise IndexCorruptError(
                 f"{index_dir} is not empty and is not an evsearch index; not touching it",
@@ -429,10 +474,7 @@ def write_generation(
     prepare_index_dir(index_dir)
     for leftover in index_dir.glob("gen-*.building"):
         shutil.rmtree(leftover, ignore_errors=True)
-    try:
-        was_live = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
-    except OSError:
-        was_live = ""
+    was_live = live_name(index_dir)
     name = _next_generation_name(index_dir)
     path = index_dir / name
     building = index_dir / (name + ".building")

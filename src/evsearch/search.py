@@ -30,6 +30,7 @@ from .index import (
     default_corpus_dir,
     default_index_dir,
     index_is_stale,
+    live_name,
     open_searcher,
     update_index,
 )
@@ -150,10 +151,7 @@ class SearchIndex:
         with self._lock:
             if self._searcher is None:
                 raise QueryError("the index is closed", hint="open it again with open_index()")
-            try:
-                name = (self.index_dir / "CURRENT").read_text(encoding="utf-8").strip()
-            except OSError:
-                name = self._gen.path.name if self._gen else ""
+            name = live_name(self.index_dir) or (self._gen.path.name if self._gen else "")
             if self._gen is None or name != self._gen.path.name or not self._searcher.up_to_date():
                 self._open()
             return self._searcher
