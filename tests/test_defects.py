@@ -7,7 +7,6 @@ import errno
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import textwrap
@@ -82,7 +81,8 @@ def test_segment_without_year_column_keeps_facets_and_year_sort(tmp_path: Path, 
     added = invoke("index", *dirs(corpus, index))
     assert added.exit_code == 0 and "added 1" in added.stdout, added.output
     for sort in ("year", "-year"):
-        result = invoke("search", "offenders", "--sort", sort, "--limit", "50", "--json", *dirs(corpus, index))
+        result = invoke("search", "offenders", "--sort", sort, "--limit", "50", "--json",
+                        *dirs(corpus, index))
         assert result.exit_code == 0, result.output
         years = _years(result)
         assert years == sorted(years, reverse=sort == "-year") and len(years) >= 4
@@ -163,7 +163,9 @@ def test_killed_writer_leaves_no_lock_even_with_forked_workers(tmp_path: Path) -
 
 # --- 3. the lock leaks after a disk-full error while taking it -------------------------------
 
-def test_lock_is_released_when_recording_the_holder_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lock_is_released_when_recording_the_holder_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     index = tmp_path / "index"
     build_index(CORPUS, index)
     def full(fd: int, data: bytes, offset: int) -> int:
