@@ -565,6 +565,6 @@ def test_current_may_not_point_outside_the_index(tmp_path: Path) -> None:
     (index / "CURRENT").write_text("../../etc\n", encoding="utf-8")
     code, _, err = run("stats", "--index", str(index))
     assert code == 1
-    assert err.startswith(f"Error: the index at {index} is damaged (CURRENT names '../../etc'")
+    assert err.startswith(f"Error: the index file {index / 'CURRENT'} is damaged (it names '../../etc'")
     with pytest.raises(CorpusError):  # and a failed build is still a clean error
         build_index(tmp_path / "missing", index)

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ._sanitize import clean_terminal, scrub_surrogates
+from ._sanitize import clean_terminal, escape_controls, scrub_surrogates
 from ._version import __version__
 from .errors import CorpusError, EvsearchError
 
@@ -85,13 +85,13 @@ def handle_errors(f: F) -> F:
         try:
             return f(*args, **kwargs)
         except EvsearchError as exc:
-            click.echo(f"Error: {clean(exc.message)}", err=True)
+            click.echo(f"Error: {escape_controls(exc.message)}", err=True)
             click.echo(f"Hint: {exc.hint}", err=True)
             sys.exit(1)
         except BrokenPipeError:
             _quiet_broken_pipe()
         except OSError as exc:
-            click.echo(f"Error: {clean(str(exc))}", err=True)
+            click.echo(f"Error: {escape_controls(str(exc))}", err=True)
             click.echo("Hint: check the paths given with --corpus and --index", err=True)
             sys.exit(1)
 
@@ -149,7 +149,8 @@ def index_cmd(
 
 def _print_report(report: Any, prefix: str = "") -> None:
     for problem in report.problems:
-        click.echo(f"{prefix}skipped {clean(problem.path)}: {clean(problem.reason)}", err=True)
+        click.echo(f"{prefix}skipped {escape_controls(problem.path)}: {escape_controls(problem.reason)}",
+                   err=True)
     what = "rebuilt: " if report.rebuilt else ""
     click.echo(f"{prefix}{what}{report.summary()}; {report.documents} documents written "
                f"in {report.seconds:.2f}s")
@@ -211,7 +212,7 @@ def watch_cmd(corpus_dir: Path | None, index_dir: Path | None, debounce: int) ->
         _print_report(report, prefix=stamp())
 
     def on_error(exc: EvsearchError) -> None:
-        click.echo(f"{stamp()}Error: {clean(exc.message)}", err=True)
+        click.echo(f"{stamp()}Error: {escape_controls(exc.message)}", err=True)
 
     click.echo(f"watching {clean(str(corpus))}, index {index} (Ctrl-C to stop)", err=True)
     try:

@@ -618,7 +618,9 @@ def ingest_corpus(
     corpus_dir = Path(corpus_dir)
     found: list[SourceBatch] = []
     problems: list[FileProblem] = []
-    paths = ingest.discover_cell_files(corpus_dir)
+    found_files = ingest.discover(corpus_dir)
+    problems.extend(FileProblem(rel, why) for rel, why in found_files.unreadable.items())
+    paths = found_files.paths
     for i, path in enumerate(paths, start=1):
         rel = path.relative_to(corpus_dir).as_posix()
         got = _read_file(path, rel, corpus_dir)
@@ -776,12 +778,15 @@ class _Plan:
 
 
 def _plan(corpus: Path, old: dict[str, Any], tracker: _Progress) -> _Plan:
-    paths = ingest.discover_cell_files(corpus)
-    rels = {p.relative_to(corpus).as_posix(): p for p in paths}
-    files = {rel: dict(e) for rel, e in old.items() if rel in rels}
-    remove = sorted(rel for rel in old if rel not in rels)
+    found = ingest.discover(corpus)
+    rels = {p.relative_to(corpus).as_posix(): p for p in found.paths}
+    # A file behind an unreadable folder (or name) keeps its documents and its entry.
+    kept = {rel for rel in old if rel not in rels and found.hides(rel)}
+    files = {rel: dict(e) for rel, e in old.items() if rel in rels or rel in kept}
+    remove = sorted(rel for rel in old if rel not in rels and rel not in kept)
     owner = {e["cell"]: rel for rel, e in files.items() if e.get("cell") and not e.get("shadowed_by")}
-    plan = _Plan(files, [], [], remove, 0, [], False)
+    problems = [FileProblem(rel, why) for rel, why in found.unreadable.items()]
+    plan = _Plan(files, [], [], remove, 0, problems, False)
     if any(e.get("shadowed_by") in remove for e in old.values()):
         plan.conflict = True  # a cell's winning file is gone: the other file takes over
         return plan
@@ -898,10 +903,11 @@ def index_is_stale(corpus_dir: Path | str, index_dir: Path | str) -> bool:
         return False
     files = meta.get("files", {})
     try:
-        paths = ingest.discover_cell_files(corpus)
+        found = ingest.discover(corpus)
     except EvsearchError:
         return False
-    if len(paths) != len(files):
+    paths = found.paths
+    if len(paths) != sum(1 for rel in files if not found.hides(rel)):
         return True
     for path in paths:
         entry = files.get(path.relative_to(corpus).as_posix())

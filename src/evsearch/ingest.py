@@ -18,6 +18,7 @@ Rules it states rather than leaves to accident:
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import re
@@ -33,7 +34,7 @@ from evsearch.analysis import stem
 from evsearch.errors import CorpusError, IngestError
 from evsearch.model import STUDY_TYPES, Cell, ParsedCell, Passage, PassageRole, Study
 
-__all__ = ["discover_cell_files", "parse_cell_text", "read_cell_file"]
+__all__ = ["Discovery", "discover", "discover_cell_files", "parse_cell_text", "read_cell_file"]
 
 #: File suffixes that may hold a cell page.
 CELL_SUFFIXES: tuple[str, ...] = (".txt", ".htm", ".html")
@@ -246,6 +247,22 @@ def read_cell_file(path: Path, *, root: Path | None = None) -> ParsedCell:
         ) from exc
 
 
+@dataclass(frozen=True)
+class Discovery:
+    """The cell files under a corpus directory, and the paths that could not be looked at.
+
+    ``unreadable`` maps a path relative to the corpus (a folder, or a file that is a
+    symlink loop or has a name that is not UTF-8) to the reason: those are reported and
+    skipped, and an index keeps the documents it holds from under them."""
+
+    paths: list[Path]
+    unreadable: dict[str, str]
+
+    def hides(self, rel: str) -> bool:
+        """Whether the file ``rel`` (recorded earlier) may exist behind an unreadable path."""
+        return any(rel == bad or rel.startswith(bad + "/") for bad in self.unreadable)
+
+
 def discover_cell_files(corpus_dir: Path) -> list[Path]:
     """Every ``.txt``/``.htm``/``.html`` file under ``corpus_dir``, sorted.
 
@@ -255,6 +272,20 @@ def discover_cell_files(corpus_dir: Path) -> list[Path]:
     >>> discover_cell_files(Path("corpus"))  # doctest: +SKIP
     [PosixPath('corpus/alcohol/B5.txt')]
     """
+    return discover(corpus_dir).paths
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def discover(corpus_dir: Path) -> Discovery:
+    """The cell files under ``corpus_dir`` (see :func:`discover_cell_files`), with the folders
+    and files that cannot be read instead of silently leaving them out."""
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.exists():
         raise CorpusError(f"corpus directory {corpus_dir} does not exist")
@@ -265,21 +296,38 @@ def discover_cell_files(corpus_dir: Path) -> list[Path]:
     root = corpus_dir.resolve()
     found: list[Path] = []
     errors: list[OSError] = []
+    unreadable: dict[str, str] = {}
+
+    def rel(path: Path | str) -> str:
+        return Path(path).relative_to(corpus_dir).as_posix()
+
     for dirpath, dirnames, filenames in os.walk(corpus_dir, onerror=errors.append):
         dirnames.sort()
         for name in filenames:
             path = Path(dirpath) / name
             if path.suffix.lower() not in CELL_SUFFIXES:
                 continue
+            if not _utf8(rel(path)):
+                unreadable[rel(path)] = "its name is not valid UTF-8; rename it"
+                continue
             try:
-                resolved = path.resolve()
-            except OSError:
+                resolved = path.resolve(strict=True)
+            except FileNotFoundError:
+                continue  # a dangling symlink: nothing to index
+            except (OSError, RuntimeError) as exc:  # a symlink loop (RuntimeError before 3.13)
+                looped = isinstance(exc, RuntimeError) or exc.errno == errno.ELOOP
+                why = "symlink loop" if looped else (getattr(exc, "strerror", None) or str(exc))
+                unreadable[rel(path)] = f"cannot read it ({why})"
                 continue
             if resolved.is_relative_to(root) and resolved.is_file():
                 found.append(path)
-    if errors and errors[0].filename == str(corpus_dir):
-        raise CorpusError(f"cannot read corpus directory {corpus_dir}", "check its permissions")
-    return sorted(found)
+    for exc in errors:
+        if exc.filename is None:
+            continue
+        if Path(exc.filename) == corpus_dir:
+            raise CorpusError(f"cannot read corpus directory {corpus_dir}", "check its permissions")
+        unreadable[rel(exc.filename)] = f"cannot read this folder ({exc.strerror or exc})"
+    return Discovery(sorted(found), dict(sorted(unreadable.items())))
 
 
 # --------------------------------------------------------------------------- text helpers
