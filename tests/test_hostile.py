@@ -337,7 +337,7 @@ def test_hostile_queries_are_answered_by_the_cli(hostile_index: Path, query: str
 @pytest.mark.parametrize(("query", "message"), [
     ("x" * 10_000, f"Error: the query is 10,000 characters long; the limit is {MAX_QUERY_CHARS:,}"),
     (" ".join(["w"] * 1000), f"Error: the query has 1000 terms; the limit is {MAX_CLAUSES}"),
-    ("year:99999", "Error: year 99999 is out of range"),
+    ("year:99999", "Error: year:99999 is out of range"),
     ("type:\udcff", "Error: unknown study type '\ufffd'"),
 ])
 def test_refused_queries_are_one_error_line_and_a_hint(hostile_index: Path, query: str,

@@ -472,8 +472,7 @@ def write_generation(
     """
     index_dir = Path(index_dir)
     prepare_index_dir(index_dir)
-    for leftover in index_dir.glob("gen-*.building"):
-        shutil.rmtree(leftover, ignore_errors=True)
+    clear_unfinished(index_dir)
     was_live = live_name(index_dir)
     name = _next_generation_name(index_dir)
     path = index_dir / name
@@ -722,17 +721,45 @@ def update_index(
     """
     corpus, target = _resolve(corpus_dir, index_dir)
     started = time.perf_counter()
+    created = not target.exists()
     prepare_index_dir(target)
     with WriteLock(target, wait=wait):
+        clear_unfinished(target)
         gen = None
         if not rebuild:
             try:
                 gen = current_generation(target)
             except IndexMissingError:
                 gen = None
-        if gen is None or gen.meta.get("manifest") != MANIFEST_FORMAT:
+        if gen is not None and gen.meta.get("manifest") == MANIFEST_FORMAT:
+            return _incremental(corpus, target, gen, started, progress)
+        try:
             return _rebuild(corpus, target, started, progress)
-        return _incremental(corpus, target, gen, started, progress)
+        except BaseException:
+            if created:  # the lock is held: nobody else is building in it
+                _remove_new_index_dir(target)
+            raise
+
+
+def clear_unfinished(index_dir: Path) -> None:
+    """Remove the unfinished generations (``gen-*.building``) of runs that were killed; the
+    caller holds the write lock, so no run is writing them."""
+    for leftover in index_dir.glob("gen-*.building"):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _remove_new_index_dir(index_dir: Path) -> None:
+    """Remove an index directory this run created and failed to finish (nothing but what
+    evsearch put there: the marker, the lock, unfinished generations)."""
+    if not (index_dir / CURRENT).exists() and is_evsearch_index(index_dir):
+        shutil.rmtree(index_dir, ignore_errors=True)
+
+
+def _no_cell_files(corpus: Path) -> CorpusError:
+    return CorpusError(
+        f"{corpus} holds no cell files (.txt, .htm, .html); the index is left unchanged",
+        hint="pass --corpus DIR naming the folder of cell files",
+    )
 
 
 def _nothing_readable(corpus: Path, problems: list[FileProblem]) -> CorpusError:
@@ -748,6 +775,8 @@ def _rebuild(corpus: Path, target: Path, started: float, progress: ProgressCallb
     batches, problems = ingest_corpus(corpus, progress=tracker.reading)
     if problems and not batches:
         raise _nothing_readable(corpus, problems)
+    if not batches:
+        raise _no_cell_files(corpus)
     _, n_docs = write_generation(
         target, batches, corpus_dir=str(corpus.resolve()), progress=tracker.writing,
         procs=build_procs(batches),
@@ -838,6 +867,8 @@ def _incremental(
         return _rebuild(corpus, target, started, progress)
     if plan.problems and not plan.files:  # every file fails: keep the index as it is
         raise _nothing_readable(corpus, plan.problems)
+    if not plan.files:  # an empty (or mistyped) corpus does not empty the index
+        raise _no_cell_files(corpus)
     changed = plan.add or plan.update or plan.remove
     n_docs = 0
     if changed:
