@@ -92,12 +92,11 @@ def timed(run: Callable[[str], Any], queries: list[str]) -> dict[str, float]:
 
 def forget_postings(idx: Any) -> None:
     """Drop the posting lists ``idx`` keeps in memory between searches, if it keeps any."""
-    try:
-        from evsearch.search import _array_scorer
-    except ImportError:
-        return
     with idx._lock:
-        _array_scorer(idx._current()).clear_cache()
+        idx._current()
+        scorer = getattr(idx, "_scorer", None)
+        if scorer is not None:
+            scorer.clear_cache()
 
 
 # --- queries -----------------------------------------------------------------------------------
@@ -204,13 +203,13 @@ def bench_size(n: int, work: Path, n_queries: int, seed: int) -> dict[str, Any]:
     if limit_raised:  # with room for the rewritten cell of the update below
         ev_ingest.MAX_CELL_FILE_BYTES = 2 * largest
     t0 = time.perf_counter()
-    report = build_index(corpus, index_dir)
+    report = build_index(corpus=corpus, index=index_dir)
     build_s = time.perf_counter() - t0
     gen = index_dir / (index_dir / "CURRENT").read_text().strip()
     index_bytes = dir_bytes(gen)
     build_rss = peak_rss_mb()  # before this script loads every document for the peers
 
-    with open_index(index_dir) as idx:
+    with open_index(index=index_dir) as idx:
         stored = idx.documents()
     docs = [(d.id, d.title, d.text) for d in stored]
     passages = sum(d.kind == "passage" for d in stored)
@@ -233,7 +232,7 @@ def bench_size(n: int, work: Path, n_queries: int, seed: int) -> dict[str, Any]:
         "peak_rss_build_mb": build_rss,
         "queries": {name: {} for name in QUERY_SETS},
     }
-    with open_index(index_dir) as idx:
+    with open_index(index=index_dir) as idx:
         for name in QUERY_SETS:
             out["queries"][name]["evsearch"] = timed(lambda q: idx.search(q, snippets=False), queries[name])
             out["queries"][name]["evsearch_snippets"] = timed(lambda q: idx.search(q), queries[name])
@@ -257,12 +256,12 @@ def bench_size(n: int, work: Path, n_queries: int, seed: int) -> dict[str, Any]:
     update = getattr(ev_index, "update_index", None)
     t0 = time.perf_counter()
     if update is not None:
-        report = update(corpus, index_dir)
+        report = update(corpus=corpus, index=index_dir)
         if report.updated != 1 or report.problems:
             raise SystemExit(f"the one-cell update did not happen as intended: {report}")
         out["update_mode"] = "incremental (update_index)"
     else:
-        build_index(corpus, index_dir)
+        build_index(corpus=corpus, index=index_dir)
         out["update_mode"] = "full rebuild: this evsearch has no update_index"
     out["update_one_cell_s"] = round(time.perf_counter() - t0, 3)
     out["update_cell_passages"] = per_cell

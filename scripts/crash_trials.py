@@ -37,7 +37,7 @@ from click.testing import CliRunner  # noqa: E402
 
 from evsearch import open_index, update_index  # noqa: E402
 from evsearch.cli import cli  # noqa: E402
-from evsearch.lock import read_holder  # noqa: E402
+from evsearch.index.lock import read_holder  # noqa: E402
 
 B5 = ROOT / "corpus" / "alcohol" / "B5.txt"
 CODES = [f"{row}{col}" for row in "ABCDE" for col in "12345"]
@@ -77,7 +77,7 @@ def make_corpus(corpus: Path, n_cells: int) -> dict[str, int]:
 def index_state(index_dir: Path) -> tuple[dict[str, int], list[str]]:
     """The {cell: version} the index holds, and what is wrong with it (lost/doubled docs...)."""
     problems: list[str] = []
-    with open_index(index_dir) as idx:
+    with open_index(index=index_dir) as idx:
         docs = idx.documents()
         stats = idx.stats()
         ids = Counter(d.id for d in docs)
@@ -187,7 +187,7 @@ def calibrate(corpus: Path, index: Path, state: dict[str, int]) -> tuple[float, 
         new[cell] += 1
         write_cell(corpus, cell, new[cell], base)
     started = time.perf_counter()
-    update_index(corpus, index)
+    update_index(corpus=corpus, index=index)
     return time.perf_counter() - started, new
 
 
@@ -199,7 +199,7 @@ def trials(
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         corpus, index = Path(tmp) / "corpus", Path(tmp) / "index"
         state = make_corpus(corpus, n_cells)
-        update_index(corpus, index, rebuild=True)
+        update_index(corpus=corpus, index=index, rebuild=True)
         work, state = calibrate(corpus, index, state)
         outcomes = []
         for n in range(1, count + 1):
@@ -219,16 +219,16 @@ def timing(repeat: int = 5) -> None:
         for name, corpus, cell in (("bundled corpus", bundled, bundled / "alcohol" / "B5.txt"),
                                    ("synthetic corpus", synthetic, synthetic / "drug" / "C3.txt")):
             index = Path(tmp) / f"index-{corpus.name}"
-            update_index(corpus, index, rebuild=True)
+            update_index(corpus=corpus, index=index, rebuild=True)
             incremental, rebuild = [], []
             for i in range(repeat):
                 cell.write_text(cell.read_text(encoding="utf-8") + f"\nEdited {i}.\n", encoding="utf-8")
                 started = time.perf_counter()
-                report = update_index(corpus, index)
+                report = update_index(corpus=corpus, index=index)
                 incremental.append(time.perf_counter() - started)
                 assert report.updated == 1, report
                 started = time.perf_counter()
-                update_index(corpus, index, rebuild=True)
+                update_index(corpus=corpus, index=index, rebuild=True)
                 rebuild.append(time.perf_counter() - started)
             files = len(list(corpus.rglob("*.txt")))
             print(f"{name}: {files} cell file(s); median of {repeat}: one changed cell, incremental "

@@ -228,7 +228,7 @@ def index_evsearch(collection: Collection, index_dir: Path | str) -> None:
     """Index the collection with evsearch's own analysis and index layer."""
     from evsearch.index import passage, write_documents
 
-    write_documents(index_dir, (passage(d.id, d.text, d.title) for d in collection.docs))
+    write_documents((passage(d.id, d.text, d.title) for d in collection.docs), index=index_dir)
 
 
 def search_evsearch(
@@ -242,7 +242,7 @@ def search_evsearch(
     from evsearch.search import open_index
 
     errors: dict[str, str] = {}
-    with open_index(index_dir) as idx:
+    with open_index(index=index_dir) as idx:
 
         def search(text: str) -> list[str]:
             try:

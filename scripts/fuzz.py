@@ -39,7 +39,7 @@ if str(ROOT / "src") not in sys.path:
 from evsearch.cli import clean  # noqa: E402
 from evsearch.errors import EvsearchError  # noqa: E402
 from evsearch.ingest import read_cell_file  # noqa: E402
-from evsearch.query import parse_query  # noqa: E402
+from evsearch.search.query import parse_query  # noqa: E402
 
 # --------------------------------------------------------------------------- input fragments
 
@@ -299,7 +299,7 @@ def build_hostile_index(workdir: Path) -> Path:
     (corpus / "drug" / "B5.txt").write_text(HOSTILE_CELL.replace("Alcohol Treatment", "Drug Treatment"),
                                             encoding="utf-8")
     index = workdir / "index"
-    build_index(corpus, index)
+    build_index(corpus=corpus, index=index)
     return index
 
 
@@ -336,7 +336,7 @@ def run_target(name: str, cases: int, deadline: float, case_seconds: float, work
     if name == "query":
         from evsearch import open_index
 
-        context = open_index(build_hostile_index(workdir / "qidx"))
+        context = open_index(index=build_hostile_index(workdir / "qidx"))
     started = time.perf_counter()
     slowest = 0.0
 

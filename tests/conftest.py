@@ -24,13 +24,13 @@ def b5_text() -> str:
 def built_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One index of the bundled corpus, shared by read-only tests."""
     index_dir = tmp_path_factory.mktemp("idx") / "index"
-    build_index(CORPUS, index_dir)
+    build_index(corpus=CORPUS, index=index_dir)
     return index_dir
 
 
 @pytest.fixture()
 def idx(built_index: Path) -> Iterator[SearchIndex]:
-    with open_index(built_index) as index:
+    with open_index(index=built_index) as index:
         yield index
 
 

@@ -117,7 +117,7 @@ def _lock_then_fork_script(index: Path) -> str:
             while True:
                 time.sleep(1)
 
-        update_index({str(CORPUS)!r}, {str(index)!r}, rebuild=True, progress=progress)
+        update_index(corpus={str(CORPUS)!r}, index={str(index)!r}, rebuild=True, progress=progress)
     """)
 
 
@@ -139,7 +139,7 @@ def _pids_with_open(path: Path) -> set[int]:
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
 def test_killed_writer_leaves_no_lock_even_with_forked_workers(tmp_path: Path) -> None:
     index = tmp_path / "index"
-    build_index(CORPUS, index)
+    build_index(corpus=CORPUS, index=index)
     proc = subprocess.Popen([sys.executable, "-c", _lock_then_fork_script(index)],
                             stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
@@ -167,17 +167,17 @@ def test_lock_is_released_when_recording_the_holder_fails(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     index = tmp_path / "index"
-    build_index(CORPUS, index)
+    build_index(corpus=CORPUS, index=index)
     def full(fd: int, data: bytes, offset: int) -> int:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(os, "pwrite", full)
     monkeypatch.setattr(os, "write", lambda fd, data: full(fd, data, 0))
     with pytest.raises(Exception) as info:
-        update_index(CORPUS, index, rebuild=True, wait=0)
+        update_index(corpus=CORPUS, index=index, rebuild=True, wait=0)
     assert "no space left on device" in str(info.value).lower()
     monkeypatch.undo()
-    report = update_index(CORPUS, index, wait=0)  # not "another indexing run holds the index"
+    report = update_index(corpus=CORPUS, index=index, wait=0)  # not "another indexing run holds the index"
     assert report.unchanged == 1
 
 
@@ -202,7 +202,7 @@ def test_unreadable_folder_is_skipped_and_reported_and_keeps_its_documents(
     assert result.exit_code == 0, result.output
     assert "removed 0" in result.stdout and "skipped alcohol" in result.stderr, result.output
     assert "Permission denied" in result.stderr
-    with open_index(index) as idx:
+    with open_index(index=index) as idx:
         assert idx.search("supervision").total > 0
     # the same through a search that updates the index first
     (corpus / "alcohol" / "B5.txt").touch()
@@ -241,7 +241,7 @@ def test_non_utf8_and_control_character_file_names(tmp_path: Path) -> None:
     skipped = [line for line in result.stderr.splitlines() if line.startswith("skipped")]
     assert any("new\\nline" in line for line in skipped), result.stderr
     assert any("bad\\xff\\xfe.txt" in line for line in skipped), result.stderr
-    with open_index(index) as idx:
+    with open_index(index=index) as idx:
         assert idx.search("supervision").total > 0
     assert invoke("search", "supervision", *dirs(corpus, index)).exit_code == 0
 
@@ -251,7 +251,7 @@ def test_non_utf8_and_control_character_file_names(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["write.lock", "CURRENT", "EVSEARCH_INDEX"])
 def test_symlinked_index_files_are_refused_and_their_targets_untouched(tmp_path: Path, name: str) -> None:
     index = tmp_path / "index"
-    build_index(CORPUS, index)
+    build_index(corpus=CORPUS, index=index)
     victim = tmp_path / "victim.txt"
     victim.write_text("precious\n", encoding="utf-8")
     if name == "CURRENT":
@@ -270,7 +270,7 @@ def test_symlinked_index_files_are_refused_and_their_targets_untouched(tmp_path:
 
 def test_symlinked_meta_is_refused(tmp_path: Path) -> None:
     index = tmp_path / "index"
-    build_index(CORPUS, index)
+    build_index(corpus=CORPUS, index=index)
     gen = index / (index / "CURRENT").read_text(encoding="utf-8").strip()
     meta = next(gen.glob("meta-*.json"))
     victim = tmp_path / "victim.json"
@@ -296,7 +296,7 @@ def test_empty_corpus_says_so_and_leaves_nothing(tmp_path: Path) -> None:
 
 def test_missing_current_is_rebuilt_by_search(tmp_path: Path) -> None:
     index = tmp_path / "index"
-    build_index(CORPUS, index)
+    build_index(corpus=CORPUS, index=index)
     (index / "CURRENT").unlink()
     result = invoke("search", "supervision", "--json", *dirs(CORPUS, index))
     assert result.exit_code == 0, result.output
@@ -307,7 +307,7 @@ def test_missing_current_is_rebuilt_by_search(tmp_path: Path) -> None:
 
 def test_unfinished_generations_are_cleared_on_the_next_run(tmp_path: Path) -> None:
     index = tmp_path / "index"
-    build_index(CORPUS, index)
+    build_index(corpus=CORPUS, index=index)
     left = index / "gen-000009.building"
     left.mkdir()
     (left / "_MAIN_1.toc").write_bytes(b"partial")

@@ -31,7 +31,7 @@ from evsearch.ingest import (  # noqa: E402
     parse_cell_text,
     read_cell_file,
 )
-from evsearch.query import MAX_CLAUSES, MAX_QUERY_CHARS  # noqa: E402
+from evsearch.search.query import MAX_CLAUSES, MAX_QUERY_CHARS  # noqa: E402
 from tests._scripts import load_script  # noqa: E402
 from tests.conftest import B5, CORPUS  # noqa: E402
 
@@ -54,7 +54,7 @@ def hostile_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture()
 def hidx(hostile_index: Path) -> Iterator[Any]:
-    with open_index(hostile_index) as index:
+    with open_index(index=hostile_index) as index:
         yield index
 
 
@@ -547,7 +547,7 @@ def test_paths_are_resolved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_a_corpus_where_every_file_fails_leaves_the_index_unchanged(tmp_path: Path) -> None:
     index = tmp_path / "ix"
-    build_index(CORPUS, index)
+    build_index(corpus=CORPUS, index=index)
     before = tree_digest(index)
     bad = tmp_path / "bad"
     bad.mkdir()
@@ -561,10 +561,10 @@ def test_a_corpus_where_every_file_fails_leaves_the_index_unchanged(tmp_path: Pa
 
 def test_current_may_not_point_outside_the_index(tmp_path: Path) -> None:
     index = tmp_path / "ix"
-    build_index(CORPUS, index)
+    build_index(corpus=CORPUS, index=index)
     (index / "CURRENT").write_text("../../etc\n", encoding="utf-8")
     code, _, err = run("stats", "--index", str(index))
     assert code == 1
     assert err.startswith(f"Error: the index file {index / 'CURRENT'} is damaged (it names '../../etc'")
     with pytest.raises(CorpusError):  # and a failed build is still a clean error
-        build_index(tmp_path / "missing", index)
+        build_index(corpus=tmp_path / "missing", index=index)

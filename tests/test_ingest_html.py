@@ -465,7 +465,7 @@ def test_mixed_corpus_cli(tmp_path: Path) -> None:
         "skipped alcohol/B5.txt: cell alcohol/B5 is indexed from alcohol/B5.htm instead "
         "(the HTML page wins over the text form)"
     ) in result.output
-    with open_index(index) as idx:
+    with open_index(index=index) as idx:
         docs = idx.documents()
         ids = [d.id for d in docs]
         assert len(ids) == len(set(ids)) == 9 + 28 + 2 + 4  # B5 once, E1 (a study, a description), the page
@@ -483,7 +483,7 @@ def test_mixed_corpus_cli(tmp_path: Path) -> None:
 
 def test_build_index_reports_duplicate(tmp_path: Path) -> None:
     corpus = _corpus(tmp_path, {"alcohol/B5.htm": B5_HTM.read_bytes(), "B5.txt": B5_TXT.read_bytes()})
-    report = build_index(corpus, tmp_path / "index")
+    report = build_index(corpus=corpus, index=tmp_path / "index")
     assert report.added == 1 and report.documents == 37
     assert [p.path for p in report.problems] == ["B5.txt"]
 

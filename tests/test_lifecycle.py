@@ -17,7 +17,7 @@ import evsearch
 from evsearch import IndexBusyError, IndexVersionError, open_index, update_index
 from evsearch.cli import cli
 from evsearch.index import IndexProgress, index_is_stale, watch_corpus
-from evsearch.lock import WriteLock, read_holder
+from evsearch.index.lock import WriteLock, read_holder
 from tests._scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +35,7 @@ def synth(tmp_path: Path, trials: ModuleType) -> tuple[Path, Path, dict[str, int
     """A corpus of 8 distinct cells and its freshly built index."""
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     state = trials.make_corpus(corpus, 8)
-    update_index(corpus, index, rebuild=True)
+    update_index(corpus=corpus, index=index, rebuild=True)
     return corpus, index, state
 
 
@@ -51,7 +51,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def hit_cells(index: Path, query: str) -> list[str]:
-    with open_index(index) as idx:
+    with open_index(index=index) as idx:
         return [h.cell for h in idx.search(query, limit=50, suggest=False).hits]
 
 
@@ -63,21 +63,21 @@ def test_add_change_remove_follow_in_search_and_report(synth, trials) -> None:
     assert hit_cells(index, trials.marker("alcohol/A1")) == ["alcohol/A1"]
 
     trials.write_cell(corpus, "drug/E5", 0, base)  # add
-    report = update_index(corpus, index)
+    report = update_index(corpus=corpus, index=index)
     assert (report.added, report.updated, report.removed, report.unchanged) == (1, 0, 0, 8)
     assert report.documents == 38 and not report.rebuilt
     assert hit_cells(index, trials.marker("drug/E5")) == ["drug/E5"]
 
     trials.write_cell(corpus, "alcohol/A2", 7, base)  # change
-    report = update_index(corpus, index)
+    report = update_index(corpus=corpus, index=index)
     assert report.summary() == "added 0, updated 1, removed 0, unchanged 8 files"
     assert report.documents == 38  # only the changed cell was re-ingested
-    with open_index(index) as idx:
+    with open_index(index=index) as idx:
         [hit] = idx.search(trials.marker("alcohol/A2"), suggest=False).hits
         assert hit.text.endswith("version v7.")
 
     (corpus / "alcohol" / "A1.txt").unlink()  # remove
-    report = update_index(corpus, index)
+    report = update_index(corpus=corpus, index=index)
     assert report.summary() == "added 0, updated 0, removed 1, unchanged 8 files"
     assert hit_cells(index, trials.marker("alcohol/A1")) == []
     state, problems = trials.index_state(index)
@@ -88,7 +88,7 @@ def test_touched_but_unchanged_file_is_not_reingested(synth) -> None:
     corpus, index, _ = synth
     path = corpus / "alcohol" / "A3.txt"
     os.utime(path, ns=(1_000_000_000, 1_000_000_000))
-    report = update_index(corpus, index)
+    report = update_index(corpus=corpus, index=index)
     assert (report.updated, report.unchanged, report.documents) == (0, 8, 0)
     gen = index / (index / "CURRENT").read_text().strip()
     [meta] = [json.loads(m.read_text()) for m in gen.glob("meta-*.json")]  # no new commit
@@ -114,20 +114,20 @@ def test_failing_file_is_reported_and_keeps_its_old_documents(synth, trials) -> 
     bad = corpus / "alcohol" / "A4.txt"
     bad.write_text("not a cell page at all\n", encoding="utf-8")
     (corpus / "alcohol" / "C9.txt").write_text("nor this\n", encoding="utf-8")  # a new bad file
-    report = update_index(corpus, index)
+    report = update_index(corpus=corpus, index=index)
     assert sorted(p.path for p in report.problems) == ["alcohol/A4.txt", "alcohol/C9.txt"]
     assert all(p.reason for p in report.problems)
     assert (report.added, report.updated) == (0, 0)
     assert hit_cells(index, trials.marker("alcohol/A4")) == ["alcohol/A4"]  # still searchable
-    assert index_is_stale(corpus, index)  # and retried next time
+    assert index_is_stale(corpus=corpus, index=index)  # and retried next time
     trials.write_cell(corpus, "alcohol/A4", 5, trials.B5.read_text(encoding="utf-8"))
-    assert update_index(corpus, index).updated == 1
+    assert update_index(corpus=corpus, index=index).updated == 1
 
 
 def test_progress_reports_files_documents_and_eta(synth, trials) -> None:
     corpus, index, _ = synth
     seen: list[IndexProgress] = []
-    update_index(corpus, index, rebuild=True, progress=seen.append)
+    update_index(corpus=corpus, index=index, rebuild=True, progress=seen.append)
     reading = [p for p in seen if p.phase == "reading"]
     assert [p.files_done for p in reading] == list(range(1, 9))
     assert reading[-1].eta == 0 and reading[-1].rate > 0
@@ -144,12 +144,12 @@ def test_progress_is_silent_when_piped(synth) -> None:
 def test_search_brings_a_stale_index_up_to_date(synth, trials) -> None:
     corpus, index, _ = synth
     trials.write_cell(corpus, "drug/A1", 0, trials.B5.read_text(encoding="utf-8"))
-    assert index_is_stale(corpus, index)
-    with evsearch.ensure_index(index, corpus, update=False) as idx:
+    assert index_is_stale(corpus=corpus, index=index)
+    with evsearch.ensure_index(index=index, corpus=corpus, update=False) as idx:
         assert idx.search(trials.marker("drug/A1"), suggest=False).total == 0
-    with evsearch.ensure_index(index, corpus) as idx:
+    with evsearch.ensure_index(index=index, corpus=corpus) as idx:
         assert idx.search(trials.marker("drug/A1"), suggest=False).total == 1
-    assert not index_is_stale(trials.ROOT / "corpus", index)  # another corpus: never touched
+    assert not index_is_stale(corpus=trials.ROOT / "corpus", index=index)  # another corpus: never touched
 
 
 def test_watch_updates_after_a_change(synth, trials) -> None:
@@ -161,7 +161,8 @@ def test_watch_updates_after_a_change(synth, trials) -> None:
         reports.append(report)
         (changed if first.is_set() else first).set()
 
-    thread = threading.Thread(target=watch_corpus, args=(corpus, index), daemon=True, kwargs=dict(
+    thread = threading.Thread(target=watch_corpus, daemon=True, kwargs=dict(
+        corpus=corpus, index=index,
         on_report=on_report, stop_event=stop, debounce_ms=100, force_polling=True))
     thread.start()
     try:
@@ -189,7 +190,7 @@ def test_incompatible_schema_says_rebuild_and_rebuild_works(synth) -> None:
         meta["schema_version"] = 999
         meta_file.write_text(json.dumps(meta))
     with pytest.raises(IndexVersionError):
-        open_index(index)
+        open_index(index=index)
     args = ["--corpus", str(corpus), "--index", str(index)]
     for cmd in (["search", "counselling"], ["index"]):
         out = CliRunner().invoke(cli, [*cmd, *args])
@@ -197,7 +198,7 @@ def test_incompatible_schema_says_rebuild_and_rebuild_works(synth) -> None:
         assert out.output.splitlines()[0].startswith(f"Error: the index at {index} was written by")
         assert out.output.splitlines()[1] == "Hint: run `evsearch index --rebuild` to build the index again"
     assert CliRunner().invoke(cli, ["index", "--rebuild", *args]).exit_code == 0
-    with open_index(index) as idx:
+    with open_index(index=index) as idx:
         assert idx.stats().schema_version == evsearch.index.SCHEMA_VERSION
         assert idx.stats().evsearch_version == evsearch.__version__
 
@@ -210,7 +211,7 @@ def test_second_writer_waits_then_fails_with_one_line(synth) -> None:
         holder = read_holder(index)
         assert holder is not None and holder["pid"] == os.getpid()
         with pytest.raises(IndexBusyError):
-            update_index(corpus, index, wait=0.1)
+            update_index(corpus=corpus, index=index, wait=0.1)
         proc = run_cli("index", "--corpus", str(corpus), "--index", str(index), "--wait", "0.2")
     assert proc.returncode == 1
     assert proc.stderr.splitlines() == [
@@ -232,7 +233,7 @@ def test_lock_of_a_killed_process_is_cleared(synth) -> None:
         with lock:
             assert lock.stale == record
         (index / "write.lock").write_text(json.dumps(record))
-    assert update_index(corpus, index, wait=0).unchanged == 8
+    assert update_index(corpus=corpus, index=index, wait=0).unchanged == 8
 
 
 def test_exclusive_lock_fallback_excludes_a_live_holder(synth) -> None:
@@ -252,7 +253,7 @@ def test_two_writers_racing_threads(synth, trials) -> None:
     def writer() -> None:
         barrier.wait()
         try:
-            results.append(update_index(corpus, index, wait=0))
+            results.append(update_index(corpus=corpus, index=index, wait=0))
         except IndexBusyError as exc:
             results.append(exc)
 
@@ -308,14 +309,14 @@ def test_refreshed_view_never_shows_deleted_or_doubled_documents(synth, trials, 
     monkeypatch.setattr(Searcher, "refresh", refuse)
     corpus, index, _ = synth
     base = trials.B5.read_text(encoding="utf-8")
-    with open_index(index) as idx:
+    with open_index(index=index) as idx:
         assert idx.search("supervision", limit=1000).total == 8 * idx.search(
             "supervision", cell="alcohol/A1", limit=1000).total
         per_cell = idx.search("supervision", cell="alcohol/A1", limit=1000).total
         for round_ in range(1, 4):
             (corpus / "alcohol" / "A1.txt").unlink(missing_ok=True)
             trials.write_cell(corpus, "alcohol/A2", round_, base)
-            update_index(corpus, index)
+            update_index(corpus=corpus, index=index)
             result = idx.search("supervision", limit=1000)
             ids = [h.id for h in result.hits]
             assert len(ids) == len(set(ids)), "a doubled document"
@@ -324,7 +325,7 @@ def test_refreshed_view_never_shows_deleted_or_doubled_documents(synth, trials, 
             [hit] = idx.search(trials.marker("alcohol/A2"), suggest=False).hits
             assert hit.text.endswith(f"v{round_}.")
             trials.write_cell(corpus, "alcohol/A1", round_, base)
-            update_index(corpus, index)
+            update_index(corpus=corpus, index=index)
             assert idx.search("supervision", limit=1000).total == 8 * per_cell
             docs = idx.documents()
             assert len(docs) == len({d.id for d in docs}) == 8 * 38
@@ -338,15 +339,15 @@ def _open_fds() -> int:
 def test_long_running_reader_sees_every_commit_without_leaking_files(tmp_path, trials) -> None:
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     trials.make_corpus(corpus, 2)
-    update_index(corpus, index, rebuild=True)
+    update_index(corpus=corpus, index=index, rebuild=True)
     base = trials.B5.read_text(encoding="utf-8")
     baseline = _open_fds()
     fds_by_segments: dict[int, set[int]] = {}
-    with open_index(index) as idx:
+    with open_index(index=index) as idx:
         searches = 0
         for commit in range(1, 51):
             trials.write_cell(corpus, "alcohol/A2", commit, base)
-            assert update_index(corpus, index).updated == 1
+            assert update_index(corpus=corpus, index=index).updated == 1
             for _ in range(20):
                 [hit] = idx.search(trials.marker("alcohol/A2"), suggest=False, snippets=False).hits
                 assert hit.text.endswith(f"version v{commit}.")
@@ -357,7 +358,7 @@ def test_long_running_reader_sees_every_commit_without_leaking_files(tmp_path, t
             fds_by_segments.setdefault(segments, set()).add(_open_fds() - baseline)
         assert searches == 1000
         held = _open_fds()
-    with open_index(index) as fresh:
+    with open_index(index=index) as fresh:
         fresh.search(trials.marker("alcohol/A2"), suggest=False, snippets=False)
         assert held == _open_fds()  # the long-lived reader holds what a fresh one holds
     assert _open_fds() == baseline
@@ -367,18 +368,18 @@ def test_long_running_reader_sees_every_commit_without_leaking_files(tmp_path, t
 
 def test_readers_during_rebuilds_never_fail_or_see_an_empty_index(synth, trials) -> None:
     corpus, index, _ = synth
-    with open_index(index) as idx:
+    with open_index(index=index) as idx:
         expected = idx.search("supervision", limit=1000).total
     assert expected > 0
     stop, errors, counts = threading.Event(), [], []
-    shared = open_index(index)
+    shared = open_index(index=index)
 
     def reader(own: bool) -> None:
         n = 0
         try:
             while not stop.is_set():
                 if own:
-                    with open_index(index) as mine:
+                    with open_index(index=index) as mine:
                         total = mine.search("supervision", limit=1000).total
                 else:
                     total = shared.search("supervision", limit=1000).total
@@ -394,10 +395,10 @@ def test_readers_during_rebuilds_never_fail_or_see_an_empty_index(synth, trials)
         "import sys, pathlib; from evsearch import open_index\n"
         "index, stop, expected = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), int(sys.argv[3])\n"
         "n = 0\n"
-        "with open_index(index) as idx:\n"
+        "with open_index(index=index) as idx:\n"
         "    while not stop.exists():\n"
         "        assert idx.search('supervision', limit=1000).total == expected\n"
-        "        with open_index(index) as fresh:\n"
+        "        with open_index(index=index) as fresh:\n"
         "            assert fresh.search('supervision', limit=1000).total == expected\n"
         "        n += 1\n"
         "print(n)\n"
@@ -410,7 +411,7 @@ def test_readers_during_rebuilds_never_fail_or_see_an_empty_index(synth, trials)
         t.start()
     try:
         for i in range(4):
-            report = update_index(corpus, index, rebuild=(i % 2 == 0))
+            report = update_index(corpus=corpus, index=index, rebuild=(i % 2 == 0))
             assert report.rebuilt == (i % 2 == 0)
             (corpus / "alcohol" / "A1.txt").touch()  # an incremental run with nothing to change
     finally:
@@ -429,7 +430,7 @@ def test_readers_during_rebuilds_never_fail_or_see_an_empty_index(synth, trials)
 
 def test_an_update_adds_only_new_words_to_the_saved_stems(corpus_copy: Path, tmp_path: Path) -> None:
     index = tmp_path / "index"
-    update_index(corpus_copy, index)
+    update_index(corpus=corpus_copy, index=index)
     stems = index / (index / "CURRENT").read_text(encoding="utf-8").strip() / "stems.json"
     before = json.loads(stems.read_text(encoding="utf-8"))
     assert {"probation", "offenders", "supervision"} <= before.keys()
@@ -437,17 +438,17 @@ def test_an_update_adds_only_new_words_to_the_saved_stems(corpus_copy: Path, tmp
     b5 = corpus_copy / "alcohol" / "B5.txt"
     text = b5.read_text(encoding="utf-8")
     b5.write_text(text + "\nProbation supervision of offenders.\n", encoding="utf-8")
-    assert update_index(corpus_copy, index).updated == 1
+    assert update_index(corpus=corpus_copy, index=index).updated == 1
     assert stems.stat().st_mtime_ns == written  # no new word: the table is not rewritten
     b5.write_text(b5.read_text(encoding="utf-8") + "\nThe zorbification of counsellors.\n", encoding="utf-8")
-    assert update_index(corpus_copy, index).updated == 1
+    assert update_index(corpus=corpus_copy, index=index).updated == 1
     after = json.loads(stems.read_text(encoding="utf-8"))
     assert after["zorbification"] == "zorbif"
     assert before.items() <= after.items()
     # so a new process searching for it stems it from the table, without importing NLTK
     code = (
         "import sys; from evsearch import open_index; "
-        f"hits = open_index({str(index)!r}).search('zorbification').hits; "
+        f"hits = open_index(index={str(index)!r}).search('zorbification').hits; "
         "print(len(hits), 'nltk' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import evsearch.search as search_module
+import evsearch.config as config
 from evsearch import SearchIndex, open_index
 from evsearch.index import passage, write_documents
 
@@ -29,12 +29,12 @@ def collection(tmp_path_factory: pytest.TempPathFactory) -> Path:
     docs += [passage(f"f{i}", f"filler paragraph number {i} about weather gardens and trains")
              for i in range(589)]
     path = tmp_path_factory.mktemp("prf") / "index"
-    write_documents(path, docs)
+    write_documents(docs, index=path)
     return path
 
 
 def test_feedback_finds_what_a_long_query_implies(collection: Path) -> None:
-    with open_index(collection) as idx:
+    with open_index(index=collection) as idx:
         long = idx.search("opioid treatment retention dosing clinic outcomes", limit=20)
         assert "feedback" in [h.id for h in long.hits]  # via 'methadone', from the top documents
         assert long.hits[0].id.startswith("on")  # the user's own words still rank first
@@ -43,9 +43,9 @@ def test_feedback_finds_what_a_long_query_implies(collection: Path) -> None:
 def test_no_feedback_for_short_queries_or_when_turned_off(
     collection: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with open_index(collection) as idx:
+    with open_index(index=collection) as idx:
         assert "feedback" not in [h.id for h in idx.search("opioid treatment", limit=20).hits]
-        monkeypatch.setattr(search_module, "PRF_DOCS", 0)
+        monkeypatch.setattr(config, "PRF_DOCS", 0)
         long = idx.search("opioid treatment retention dosing clinic outcomes", limit=20)
         assert "feedback" not in [h.id for h in long.hits]
 

@@ -11,24 +11,16 @@ from typing import Any
 import pytest
 from whoosh import query as wq
 
-from evsearch import _postcache
-from evsearch._scorer import ArrayScorer, Unsupported, segment_postings
+from evsearch._whoosh import postcache as _postcache
+from evsearch._whoosh.backend import WhooshBackend
+from evsearch._whoosh.postings import segment_postings
+from evsearch.config import BM25_B, BM25_K1, FIELD_B
 from evsearch.index import open_searcher, update_index
-from evsearch.query import parse_query
-from evsearch.search import (
-    BM25_B,
-    BM25_K1,
-    FIELD_B,
-    _array_page,
-    _array_scorer,
-    _facets,
-    _Page,
-    _sorted_matches,
-    _top_docs,
-    build_filter,
-    build_query,
-    weighting,
-)
+from evsearch.search.plan import build_filter, build_query
+from evsearch.search.query import parse_query
+from evsearch.search.rank import Page as _Page
+from evsearch.search.rank import _array_page, _facets, _sorted_matches, top_docs, weighting
+from evsearch.search.scorer import ArrayScorer, Unsupported
 
 from ._scripts import load_script
 
@@ -56,11 +48,11 @@ def segmented_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     make_corpus.write_corpus(600, corpus, seed=3)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_postcache, "MIN_DF", 5)
-        update_index(corpus, index_dir)
+        update_index(corpus=corpus, index=index_dir)
         model = make_corpus.train(make_corpus.DEFAULT_TRAINING)
         cell = make_corpus.cell_text(model, random.Random(9), "alcohol", "A1", 12)
         (corpus / "alcohol" / "A1.txt").write_text(cell, encoding="utf-8")
-        update_index(corpus, index_dir)
+        update_index(corpus=corpus, index=index_dir)
     return index_dir
 
 
@@ -74,12 +66,29 @@ def uncached_index(segmented_index: Path, tmp_path_factory: pytest.TempPathFacto
     return copy
 
 
+#: The scorer searches use for each open searcher (with the generation's saved postings).
+_SCORERS: dict[int, ArrayScorer] = {}
+
+
 def _open(index_dir: Path) -> Iterator[Any]:
-    _, ix, searcher = open_searcher(index_dir, weighting())
+    gen, ix, searcher = open_searcher(index_dir, weighting())
+    _SCORERS[id(searcher)] = ArrayScorer(
+        WhooshBackend(searcher, folder=gen.path), k1=BM25_K1, b=BM25_B, field_b=FIELD_B
+    )
     try:
         yield searcher
     finally:
+        del _SCORERS[id(searcher)]
         searcher.close()
+
+
+def _array_scorer(searcher: Any) -> ArrayScorer:
+    return _SCORERS[id(searcher)]
+
+
+def _fresh_scorer(searcher: Any) -> ArrayScorer:
+    """A scorer of its own, reading every posting list from the segments."""
+    return ArrayScorer(WhooshBackend(searcher), k1=BM25_K1, b=BM25_B, field_b=FIELD_B)
 
 
 @pytest.fixture(params=["bundled", "segmented", "uncached"])
@@ -96,7 +105,7 @@ def _whoosh_scores(searcher: Any, q: wq.Query, fq: Any, mask: Any) -> dict[int, 
 
 
 def _array_scores(searcher: Any, q: wq.Query, fq: Any, mask: Any) -> dict[int, float]:
-    found = _top_docs(searcher, q, fq, mask, searcher.doc_count_all())
+    found = top_docs(_array_scorer(searcher), q, fq, mask, searcher.doc_count_all())
     assert found is not None
     total, best = found
     assert total == len(best)
@@ -135,7 +144,7 @@ def test_deleted_documents_never_match(segmented_index: Path) -> None:
         reader, _ = s.leaf_searchers()[0]
         deleted = reader.reader().deleted_docs_set
         assert deleted
-        scorer = ArrayScorer(s, k1=BM25_K1, b=BM25_B, field_b=FIELD_B)
+        scorer = _fresh_scorer(s)
         words = " ".join(sorted({t for d in list(deleted)[:5] for t in _stored_words(s, d)})[:30])
         q, _ = build_query(s, parse_query(words).clauses)
         assert q is not None
@@ -153,7 +162,7 @@ def test_ties_go_in_cell_order_not_index_order(segmented_index: Path) -> None:
     # the changed cell alcohol/A1 was written last (the highest document numbers), yet its
     # documents come first among equal scores: cell order, studies first
     for s in _open(segmented_index):
-        scorer = ArrayScorer(s, k1=BM25_K1, b=BM25_B, field_b=FIELD_B)
+        scorer = _fresh_scorer(s)
         everything = scorer.everything()
         for k in (3, 5000):  # few tied candidates (looked up one by one) and many (the column)
             ids, _ = scorer.top(everything, k)
@@ -169,7 +178,7 @@ def test_sorted_pages_and_facets_equal_whooshs(segmented_index: Path, sort: str)
         q, mask = build_query(s, parsed.clauses)
         assert q is not None
         opts = _Page(limit=7, page=2, sort=sort, facets=True, snippets=False)
-        found = _array_page(s, q, None, mask, opts)
+        found = _array_page(_array_scorer(s), q, None, mask, opts)
         assert found is not None
         total, page, facets = found
         order, scores, w_total, results = _sorted_matches(s, q, None, mask, opts, True)
@@ -182,7 +191,7 @@ def test_sorted_pages_and_facets_equal_whooshs(segmented_index: Path, sort: str)
 
 def test_disjunction_max_takes_each_documents_best(built_index: Path) -> None:
     for s in _open(built_index):
-        scorer = ArrayScorer(s, k1=BM25_K1, b=BM25_B, field_b=FIELD_B)
+        scorer = _fresh_scorer(s)
         a, b = wq.Term("text", "probat"), wq.Term("text", "mentor")
         both = scorer.matches(wq.DisjunctionMax([a, b]))
         sa, sb = scorer.matches(a), scorer.matches(b)
@@ -194,10 +203,10 @@ def test_disjunction_max_takes_each_documents_best(built_index: Path) -> None:
 
 def test_an_unknown_query_shape_falls_back_to_whoosh(built_index: Path) -> None:
     for s in _open(built_index):
-        scorer = ArrayScorer(s, k1=BM25_K1, b=BM25_B, field_b=FIELD_B)
+        scorer = _fresh_scorer(s)
         with pytest.raises(Unsupported):
             scorer.matches(wq.Wildcard("text", "prob*"))
-        assert _top_docs(s, wq.Wildcard("text", "prob*"), None, None, 10) is None
+        assert top_docs(_array_scorer(s), wq.Wildcard("text", "prob*"), None, None, 10) is None
 
 
 def test_saved_postings_are_the_segments_own(segmented_index: Path) -> None:
@@ -205,7 +214,7 @@ def test_saved_postings_are_the_segments_own(segmented_index: Path) -> None:
         checked = 0
         for sub, _ in s.leaf_searchers():
             reader = sub.reader()
-            cache = _array_scorer(s)._segment_cache(reader)  # what searches use
+            cache = _array_scorer(s).backend.segment_cache(reader)  # what searches use
             assert cache is not None
             for term, info in reader.iter_field("text"):
                 text = term.decode("utf-8")
@@ -251,7 +260,7 @@ def test_damaged_saved_postings_are_ignored(segmented_index: Path, tmp_path: Pat
 def _whoosh_scores_for(index_dir: Path, text: str) -> dict[str, float]:
     for s in _open(index_dir):
         q, _ = build_query(s, parse_query(text).clauses)
-        found = _top_docs(s, q, None, None, 50)
+        found = top_docs(_array_scorer(s), q, None, None, 50)
         assert found is not None
         return {s.stored_fields(d)["id"]: round(score, 9) for d, score in found[1]}
     raise AssertionError("unreachable")
@@ -275,7 +284,7 @@ def test_the_whoosh_fallback_gives_the_same_pages(
 ) -> None:
     from evsearch import open_index
 
-    with open_index(segmented_index) as idx:
+    with open_index(index=segmented_index) as idx:
         fast = idx.search(text, snippets=False, suggest=False, **options)
     assert fast.total
 
@@ -284,7 +293,7 @@ def test_the_whoosh_fallback_gives_the_same_pages(
 
     monkeypatch.setattr(ArrayScorer, "matches", unsupported)
     monkeypatch.setattr(ArrayScorer, "everything", unsupported)
-    with open_index(segmented_index) as idx:
+    with open_index(index=segmented_index) as idx:
         slow = idx.search(text, snippets=False, suggest=False, **options)
     assert slow.total == fast.total
     assert [h.score for h in slow.hits] == pytest.approx([h.score for h in fast.hits])

@@ -1,7 +1,7 @@
 """evsearch: full-text search over the Drug and Alcohol Findings Treatment Matrices.
 
 >>> import evsearch
->>> with evsearch.ensure_index("index", "corpus") as idx:      # doctest: +SKIP
+>>> with evsearch.ensure_index(index="index", corpus="corpus") as idx:   # doctest: +SKIP
 ...     for hit in idx.search("motivational interviewing", limit=3).hits:
 ...         print(hit.rank, hit.id, hit.title)
 """
@@ -42,18 +42,19 @@ from .results import (
 )
 
 if _typing.TYPE_CHECKING:
-    from .index import build_index, default_corpus_dir, default_index_dir, update_index
+    from .config import default_corpus_dir, default_index_dir
+    from .index import build_index, update_index
     from .ingest import parse_cell_text, read_cell_file
     from .ingest_html import parse_cell_html
     from .search import SearchIndex, ensure_index, open_index
 
-#: Names loaded on first use, so that ``evsearch --help`` does not import Whoosh (0.1 s) and
-#: the HTML reader (BeautifulSoup, 0.1 s) loads only when it is asked for.
+#: Names loaded on first use, so that ``import evsearch`` and ``evsearch --help`` import
+#: neither Whoosh nor numpy, and the HTML reader (BeautifulSoup) loads only when it is used.
 _LAZY: dict[str, str] = {
     "SearchIndex": "search",
     "build_index": "index",
-    "default_corpus_dir": "index",
-    "default_index_dir": "index",
+    "default_corpus_dir": "config",
+    "default_index_dir": "config",
     "ensure_index": "search",
     "open_index": "search",
     "parse_cell_html": "ingest_html",
@@ -109,10 +110,9 @@ def __getattr__(name: str) -> object:
     if module is None:
         raise AttributeError(f"module 'evsearch' has no attribute {name!r}")
     value = getattr(_importlib.import_module(f".{module}", __name__), name)
-    if name != "parse_cell_html":  # kept out of dir(): it is the optional HTML reader
-        globals()[name] = value
+    globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | (set(_LAZY) - {"parse_cell_html"}))
+    return sorted(set(globals()) | set(_LAZY))

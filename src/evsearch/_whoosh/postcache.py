@@ -1,5 +1,8 @@
 """Decoded posting lists of frequent terms, saved beside each Whoosh segment (internal).
 
+The file names follow whoosh3's segment file naming (``<indexname>_<segment id>.<ext>``), so
+Whoosh deletes them with their segment: that naming is the private detail used here.
+
 Reading a posting list from whoosh3's W3 codec costs about half a microsecond a posting:
 every block of 128 postings is unpickled, positions included. A query for common words at
 100,000 passages reads a hundred thousand postings, so most of its time went there. After
@@ -27,8 +30,11 @@ from typing import Any
 
 import numpy as np
 
+from ..config import SEARCH_FIELDS
+from .postings import segment_postings
+
 #: The fields whose frequent terms are saved (the fields plain words are searched in).
-FIELDS: tuple[str, ...] = ("title", "doc_title", "section", "text", "organisation", "meta")
+FIELDS: tuple[str, ...] = SEARCH_FIELDS
 #: Terms in fewer documents than this decode fast enough (~0.1 ms) as they are.
 MIN_DF = 256
 _TABLE = ".evpost.json"
@@ -53,8 +59,6 @@ def write_caches(ix: Any) -> int:
 
 
 def _write_segment(reader: Any, folder: Path, segid: str) -> None:
-    from ._scorer import segment_postings
-
     table: dict[str, dict[str, list[int]]] = {}
     ids: list[np.ndarray] = []
     tfs: list[np.ndarray] = []

@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import EvsearchError, IndexBusyError, IndexCorruptError, no_space
+from ..errors import EvsearchError, IndexBusyError, IndexCorruptError, no_space
 
 try:
     import fcntl
@@ -258,10 +258,6 @@ class WriteLock:
             pass
         finally:
             os.close(fd)  # closing releases the flock
-
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
 
     def __enter__(self) -> WriteLock:
         self.acquire()

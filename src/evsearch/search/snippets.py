@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from whoosh import highlight
-from whoosh.query import Phrase
+from whoosh.query import Phrase, Query
+from whoosh.searching import Results
 
 #: About how long a snippet is; a text up to 1.25 times this is shown whole.
 SNIPPET_CHARS = 240
@@ -29,11 +30,25 @@ def highlight_hit(results: Any, hit: Any, text: str) -> str:
     # strict: a phrase's words are marked only where the phrase occurs; whoosh3 misses some
     # phrase matches across removed stopwords, so fall back to loose. Without a phrase in the
     # query both mark the same words, and loose is the faster.
+    snippet: str
     if not _has_phrase(results.q):
-        return hit.highlights("text", text=text, top=2)
-    return hit.highlights("text", text=text, top=2, strict_phrase=True) or (
-        hit.highlights("text", text=text, top=2)
-    )
+        snippet = hit.highlights("text", text=text, top=2)
+    else:
+        snippet = hit.highlights("text", text=text, top=2, strict_phrase=True) or (
+            hit.highlights("text", text=text, top=2)
+        )
+    return snippet
+
+
+def highlight_docs(
+    searcher: Any, q: Query, page: list[tuple[int, float]], texts: list[str]
+) -> list[str]:
+    """The snippets of one page of (document number, score), ``texts`` their stored text.
+
+    Whoosh's highlighter works on search results: the page is handed to it as one."""
+    results = Results(searcher, q, [(score, docnum) for docnum, score in page])
+    results.formatter = MarkFormatter()
+    return [highlight_hit(results, results[i], text) for i, text in enumerate(texts)]
 
 
 def _has_phrase(q: Any) -> bool:

@@ -22,8 +22,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .errors import QueryError
-from .model import STUDY_TYPES
+from ..errors import QueryError
+from ..model import STUDY_TYPES
 
 #: Fields a word may be restricted to, with their aliases.
 TEXT_FIELD_NAMES = {
@@ -70,13 +70,6 @@ class Filters:
             self.year_from = lo if self.year_from is None else max(self.year_from, lo)
         if hi is not None:
             self.year_to = hi if self.year_to is None else min(self.year_to, hi)
-
-    @property
-    def empty(self) -> bool:
-        return not (
-            self.types or self.kinds or self.cells or self.matrices
-            or self.year_from is not None or self.year_to is not None
-        )
 
 
 @dataclass

@@ -1,0 +1,297 @@
+"""Rendering results for a terminal or a pipe: text, JSON, JSON lines, CSV, RIS; wrapping;
+the progress line. Everything printed from the corpus goes through :func:`clean`."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import re
+import shutil
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from .._sanitize import clean_terminal, escape_controls, scrub_surrogates
+
+
+def clean(text: str) -> str:
+    """Corpus text made safe for a terminal: escape sequences, control characters, bidi
+    overrides and lone surrogates removed."""
+    return clean_terminal(text)
+
+
+def emit_json(data: Any) -> None:
+    """JSON as UTF-8 bytes whatever the locale; lone surrogates become U+FFFD, so the output
+    is always valid."""
+    text = scrub_surrogates(json.dumps(data, ensure_ascii=False, indent=2))
+    click.echo(text.encode("utf-8"))
+
+
+def print_report(report: Any, prefix: str = "") -> None:
+    for problem in report.problems:
+        click.echo(f"{prefix}skipped {escape_controls(problem.path)}: {escape_controls(problem.reason)}",
+                   err=True)
+    what = "rebuilt: " if report.rebuilt else ""
+    click.echo(f"{prefix}{what}{report.summary()}; {report.documents} documents written "
+               f"in {report.seconds:.2f}s")
+    if not prefix:
+        click.echo(f"index: {report.index_dir}")
+
+
+class progress_display:  # noqa: N801 (used as a context manager, like a function)
+    """A one-line progress display on stderr when it is a terminal; nothing otherwise."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+        self.shown = False
+        self.last = 0.0
+
+    def __enter__(self) -> Callable[[Any], None] | None:
+        return self.update if self.enabled else None
+
+    def update(self, p: Any) -> None:
+        import time
+
+        now = time.monotonic()
+        if now - self.last < 0.1 and p.files_done < p.files_total:
+            return
+        self.last = now
+        eta = "" if p.eta is None or p.phase != "reading" else f", ETA {p.eta:.0f}s"
+        line = (f"{p.phase}: {p.files_done}/{p.files_total} files, {p.documents} documents, "
+                f"{p.rate:.1f} files/s{eta}")
+        click.echo(f"\r\x1b[K{line}", nl=False, err=True)
+        self.shown = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self.shown:
+            click.echo("\r\x1b[K", nl=False, err=True)
+
+
+FORMATS = ("text", "json", "jsonl", "csv", "ris")
+_RIS_TYPES = {"S": "seminal study", "K": "key study", "R": "review", "G": "guidance"}
+_HIT_COLUMNS = ("rank", "score", "id", "kind", "cell", "title", "section", "study_type", "year",
+                "organisation", "role", "links", "snippet", "text")
+
+
+def terminal_width() -> int:
+    return min(shutil.get_terminal_size((100, 20)).columns, 120)
+
+
+def fit(line: str, width: int) -> str:
+    """``line`` cut to ``width`` visible characters with an ellipsis (on a terminal only)."""
+    if not sys.stdout.isatty() or len(click.unstyle(line)) <= width:
+        return line
+    return click.unstyle(line)[: max(width - 1, 1)] + "…"
+
+
+def emit_hits(hits: Any, fmt: str, brief: bool) -> None:
+    """Hits as JSON lines, CSV rows, RIS records, or one line each (``--brief``)."""
+    if fmt == "jsonl":
+        for hit in hits:
+            click.echo(json.dumps(hit.to_dict(), ensure_ascii=False))
+    elif fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(_HIT_COLUMNS)
+        for hit in hits:
+            row = hit.to_dict()
+            row["links"] = "; ".join(row["links"])
+            writer.writerow(["" if row[c] is None else row[c] for c in _HIT_COLUMNS])
+        click.echo(out.getvalue(), nl=False)
+    elif fmt == "ris":
+        studies = [h for h in hits if h.kind == "study"]
+        for hit in studies:
+            click.echo(ris(hit))
+        if len(studies) < len(hits):
+            click.echo(f"note: left out {len(hits) - len(studies)} passages: RIS holds studies only "
+                       "(add --kind study)", err=True)
+    else:
+        width = terminal_width()
+        id_width = max((len(h.id) for h in hits), default=0)
+        for hit in hits:
+            tag = f"[{hit.study_type} {hit.year or 'n.d.'}] " if hit.kind == "study" else ""
+            title = click.style(clean(hit.title or "(untitled)"), bold=True)
+            click.echo(fit(f"{hit.id:<{id_width}}  {hit.score:>6.2f}  {tag}{title}", width))
+
+
+def ris(hit: Any) -> str:
+    """One study as an RIS record (the tagged format reference managers import)."""
+    lines = [("TY", "GEN"), ("ID", hit.id), ("TI", clean(hit.title))]
+    if hit.year:
+        lines.append(("PY", str(hit.year)))
+    if hit.organisation:
+        lines.append(("PB", clean(hit.organisation)))
+    lines.append(("AB", clean(hit.text)))
+    lines.append(("KW", hit.cell))
+    for code in (hit.study_type or "").split():
+        lines.append(("KW", _RIS_TYPES.get(code, code)))
+    lines.append(("N1", f"Treatment Matrix cell {hit.cell}, type {hit.study_type}"))
+    lines.append(("DB", "Drug and Alcohol Findings Treatment Matrices"))
+    lines.append(("ER", ""))
+    return "\n".join(f"{tag}  - {value}" for tag, value in lines) + "\n"
+
+
+def print_result(result: Any) -> None:
+    width = terminal_width()
+    if result.corrected:
+        click.echo(f"Showing results for {clean(result.suggestion)!r} instead of "
+                   f"{clean(result.query)!r}.")
+    elif result.suggestion:
+        click.echo(f"Did you mean: {clean(result.suggestion)}")
+    if result.facets is not None and result.total:
+        print_facets(result.facets, width)
+    if not result.hits:
+        if result.total:
+            click.echo(f"{result.total} matching documents; page {result.page} is past the last "
+                       f"page ({result.pages}).")
+        else:
+            click.echo("No matches.")
+        return
+    first, last = result.hits[0].rank, result.hits[-1].rank
+    shown = f"{len(result.hits)}" if result.pages == 1 else (
+        f"{first}-{last} (page {result.page} of {result.pages})")
+    click.echo(f"{result.total} matching documents; showing {shown}.\n")
+    print_hits(result.hits, width)
+
+
+def print_facets(facets: Any, width: int) -> None:
+    for name, counts in facets.to_dict().items():
+        if counts:
+            text = ", ".join(f"{clean(v)} ({n})" for v, n in counts.items())
+            lines = wrap(text, width - 9) or [""]
+            click.echo(f"{click.style(name, bold=True)}{' ' * (9 - len(name))}{lines[0]}")
+            for line in lines[1:]:
+                click.echo(" " * 9 + line)
+    click.echo()
+
+
+def print_hits(hits: Any, width: int) -> None:
+    for hit in hits:
+        if hit.kind == "study":
+            tag = f"[{hit.study_type} {hit.year or 'n.d.'}]"
+            head = click.style(clean(hit.title), bold=True)
+            org = f" ({clean(hit.organisation)})" if hit.organisation else ""
+            click.echo(f"{hit.rank:>2}. {tag} {head}{org}")
+        else:
+            head = click.style(clean(hit.title or "(untitled)"), bold=True)
+            role = "" if hit.role in (None, "paragraph") else f" [{hit.role}]"
+            click.echo(f"{hit.rank:>2}. {head}{role}")
+        click.echo(f"    {hit.cell}  {hit.id}  score {hit.score:.2f}")
+        for line in wrap(terminal_snippet(hit.snippet), width - 4):
+            click.echo("    " + line)
+        click.echo()
+
+
+def terminal_snippet(snippet: str) -> str:
+    parts = re.split(r"(<mark>.*?</mark>)", snippet)
+    out = []
+    for part in parts:
+        if part.startswith("<mark>"):
+            word = clean(html.unescape(part[6:-7]))
+            out.append(click.style(word, fg="yellow", bold=True))
+        else:
+            out.append(clean(html.unescape(part)))
+    return "".join(out)
+
+
+def wrap(text: str, width: int) -> list[str]:
+    lines: list[str] = []
+    line, visible = "", 0
+    for word in text.split():
+        size = len(click.unstyle(word))
+        if visible and visible + 1 + size > width:
+            lines.append(line)
+            line, visible = "", 0
+        line = f"{line} {word}" if visible else word
+        visible += size + (1 if visible else 0)
+    if line:
+        lines.append(line)
+    return lines
+
+
+def excerpt(text: str, width: int) -> str:
+    """The first words of ``text`` that fit in ``width`` characters, ``…`` if cut."""
+    if len(text) <= width:
+        return text
+    cut = text.rfind(" ", 0, max(width - 1, 1))
+    return text[: cut if cut > 0 else max(width - 1, 1)] + "…"
+
+
+def print_document(doc: Any, related: Any) -> None:
+    """One document and the documents its commentary links to it, as text."""
+    width = terminal_width()
+    click.echo(click.style(clean(doc.title), bold=True))
+    if doc.kind == "study":
+        org = f"{clean(doc.organisation)}, " if doc.organisation else ""
+        click.echo(f"{doc.id}  study, type {doc.study_type}  ({org}{doc.year or 'n.d.'})  {doc.cell}")
+    else:
+        click.echo(f"{doc.id}  passage ({doc.role}) in section {clean(doc.section or '')!r}  {doc.cell}")
+    click.echo()
+    for line in wrap(clean(doc.text), width):
+        click.echo(line)
+    if doc.kind == "study" and doc.links:
+        click.echo()
+        click.echo("Discussed in: " + "; ".join(clean(s) for s in doc.links))
+    if related.passages:
+        click.echo()
+        click.echo(click.style("Passages that discuss it:", bold=True))
+        for view in related.passages:
+            click.echo(f"  {view.id}  {excerpt(clean(view.text), width - len(view.id) - 4)}")
+    if related.studies:
+        click.echo()
+        label = "Other studies discussed there:" if doc.kind == "study" else "Studies discussed here:"
+        click.echo(click.style(label, bold=True))
+        for view in related.studies:
+            tag = f"[{view.study_type} {view.year or 'n.d.'}]"
+            click.echo(fit(f"  {view.id}  {tag} {clean(view.title)}", width))
+
+
+def print_similar(result: Any) -> None:
+    """A ``similar`` result as text."""
+    click.echo(f"Documents like {result.id} (key terms: {', '.join(result.terms)})")
+    if not result.hits:
+        click.echo("No matches.")
+        return
+    click.echo(f"{result.total} matching documents; showing {len(result.hits)}.\n")
+    print_hits(result.hits, terminal_width())
+
+
+def print_explanation(exp: Any) -> None:
+    """An explanation of a score as text: one row per term and field."""
+    if exp.matched:
+        click.echo(f"{exp.id} matches {clean(exp.query)!r} with score "
+                   f"{click.style(f'{exp.score:.2f}', bold=True)}.")
+    else:
+        click.echo(f"{exp.id} does not match {clean(exp.query)!r}: {exp.reason}.")
+    if exp.terms:
+        term_w = max(4, *(len(t.term) for t in exp.terms))
+        click.echo()
+        click.echo(f"  {'field':<12} {'term':<{term_w}} {'tf':>3} {'length':>6} {'weight':>6} "
+                   f"{'bm25f':>7} {'contribution':>12}")
+        for t in exp.terms:
+            click.echo(f"  {t.field:<12} {clean(t.term):<{term_w}} {t.frequency:>3} {t.field_length:>6} "
+                       f"{t.weight:>6.2f} {t.score:>7.2f} {t.contribution:>12.2f}")
+        click.echo()
+        if exp.matched and abs(exp.term_total - exp.score) > 0.005:
+            note = (f"Term contributions sum to {exp.term_total:.2f}; with the synonym expansions "
+                    f"and feedback terms of the query, the score is {exp.score:.2f}.")
+            for line in wrap(note, terminal_width()):
+                click.echo(line)
+    if exp.missing:
+        click.echo("Not in the document: " + ", ".join(clean(t) for t in exp.missing))
+
+
+def print_stats(stats: Any) -> None:
+    """What the index holds, as text."""
+    click.echo(f"index:    {stats.index_dir}")
+    click.echo(f"corpus:   {clean(stats.corpus_dir)}")
+    click.echo(f"cells:    {stats.cells}")
+    click.echo(f"studies:  {stats.studies}")
+    click.echo(f"passages: {stats.passages}")
+    click.echo(f"files:    {stats.files}")
+    click.echo(f"built:    {stats.built_at} by evsearch {stats.evsearch_version} "
+               f"(schema {stats.schema_version})")

@@ -1,0 +1,128 @@
+"""Settings in one place: field names and roles, weights, ranking settings, limits, directories.
+
+Every other module reads these names from here; none repeats them. Nothing here imports an
+engine (``import evsearch.config`` is cheap).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import QueryError
+
+# --- fields ------------------------------------------------------------------------------------
+
+#: Per-field weights of plain words (BM25F-style: a field's score is multiplied by its weight).
+#: Its keys, in this order, are the fields a plain word is searched in.
+FIELD_WEIGHTS: dict[str, float] = {
+    "title": 2.5,  # a study's title: the cell's one-line statement of what it found
+    "doc_title": 1.0,  # a passage's document title, shared by all the document's passages
+    "section": 1.5,
+    "text": 1.0,
+    "organisation": 2.0,
+    "meta": 0.5,
+}
+#: The fields a plain word is searched in (and whose frequent terms have saved postings).
+SEARCH_FIELDS: tuple[str, ...] = tuple(FIELD_WEIGHTS)
+#: The fields a prefix (``supervis*``) is expanded in when no field is named.
+PREFIX_FIELDS: tuple[str, ...] = ("title", "doc_title", "section", "text", "organisation")
+#: ``title:`` in a query searches both kinds of title.
+FIELD_ALIASES: dict[str, tuple[str, ...]] = {"title": ("title", "doc_title")}
+#: The stored fields ``similar`` takes a document's key terms from, and the fields it searches.
+SIMILAR_SOURCE_FIELDS: tuple[str, ...] = ("title", "doc_title", "section", "text", "organisation")
+SIMILAR_FIELDS: tuple[str, ...] = ("title", "doc_title", "section", "text")
+#: The fields whose words a spelling suggestion must already find in the index.
+KNOWN_WORD_FIELDS: tuple[str, ...] = ("text", "title", "doc_title")
+#: The facets counted with ``facets=True``: name -> (field, many values per document).
+FACET_FIELDS: dict[str, tuple[str, bool]] = {
+    "kind": ("kind", False),
+    "type": ("type", True),
+    "year": ("year", False),
+    "matrix": ("matrix", False),
+    "cell": ("cell_key", False),
+}
+#: Study type codes and their names (the ``meta`` field, RIS keywords).
+STUDY_TYPE_NAMES: dict[str, str] = {"S": "seminal", "K": "key", "R": "review", "G": "guidance"}
+
+# --- ranking -----------------------------------------------------------------------------------
+
+BM25_B = 0.75
+BM25_K1 = 1.2
+#: Per-field length normalisation. Organisation and meta are short labels present on few
+#: documents: their average length (over all documents) is tiny, so normalising by it
+#: would bury a match in a four-word organisation name.
+FIELD_B: dict[str, float] = {"organisation": 0.0, "meta": 0.0}
+#: Weight of a synonym or acronym expansion relative to the words the user typed.
+EXPANSION_WEIGHT = 0.3
+#: Pseudo-relevance feedback (RM3, see :func:`evsearch.search.plan.with_feedback`);
+#: PRF_DOCS = 0 turns it off.
+PRF_DOCS = 10
+PRF_TERMS = 20
+PRF_WEIGHT = 0.3
+PRF_MIN_TERMS = 5
+PRF_MIN_DOCS = 500
+PRF_MAX_DOCS = 2_000_000  # feedback is a second, longer search: above this, questions slow down
+PRF_MAX_DF = 0.1
+PRF_FIELDS: tuple[str, ...] = ("text",)
+
+# --- limits ------------------------------------------------------------------------------------
+
+MAX_LIMIT = 1000
+#: Index terms one prefix (``supervis*``) may expand to, per field.
+MAX_PREFIX_TERMS = 256
+#: Orders of search results: relevance (score, ties by cell order), year ascending, year descending.
+SORTS: tuple[str, ...] = ("relevance", "year", "-year")
+#: How many key terms ``similar`` searches for.
+SIMILAR_TERMS = 12
+#: Spelling suggestions (fuzzy matching against the vocabulary) are sought for at most this
+#: many words of a query, each at most this long: fuzzy expansion cost grows with both.
+MAX_SUGGEST_WORDS = 8
+MAX_SUGGEST_WORD_CHARS = 30
+
+
+def check_limit(limit: object) -> None:
+    """Refuse a page size outside 1..MAX_LIMIT."""
+    if not isinstance(limit, int) or limit < 1 or limit > MAX_LIMIT:
+        raise QueryError(f"limit must be between 1 and {MAX_LIMIT}", hint="pass --limit N with 1 <= N")
+
+
+def check_page(page: object) -> None:
+    """Refuse a page number below 1."""
+    if not isinstance(page, int) or page < 1:
+        raise QueryError(f"page must be 1 or more, not {page}", hint="pass --page N with N >= 1")
+
+
+# --- where things live -------------------------------------------------------------------------
+
+def _checkout_root() -> Path | None:
+    """The source checkout evsearch runs from, if it runs from one (``pip install -e .``)."""
+    root = Path(__file__).resolve().parents[2]
+    if (root / "pyproject.toml").is_file() and (root / "src" / "evsearch").is_dir():
+        return root
+    return None
+
+
+def default_corpus_dir() -> Path:
+    """The bundled corpus: ``corpus/`` in a checkout, else the copy inside the package."""
+    root = _checkout_root()
+    if root is not None and (root / "corpus").is_dir():
+        return root / "corpus"
+    return Path(__file__).resolve().parent / "corpus"
+
+
+def default_index_dir() -> Path:
+    """``index/`` in a checkout; otherwise the per-user data directory (never site-packages)."""
+    root = _checkout_root()
+    if root is not None:
+        return root / "index"
+    from platformdirs import user_data_path
+
+    return user_data_path("evsearch", appauthor=False) / "index"
+
+
+def resolve_dirs(corpus: Path | str | None, index: Path | str | None) -> tuple[Path, Path]:
+    """The corpus and index directories, the defaults where None (paths as given, unresolved)."""
+    return (
+        Path(corpus) if corpus is not None else default_corpus_dir(),
+        Path(index) if index is not None else default_index_dir(),
+    )

@@ -1,0 +1,141 @@
+"""The corpus as the index sees it: files found, hashed and ingested, and the duplicate-cell rule."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from .. import ingest
+from ..errors import EvsearchError
+from ..model import Document, ParsedCell, Study
+from ..results import FileProblem
+
+#: A file modified this recently may change again within the same mtime: hash it next time.
+_RACY_NS = 2_000_000_000
+
+
+@dataclass(frozen=True)
+class SourceBatch:
+    """The documents of one corpus file, with the file's content hash."""
+
+    source: str  # path relative to the corpus directory
+    sha256: str
+    parsed: ParsedCell | None
+    documents: Sequence[Document]
+    size: int | None = None
+    mtime_ns: int | None = None  # None: decide by the hash next time (modified very recently)
+    shadowed_by: str | None = None  # another file holds the same cell and wins (no documents)
+
+    def manifest_entry(self) -> dict[str, Any]:
+        """What the manifest records about this file."""
+        studies = sum(1 for d in self.documents if isinstance(d, Study))
+        return {
+            "sha256": self.sha256,
+            "size": self.size,
+            "mtime_ns": self.mtime_ns,
+            "cell": self.parsed.cell.key if self.parsed else None,
+            "documents": len(self.documents),
+            "studies": studies,
+            "shadowed_by": self.shadowed_by,
+        }
+
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _stat_key(st: os.stat_result) -> tuple[int, int | None]:
+    """(size, mtime) as the manifest records them; a very recent mtime is not trusted."""
+    racy = time.time_ns() - st.st_mtime_ns < _RACY_NS
+    return st.st_size, None if racy else st.st_mtime_ns
+
+
+def _read_file(path: Path, rel: str, corpus_dir: Path) -> SourceBatch | FileProblem:
+    """Hash and ingest one corpus file (the stat is taken first, so a later edit shows)."""
+    try:
+        size, mtime_ns = _stat_key(path.stat())
+        digest = sha256_file(path)
+        parsed = ingest.read_cell_file(path, root=corpus_dir)
+    except EvsearchError as exc:
+        return FileProblem(rel, exc.message)
+    except OSError as exc:
+        return FileProblem(rel, f"cannot read it ({exc.strerror or exc})")
+    return SourceBatch(rel, digest, parsed, parsed.documents, size=size, mtime_ns=mtime_ns)
+
+
+#: Which form of a cell wins when a corpus holds it twice: the published page carries exact
+#: study -> section links and whole sentences, the PDF text recovers them by heuristics.
+FORM_RANK = {".htm": 1, ".html": 1, ".txt": 0}
+
+
+def _rank(corpus_dir: Path, batch: SourceBatch) -> tuple[int, int]:
+    """Higher wins: the form first, then the modification time (ties keep path order)."""
+    try:
+        mtime = (corpus_dir / batch.source).stat().st_mtime_ns
+    except OSError:
+        mtime = 0
+    return FORM_RANK.get(Path(batch.source).suffix.lower(), 0), mtime
+
+
+def ingest_corpus(
+    corpus_dir: Path, progress: Callable[[int, int], None] | None = None
+) -> tuple[list[SourceBatch], list[FileProblem]]:
+    """Ingest every cell file under ``corpus_dir``; a file that fails is reported, not fatal.
+
+    The same cell (matrix + code) in two files is indexed once, and the other file reported
+    and kept in the manifest as ``shadowed_by`` the winner, with no documents. The rule: the
+    HTML page (``.htm``/``.html``) wins over the text form; between two files of the same
+    form, the one modified last wins (a newer saved version of the cell); on a tie, the first
+    in path order. ``progress(files_done, files_total)`` is called after each file.
+    """
+    corpus_dir = Path(corpus_dir)
+    found: list[SourceBatch] = []
+    problems: list[FileProblem] = []
+    found_files = ingest.discover(corpus_dir)
+    problems.extend(FileProblem(rel, why) for rel, why in found_files.unreadable.items())
+    paths = found_files.paths
+    for i, path in enumerate(paths, start=1):
+        rel = path.relative_to(corpus_dir).as_posix()
+        got = _read_file(path, rel, corpus_dir)
+        if progress is not None:
+            progress(i, len(paths))
+        if isinstance(got, FileProblem):
+            problems.append(got)
+        else:
+            found.append(got)
+    winners: dict[str, SourceBatch] = {}
+    ranks = {batch.source: _rank(corpus_dir, batch) for batch in found}
+    for batch in found:
+        assert batch.parsed is not None
+        key = batch.parsed.cell.key
+        if key not in winners or ranks[batch.source] > ranks[winners[key].source]:
+            winners[key] = batch
+    batches: list[SourceBatch] = []
+    for batch in found:
+        assert batch.parsed is not None
+        key = batch.parsed.cell.key
+        win = winners[key]
+        if win is batch:
+            batches.append(batch)
+            continue
+        if ranks[win.source][0] > ranks[batch.source][0]:
+            why = "the HTML page wins over the text form"
+        elif ranks[win.source] > ranks[batch.source]:
+            why = "the newer file wins"
+        else:
+            why = "the first in path order wins"
+        problems.append(FileProblem(batch.source, f"cell {key} is indexed from {win.source} instead ({why})"))
+        batches.append(replace(batch, documents=(), shadowed_by=win.source))
+    return batches, problems
+
+

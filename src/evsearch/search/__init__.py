@@ -1,0 +1,334 @@
+"""Searching an index: a query -> typed results.
+
+>>> from evsearch import open_index
+>>> with open_index(index="index") as idx:                   # doctest: +SKIP
+...     result = idx.search("motivational interviewing", kind="study", limit=3)
+...     [hit.title for hit in result.hits]
+
+Modules: ``query`` (the query language -> clauses), ``plan`` (clauses -> what the engine
+runs), ``scorer`` and ``rank`` (scoring, paging, sorting, facets), ``extras`` (similar,
+related, explain, suggest), ``snippets``, and ``backend`` (the engine seam). ``SearchIndex``
+below is a thin facade over them: it owns the open index and its lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from whoosh import query as wq
+
+from .._sanitize import scrub_surrogates
+from .._whoosh.backend import WhooshBackend
+from ..config import BM25_B, BM25_K1, FIELD_B, SORTS, check_limit, check_page, resolve_dirs
+from ..errors import DocumentNotFoundError, QueryError
+from ..index import index_is_stale, open_searcher, update_index
+from ..index.store import Generation, live_name
+from ..results import (
+    DocumentView,
+    Explanation,
+    Facets,
+    IndexStats,
+    Related,
+    SearchResult,
+    SimilarResult,
+)
+from . import extras
+from .plan import build_filter, build_query, with_feedback
+from .query import (
+    Clause,
+    Filters,
+    normalise_cell,
+    normalise_kind,
+    normalise_matrix,
+    normalise_type,
+    parse_query,
+    parse_year,
+)
+from .rank import Page, make_view, ranked_page, weighting
+from .scorer import ArrayScorer
+
+__all__ = ["SearchIndex", "ensure_index", "open_index"]
+
+
+class SearchIndex:
+    """An open evsearch index: search it, fetch documents, count what it holds.
+
+    Use as a context manager, or call :meth:`close`. The searcher is kept open across
+    searches and reopened when the index has changed (a new commit or a rebuild), so a
+    long-running process sees every commit on its next search. Thread-safe: a search holds
+    the searcher until it is done, and the old searcher is closed once no search uses it.
+    """
+
+    def __init__(self, index: Path | str) -> None:
+        self.index_dir = Path(index)
+        self._lock = threading.RLock()
+        self._gen: Generation | None = None
+        self._ix: Any = None
+        self._searcher: Any = None
+        self._scorer: ArrayScorer | None = None
+        self._open()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def _open(self) -> None:
+        gen, ix, searcher = open_searcher(self.index_dir, weighting())
+        old = self._searcher
+        self._gen, self._ix, self._searcher = gen, ix, searcher
+        self._scorer = ArrayScorer(
+            WhooshBackend(searcher, folder=gen.path), k1=BM25_K1, b=BM25_B, field_b=FIELD_B
+        )
+        if old is not None:
+            old.close()
+
+    def _current(self) -> Any:
+        """The searcher, reopened when the index changed (never ``Searcher.refresh()``, which
+        in whoosh3 shows deleted and doubled documents after an update). Call it with
+        ``self._lock`` held for as long as the searcher is used."""
+        with self._lock:
+            if self._searcher is None:
+                raise QueryError("the index is closed", hint="open it again with open_index()")
+            name = live_name(self.index_dir) or (self._gen.path.name if self._gen else "")
+            if self._gen is None or name != self._gen.path.name or not self._searcher.up_to_date():
+                self._open()
+            return self._searcher
+
+    def close(self) -> None:
+        with self._lock:
+            if self._searcher is not None:
+                self._searcher.close()
+            self._searcher = None
+            self._ix = None
+            self._scorer = None
+
+    def _view(self) -> tuple[Any, ArrayScorer]:
+        """The searcher and its scorer (see :meth:`_current`; call with ``self._lock`` held)."""
+        searcher = self._current()
+        assert self._scorer is not None
+        return searcher, self._scorer
+
+    def __enter__(self) -> SearchIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- searching ----------------------------------------------------------------------------
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int = 10,
+        page: int = 1,
+        sort: str = "relevance",
+        facets: bool = False,
+        kind: str | None = None,
+        study_type: str | None = None,
+        cell: str | None = None,
+        matrix: str | None = None,
+        year_from: int | None = None,
+        year_to: int | None = None,
+        snippets: bool = True,
+        suggest: bool = True,
+    ) -> SearchResult:
+        """Run ``query`` and return page ``page`` of ``limit`` hits, ranked by ``sort``.
+
+        Options are filters that every hit satisfies, like the query's own ``type:K`` etc.;
+        ``study_type`` may name several types (``"S,G"``). ``sort`` is ``"relevance"``,
+        ``"year"`` or ``"-year"`` (newest first; undated documents last); ties go by score,
+        then by the documents' order in their cell. ``total`` counts every page; with
+        ``facets=True`` the result counts all matches by kind, type, year, decade, matrix, cell.
+        When some words are in no document and look misspelt, ``suggestion`` is the query
+        with them corrected from the index's vocabulary, the hits are those of the
+        suggestion, and ``corrected`` is True.
+
+        >>> idx.search("supervision", kind="study", sort="-year", page=2, limit=3)  # doctest: +SKIP
+        """
+        check_limit(limit)
+        query = scrub_surrogates(query)
+        check_page(page)
+        if sort not in SORTS:
+            raise QueryError(f"unknown sort {sort!r}", hint="sort by " + ", ".join(SORTS))
+        parsed = parse_query(query)
+        filters = parsed.filters
+        if kind:
+            filters.kinds.add(normalise_kind(kind))
+        if study_type:
+            filters.types.update(normalise_type(t) for t in study_type.replace(",", " ").split())
+        if cell:
+            filters.cells.add(normalise_cell(cell))
+        if matrix:
+            filters.matrices.add(normalise_matrix(matrix))
+        for year in (year_from, year_to):
+            if year is not None:
+                parse_year(str(year))
+        filters.merge_year(year_from, year_to)
+        page_opts = Page(limit, page, sort, facets, snippets)
+        with self._lock:
+            searcher, scorer = self._view()
+            result = _run(searcher, scorer, query, parsed.clauses, filters, page_opts)
+            if suggest:
+                suggestion = extras.suggest(searcher, query, parsed.clauses)
+                if suggestion:
+                    # a suggestion replaces only words no document has, which add nothing to
+                    # the results: the corrected query finds all the original finds, and more
+                    fixed = parse_query(suggestion)
+                    corrected = _run(searcher, scorer, query, fixed.clauses, filters, page_opts)
+                    if corrected.total:
+                        return replace(corrected, suggestion=suggestion, corrected=True)
+                    return replace(result, suggestion=suggestion)
+            return result
+
+    # -- documents ----------------------------------------------------------------------------
+    def get(self, doc_id: str) -> DocumentView:
+        """The stored document with this id."""
+        doc_id = scrub_surrogates(doc_id)
+        with self._lock:
+            searcher = self._current()
+            stored = searcher.document(id=doc_id)
+        if stored is None:
+            raise DocumentNotFoundError(f"no document with id {doc_id!r}")
+        return make_view(stored)
+
+    def documents(self, *, kind: str | None = None, cell: str | None = None) -> list[DocumentView]:
+        """All documents, in cell order (optionally one kind or one cell)."""
+        filters = Filters()
+        if kind:
+            filters.kinds.add(normalise_kind(kind))
+        if cell:
+            filters.cells.add(normalise_cell(cell))
+        with self._lock:
+            searcher = self._current()
+            fq = build_filter(filters)
+            docnums = searcher.docs_for_query(fq if fq is not None else wq.Every())
+            views = [make_view(searcher.stored_fields(n)) for n in docnums]
+        return sorted(views, key=lambda v: (v.cell, v.kind != "study", v.order))
+
+    def similar(
+        self, doc_id: str, *, limit: int = 10, page: int = 1, kind: str | None = None
+    ) -> SimilarResult:
+        """Documents like ``doc_id`` (more-like-this): a search for its key terms, itself left out.
+
+        >>> [h.id for h in idx.similar("alcohol/B5/s7", limit=3).hits]  # doctest: +SKIP
+        """
+        check_limit(limit)
+        check_page(page)
+        filters = Filters()
+        if kind:
+            filters.kinds.add(normalise_kind(kind))
+        with self._lock:
+            searcher, scorer = self._view()
+            return extras.similar(
+                searcher, scorer, doc_id, filters, Page(limit, page, "relevance", False, True)
+            )
+
+    def related(self, doc_id: str) -> Related:
+        """The documents linked to ``doc_id`` through its cell's commentary sections.
+
+        For a study: the passages of the sections that discuss it, and the other studies
+        discussed in those sections. For a passage: the studies its section discusses.
+
+        >>> [p.id for p in idx.related("alcohol/B5/s1").passages]  # doctest: +SKIP
+        """
+        view = self.get(doc_id)
+        with self._lock:
+            cell_docs = extras.cell_documents(self._current(), view.cell)
+        return extras.related(view, cell_docs)
+
+    def explain(self, query: str, doc_id: str) -> Explanation:
+        """Why ``doc_id`` scored as it did for ``query``: its BM25F score per field and term.
+
+        Each matched term's score is Whoosh's BM25F scorer on that document's field, times
+        the field weight the query gives it; ``score`` is their sum, plus what synonym
+        expansions, phrases and feedback terms of the query add.
+
+        >>> idx.explain("motivational interviewing", "alcohol/B5/s7").terms[0]  # doctest: +SKIP
+        """
+        with self._lock:
+            searcher, scorer = self._view()
+            return extras.explain(searcher, scorer, query, doc_id)
+
+    def stats(self) -> IndexStats:
+        """What the index holds and where it is."""
+        with self._lock:
+            self._current()
+            assert self._gen is not None
+            meta = self._gen.meta
+        return IndexStats(
+            index_dir=str(self.index_dir),
+            corpus_dir=str(meta.get("corpus_dir", "")),
+            cells=len(meta.get("cells", [])),
+            studies=int(meta.get("studies", 0)),
+            passages=int(meta.get("passages", 0)),
+            files=len(meta.get("files", {})),
+            schema_version=int(meta.get("schema_version", 0)),
+            evsearch_version=str(meta.get("evsearch_version", "")),
+            built_at=str(meta.get("built_at", "")),
+        )
+
+
+def _run(
+    searcher: Any,
+    scorer: ArrayScorer,
+    query: str,
+    clauses: list[Clause],
+    filters: Filters,
+    opts: Page,
+) -> SearchResult:
+    q, mask = build_query(searcher, clauses)
+    fq = build_filter(filters)
+    if q is None:
+        if fq is None:
+            return SearchResult(
+                query, 0, (), page=opts.page, limit=opts.limit, sort=opts.sort,
+                facets=Facets() if opts.facets else None,
+            )
+        q = wq.Every()
+    if fq is not None and not fq.matcher(searcher).is_active():
+        # whoosh3 treats a filter that matches nothing as no filter at all
+        return SearchResult(
+            query, 0, (), page=opts.page, limit=opts.limit, sort=opts.sort,
+            facets=Facets() if opts.facets else None,
+        )
+    if opts.sort == "relevance" and not isinstance(q, wq.Every):
+        q = with_feedback(searcher, scorer, q, clauses, fq, mask)
+    total, hits, facets = ranked_page(searcher, scorer, q, fq, mask, opts)
+    return SearchResult(
+        query, total, hits, page=opts.page, limit=opts.limit, sort=opts.sort, facets=facets
+    )
+
+
+# --- entry points ------------------------------------------------------------------------------
+
+def open_index(*, index: Path | str | None = None) -> SearchIndex:
+    """Open an existing index (the default one when ``index`` is None); never writes."""
+    return SearchIndex(resolve_dirs(None, index)[1])
+
+
+def ensure_index(
+    *,
+    index: Path | str | None = None,
+    corpus: Path | str | None = None,
+    update: bool = True,
+) -> SearchIndex:
+    """Open the index, building it from the corpus first if there is none.
+
+    With ``update`` (the default), an index built from this corpus directory is first brought
+    up to date when a cheap check (file sizes and modification times, no reading) finds the
+    corpus changed. If that update cannot run (another process is indexing, a read-only index
+    directory), the last commit is searched.
+    """
+    from ..errors import EvsearchError, IndexMissingError
+
+    corpus_dir, target = resolve_dirs(corpus, index)
+    if update and index_is_stale(corpus=corpus_dir, index=target):
+        try:
+            update_index(corpus=corpus_dir, index=target, wait=0)
+        except EvsearchError:  # busy or not writable: search what is committed
+            pass
+    try:
+        return SearchIndex(target)
+    except IndexMissingError:
+        update_index(corpus=corpus_dir, index=target)
+        return SearchIndex(target)

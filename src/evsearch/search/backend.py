@@ -1,0 +1,84 @@
+"""The engine seam: what ranking needs from a search engine, and nothing more.
+
+Ranking (:mod:`evsearch.search.scorer` and :mod:`evsearch.search.rank`) computes BM25F,
+paging, sorting and facets itself, with numpy, over *document numbers*: dense integers
+``0 .. doc_count() - 1`` that stay valid while one open view of the index lives. It reads
+the engine only through :class:`Backend`:
+
+- ``postings(field, term)``: the term's document numbers (ascending, unique), its term
+  frequencies, and its document frequency (the statistic idf uses). Deleted documents may be
+  included: ranking drops every document that ``live()`` says is gone.
+- ``field_lengths(field)``: every document's length of a scored field (0 when empty), as the
+  engine records it (whoosh3 keeps a one-byte approximation; scores use what is recorded),
+  or None for a field that is not scored (its stored weight is then the score).
+- ``avg_field_length(field)``: the average the length normalisation divides by.
+- ``column(field)``: the value of a sortable field for every document (``seq`` for cell
+  order, ``year``, and the single-valued facet fields of
+  :data:`evsearch.config.FACET_FIELDS`); indexable by document number, may be lazy.
+- ``leaf_matches(query)``: documents and scores of a leaf ranking cannot score from postings
+  alone (a phrase needs positions; a numeric range needs the engine's encoding).
+- ``stored(docnum)``: the stored fields of one document, as :mod:`evsearch.index.schema`
+  defines them (``id``, ``kind``, ``cell_key``, ``title``, ``text`` ...).
+- ``terms(field)``: the vocabulary of a field (the many-valued facet ``type`` counts each).
+- ``has_field(field)``: whether the index has that field indexed (older indexes may lack one).
+
+The Whoosh implementation is :class:`evsearch._whoosh.backend.WhooshBackend`. A second
+engine (Xapian, issue #17) implements the same methods over its own database (postings
+from ``postlist_begin``, lengths from a value slot or ``get_doclength``, columns from value
+slots, phrases from its own phrase query) and sits behind the same query layer, result types
+and CLI. The query tree handed to ranking is built by :mod:`evsearch.search.plan` from
+``whoosh.query``'s public classes used as plain data (``Term``, ``Phrase``, ``Or``, ``And``,
+``AndMaybe``, ``DisjunctionMax``, ``NumericRange``); ``leaf_matches`` receives only its
+``Phrase`` and ``NumericRange`` leaves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+
+class Backend(Protocol):
+    """Postings, statistics, columns and stored fields of one open view of an index."""
+
+    def doc_count(self) -> int:
+        """How many document numbers there are (deleted documents included)."""
+        ...
+
+    def live(self) -> np.ndarray:
+        """A boolean array over document numbers: True where the document is not deleted."""
+        ...
+
+    def has_field(self, field: str) -> bool:
+        """Whether ``field`` is an indexed field of this index."""
+        ...
+
+    def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray, int]:
+        """``(ids int64, term frequencies float64, document frequency)`` of one term."""
+        ...
+
+    def field_lengths(self, field: str) -> np.ndarray | None:
+        """Every document's length of ``field`` (float64), or None if it is not scored."""
+        ...
+
+    def avg_field_length(self, field: str) -> float:
+        """The average length of ``field`` over all documents (1 when there is none)."""
+        ...
+
+    def terms(self, field: str) -> list[str]:
+        """Every term of ``field`` (for counting a many-valued facet)."""
+        ...
+
+    def column(self, field: str) -> Sequence[Any]:
+        """The sortable values of ``field``, indexable by document number."""
+        ...
+
+    def leaf_matches(self, query: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids, scores)`` of a phrase or range leaf, ids ascending, the leaf's boost applied."""
+        ...
+
+    def stored(self, docnum: int) -> dict[str, Any]:
+        """The stored fields of one document."""
+        ...
