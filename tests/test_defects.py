@@ -320,3 +320,72 @@ def test_negative_year_is_reported_as_written(tmp_path: Path, built_index: Path)
     assert "year 5" not in result.output
     if result.exit_code:
         assert "-5" in one_error_line(result)
+
+
+# --- 5. disk full ----------------------------------------------------------------------------
+
+@pytest.fixture()
+def small_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A 700 kB tmpfs: room for one index of the bundled corpus, not for a second generation."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mount = tmp_path / "fs"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=700k", "tmpfs", str(mount)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _files(index: Path) -> list[str]:
+    return sorted(p.relative_to(index).as_posix() for p in index.rglob("*"))
+
+
+def test_disk_full_is_reported_cleaned_up_and_the_last_commit_searched(tmp_path: Path, small_disk: Path) -> None:
+    index = small_disk / "index"
+    corpus = copy_corpus(tmp_path)
+    assert invoke("index", *dirs(corpus, index)).exit_code == 0
+    before = _files(index)
+    result = invoke("index", "--rebuild", *dirs(corpus, index))
+    assert f"no space left on device at {index}" in one_error_line(result)
+    assert _files(index) == before
+    # an incremental update too big for the disk
+    text = (CORPUS / "alcohol" / "B5.txt").read_text(encoding="utf-8")
+    for code in ("A1", "A2", "A3", "B1", "B2", "B3", "C1", "C2"):
+        (corpus / "alcohol" / f"{code}.txt").write_text(
+            text.replace("cell B5", f"cell {code}", 1) + f"\n\nExtra {code} " * 2000, encoding="utf-8")
+    result = invoke("index", *dirs(corpus, index))
+    assert f"no space left on device at {index}" in one_error_line(result)
+    assert _files(index) == before
+    # a search whose update fails searches the last commit
+    result = invoke("search", "supervision", "--json", *dirs(corpus, index))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["total"] > 0
+    assert _files(index) == before
+
+
+def test_watch_carries_on_after_a_disk_full_error(tmp_path: Path, small_disk: Path) -> None:
+    import threading
+
+    from evsearch.index import watch_corpus
+
+    index = small_disk / "index"
+    corpus = copy_corpus(tmp_path)
+    build_index(corpus=corpus, index=index)
+    text = (CORPUS / "alcohol" / "B5.txt").read_text(encoding="utf-8")
+    for code in ("A1", "A2", "A3", "B1", "B2", "B3", "C1", "C2"):
+        (corpus / "alcohol" / f"{code}.txt").write_text(
+            text.replace("cell B5", f"cell {code}", 1) + f"\n\nExtra {code} " * 2000, encoding="utf-8")
+    stop = threading.Event()
+    errors: list[str] = []
+
+    def on_error(exc: Exception) -> None:
+        errors.append(str(exc))
+        stop.set()
+
+    watch_corpus(corpus=corpus, index=index, on_report=lambda r: stop.set(), on_error=on_error,
+                 stop_event=stop, debounce_ms=50, force_polling=True)
+    assert errors and "no space left on device" in errors[0]

@@ -30,7 +30,7 @@ from whoosh import index as whoosh_index
 
 from .. import ingest
 from ..config import resolve_dirs
-from ..errors import CorpusError, EvsearchError, IndexMissingError
+from ..errors import CorpusError, EvsearchError, IndexMissingError, no_space
 from ..results import IndexReport
 from .lock import DEFAULT_WAIT, WriteLock
 from .schema import SCHEMA_VERSION, document_fields, make_schema
@@ -51,6 +51,7 @@ from .writer import (
     ProgressCallback,
     _incremental,
     _rebuild,
+    close_leaked_files,
     passage,
     write_documents,
     write_generation,
@@ -104,6 +105,20 @@ def update_index(
     'added 0, updated 1, removed 0, unchanged 47 files'
     """
     corpus_dir, target = _resolve(corpus, index)
+    try:
+        return _update(corpus_dir, target, rebuild=rebuild, wait=wait, progress=progress)
+    except OSError as exc:  # writing the index failed: a full disk, a read-only one ...
+        error = no_space(exc, target) or EvsearchError(
+            f"cannot write the index at {target} ({exc.strerror or exc})",
+            hint="check the index directory's disk and permissions, then run the command again",
+        )
+        close_leaked_files(exc)
+    raise error
+
+
+def _update(
+    corpus_dir: Path, target: Path, *, rebuild: bool, wait: float, progress: ProgressCallback | None
+) -> IndexReport:
     started = time.perf_counter()
     created = not target.exists()
     prepare_index_dir(target)

@@ -7,9 +7,11 @@ the vocabulary and the decoded postings of frequent terms are saved beside the s
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,7 +126,7 @@ def write_generation(
             _write_meta(building, writer.generation, meta)
             writer.commit()
         except BaseException:
-            writer.cancel()
+            _cancel(writer)
             raise
         save_stems(ix, building)
         save_posting_caches(ix)
@@ -136,6 +138,48 @@ def write_generation(
     _remove_old_generations(index_dir, keep={name, was_live})
     return Generation(path=path, meta=meta), n_docs
 
+
+
+def _cancel(writer: Any) -> None:
+    """Cancel a Whoosh writer after a failure without hiding that failure: a writer whose
+    commit failed is already closed, and says so instead of the real error."""
+    try:
+        writer.cancel()
+    except Exception:  # the error that made us cancel is the one to report
+        pass
+
+
+def close_leaked_files(failure: BaseException) -> None:
+    """Close the files a failed Whoosh write left open (Whoosh does not close them when a
+    write fails; on a full disk, the space of a removed file comes back only once it is
+    closed). Called by the handler of ``failure``: its tracebacks, which keep the failed
+    writer reachable, are dropped first."""
+    seen: set[int] = set()
+    exc: BaseException | None = failure
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        while exc is not None and id(exc) not in seen:
+            seen.add(id(exc))
+            exc.__traceback__ = None  # this alone may free the writer and close its files
+            exc = exc.__context__
+        gc.collect()
+
+
+def _names(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir()}
+
+
+def _remove_new_files(folder: Path, before: set[str]) -> None:
+    """Remove the files a failed commit wrote into a generation (not part of any commit)."""
+    for name in _names(folder) - before:
+        path = folder / name
+        try:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink()
+        except OSError:
+            pass
 
 
 def save_posting_caches(ix: Any) -> None:
@@ -306,6 +350,7 @@ def _incremental(
     changed = plan.add or plan.update or plan.remove
     n_docs = 0
     if changed:
+        before = _names(gen.path)
         writer = _writer(ix, limitmb=128, compound=False)
         try:
             for rel in [*plan.remove, *(b.source for b in plan.update)]:
@@ -323,7 +368,8 @@ def _incremental(
             _write_meta(gen.path, writer.generation, new_meta)
             writer.commit()
         except BaseException:
-            writer.cancel()
+            _cancel(writer)
+            _remove_new_files(gen.path, before)  # what the failed commit wrote (a full disk)
             raise
         _remove_old_metas(gen.path, keep={writer.generation, toc})
         add_stems(ix, gen.path, texts)
