@@ -344,7 +344,9 @@ def _files(index: Path) -> list[str]:
     return sorted(p.relative_to(index).as_posix() for p in index.rglob("*"))
 
 
-def test_disk_full_is_reported_cleaned_up_and_the_last_commit_searched(tmp_path: Path, small_disk: Path) -> None:
+def test_disk_full_is_reported_cleaned_up_and_the_last_commit_searched(
+    tmp_path: Path, small_disk: Path
+) -> None:
     index = small_disk / "index"
     corpus = copy_corpus(tmp_path)
     assert invoke("index", *dirs(corpus, index)).exit_code == 0
