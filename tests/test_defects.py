@@ -391,3 +391,93 @@ def test_watch_carries_on_after_a_disk_full_error(tmp_path: Path, small_disk: Pa
     watch_corpus(corpus=corpus, index=index, on_report=lambda r: stop.set(), on_error=on_error,
                  stop_event=stop, debounce_ms=50, force_polling=True)
     assert errors and "no space left on device" in errors[0]
+
+
+# --- 8. stems.json: a cache verified before it is trusted -------------------------------------
+
+def _gen(index: Path) -> Path:
+    return index / (index / "CURRENT").read_text(encoding="utf-8").strip()
+
+
+def _ranking(corpus: Path, index: Path, query: str = "offenders supervision") -> list[tuple[str, float]]:
+    result = invoke("search", query, "--json", "--limit", "50", *dirs(corpus, index))
+    assert result.exit_code == 0, result.output
+    return [(h["id"], h["score"]) for h in json.loads(result.stdout)["hits"]]
+
+
+def test_damaged_stems_are_not_trusted_nor_spread_into_the_index(tmp_path: Path) -> None:
+    corpus = copy_corpus(tmp_path)
+    index = tmp_path / "index"
+    build_index(corpus=corpus, index=index)
+    baseline = _ranking(corpus, index)
+    stems = _gen(index) / "stems.json"
+    table = json.loads(stems.read_text(encoding="utf-8"))
+    table.update(offenders="zzz", offender="zzz", supervising="zzz", mentoring="zzz")
+    stems.write_text(json.dumps(table), encoding="utf-8")
+    assert _ranking(corpus, index) == baseline
+    check = invoke("check", *dirs(corpus, index))
+    assert check.exit_code == 1 and "stems.json" in check.stdout, check.output
+    # an update made meanwhile indexes the new cell under the right stems
+    text = (CORPUS / "alcohol" / "B5.txt").read_text(encoding="utf-8").replace("cell B5", "cell B4", 1)
+    (corpus / "alcohol" / "B4.txt").write_text(text + "\n\nMentoring offenders works.\n", encoding="utf-8")
+    assert invoke("index", *dirs(corpus, index)).exit_code == 0
+    assert invoke("check", *dirs(corpus, index)).exit_code == 0
+    (_gen(index) / "stems.json").unlink()
+    hits = json.loads(invoke("search", '"mentoring offenders"', "--json", *dirs(corpus, index)).stdout)["hits"]
+    assert any(h["cell"] == "alcohol/B4" for h in hits)
+
+
+# --- 9. corruption: named, with the --rebuild hint; check finds it; --rebuild repairs ---------
+
+def _damage(path: Path, how: str) -> None:
+    data = path.read_bytes()
+    if how == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "flipped":
+        at = len(data) // 2
+        path.write_bytes(data[:at] + bytes([data[at] ^ 0x5A]) + data[at + 1 :])
+    elif how == "zeroed":
+        path.write_bytes(b"\0" * len(data))
+
+
+KINDS = ["_stored.col", "seq.col", "year.col", "_text_len.col", ".pst", ".trm", ".evpost_tf",
+         ".evpost.json", "stems.json", ".toc", "meta"]
+
+
+@pytest.mark.parametrize("how", ["truncated", "flipped", "zeroed"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_damaged_index_file_is_named_checked_and_repaired(tmp_path: Path, kind: str, how: str) -> None:
+    index = tmp_path / "index"
+    build_index(corpus=CORPUS, index=index)
+    baseline = _ranking(CORPUS, index)
+    path = next(p for p in sorted(_gen(index).iterdir())
+                if p.name.endswith(kind) or (kind == "meta" and p.name.startswith("meta-")))
+    if path.stat().st_size == 0:
+        pytest.skip(f"{path.name} is empty in this index")
+    _damage(path, how)
+    result = invoke("search", "offenders supervision", "--json", "--limit", "50", *dirs(CORPUS, index))
+    if result.exit_code == 0:
+        got = [(h["id"], h["score"]) for h in json.loads(result.stdout)["hits"]]
+        assert got == baseline, "silently different results"
+    else:
+        line = one_error_line(result)
+        assert path.name in line, line
+        assert "evsearch index --rebuild" in result.stderr
+    check = invoke("check", *dirs(CORPUS, index))
+    assert check.exit_code == 1, check.output
+    assert path.name in check.output
+    assert invoke("index", "--rebuild", *dirs(CORPUS, index)).exit_code == 0
+    assert _ranking(CORPUS, index) == baseline
+    assert invoke("check", *dirs(CORPUS, index)).exit_code == 0
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe\x00gen", b"gen-000009\n", b""])
+def test_bad_current_is_named_and_rebuild_repairs_it(tmp_path: Path, content: bytes) -> None:
+    index = tmp_path / "index"
+    build_index(corpus=CORPUS, index=index)
+    (index / "CURRENT").write_bytes(content)
+    for command in (["search", "supervision"], ["stats"], ["check"]):
+        line = one_error_line(invoke(*command, *dirs(CORPUS, index)))
+        assert "CURRENT" in line, line
+    assert invoke("index", "--rebuild", *dirs(CORPUS, index)).exit_code == 0
+    assert invoke("search", "supervision", *dirs(CORPUS, index)).exit_code == 0

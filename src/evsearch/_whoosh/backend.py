@@ -8,14 +8,14 @@ lengths from the raw length bytes of each segment. Document numbers are Whoosh's
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from whoosh.reading import TermNotFound
 
-from .postcache import SegmentCache
+from .postcache import SegmentCache, cache_files
 from .postings import BYTE_LENGTHS, segment_length_bytes, segment_postings
 
 _EMPTY_IDS = np.zeros(0, dtype=np.int64)
@@ -43,9 +43,13 @@ def column_reader(reader: Any, fieldname: str) -> Any:
 class WhooshBackend:
     """One open Whoosh searcher seen through the ranking seam; make a new one when it changes."""
 
-    def __init__(self, searcher: Any, folder: Path | None = None) -> None:
+    def __init__(
+        self, searcher: Any, folder: Path | None = None, trusted: Callable[[str], bool] | None = None
+    ) -> None:
         self.searcher = searcher
         self.folder = folder  # the generation directory: its saved postings are used when present
+        # Which saved-postings files passed verification against the manifest (None: all).
+        self.trusted = trusted
         self._caches: dict[str, SegmentCache | None] = {}
         self._leaves: list[tuple[Any, int]] = list(searcher.leaf_searchers())
         self._n = searcher.doc_count_all()
@@ -96,7 +100,9 @@ class WhooshBackend:
             return None
         segid = reader.segment().segment_id()
         if segid not in self._caches:
-            self._caches[segid] = SegmentCache.open(self.folder, segid)
+            trusted = self.trusted
+            ok = trusted is None or all(trusted(name) for name in cache_files(segid))
+            self._caches[segid] = SegmentCache.open(self.folder, segid) if ok else None
         return self._caches[segid]
 
     def field_lengths(self, field: str) -> np.ndarray | None:

@@ -422,6 +422,30 @@ def stats_cmd(corpus_dir: Path | None, index_dir: Path | None, as_json: bool) ->
         return
     render.print_stats(stats)
 
+@cli.command("check")
+@index_options
+@handle_errors
+def check_cmd(corpus_dir: Path | None, index_dir: Path | None) -> None:
+    """Verify the index: every file against the checksums recorded when it was written.
+
+    Exits 1 and names each damaged file when something is wrong.
+
+    \b
+    Example:
+      evsearch check --index index
+    """
+    from ..errors import IndexCorruptError
+    from ..index import check_index
+
+    _, index = _dirs(corpus_dir, index_dir)
+    files, problems = check_index(index=index)
+    for path, why in problems:
+        click.echo(f"damaged: {escape_controls(path)}: {escape_controls(why)}")
+    if problems:
+        raise IndexCorruptError(f"the index at {index} is damaged ({len(problems)} of {files} files)")
+    click.echo(f"ok: {files} files of the index at {index} match their checksums")
+
+
 def _quiet_broken_pipe() -> None:
     """The reader went away (``evsearch search x | head``): stop quietly, as Unix tools do."""
     try:

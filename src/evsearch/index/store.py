@@ -9,11 +9,14 @@ evsearch never deletes or overwrites a directory without it.
 
 from __future__ import annotations
 
+import gc
+import hashlib
 import json
 import os
 import re
 import shutil
 import threading
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -24,7 +27,9 @@ from whoosh import index as whoosh_index
 
 from .._version import __version__
 from ..analysis import preload_stems, stem_table, stopwords, words
+from ..config import VERIFY_AT_OPEN_BYTES
 from ..errors import EvsearchError, IndexCorruptError, IndexMissingError, IndexVersionError
+from .integrity import STEMS, Verification, verify
 from .lock import LOCK_FILE, O_NOFOLLOW, symlink_refused
 from .schema import SCHEMA_VERSION
 
@@ -39,10 +44,29 @@ GEN_NAME = re.compile(r"^gen-\d+$")
 
 @dataclass(frozen=True)
 class Generation:
-    """One complete Whoosh index inside an index directory, with its metadata."""
+    """One complete Whoosh index inside an index directory, with its metadata (and, once
+    verified, what the verification found: which caches may be used)."""
 
     path: Path
     meta: dict[str, Any]
+    verified: Verification | None = None
+
+    def trusts(self, name: str) -> bool:
+        """Whether the cache file ``name`` of this generation passed verification."""
+        return self.verified is not None and self.verified.trusted(name)
+
+
+def verified(gen: Generation, budget: int | None) -> Generation:
+    """``gen`` with its files verified against its manifest's checksums: raises the one-line
+    error naming a damaged file of the index; damaged caches are only marked unusable (and
+    the stem table is preloaded only when it passed)."""
+    found = verify(gen.path, gen.meta, budget)
+    if found.damaged:
+        name, why = next(iter(found.damaged.items()))
+        raise damaged(gen.path / name, why)
+    if found.trusted(STEMS):
+        preload_stems(gen.path / STEMS)
+    return Generation(gen.path, gen.meta, found)
 
 
 def is_evsearch_index(index_dir: Path) -> bool:
@@ -115,8 +139,10 @@ def current_generation(index_dir: Path) -> Generation:
     path = index_dir / name
     try:
         meta = _latest_meta(path)
-    except (OSError, ValueError) as exc:
-        raise IndexCorruptError(f"the index at {index_dir} is damaged ({exc})") from None
+    except FileNotFoundError as exc:
+        raise damaged(Path(exc.filename or path), "it is missing") from None
+    except OSError as exc:
+        raise damaged(Path(exc.filename or path), exc) from None
     _check_version(index_dir, meta)
     return Generation(path=path, meta=meta)
 
@@ -143,7 +169,22 @@ def _latest_meta(path: Path) -> dict[str, Any]:
     numbers = _meta_numbers(path)
     name = _meta_name(numbers[-1]) if numbers else META
     refuse_symlinks(path / name)
-    meta: dict[str, Any] = json.loads(_read_text(path / name))
+    return _load_meta(path / name)
+
+
+def _meta_digest(meta: dict[str, Any]) -> str:
+    body = {k: v for k, v in meta.items() if k != "meta_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def _load_meta(path: Path) -> dict[str, Any]:
+    """A manifest, checked against the checksum it carries (raises the damaged-file error)."""
+    try:
+        meta = json.loads(_read_text(path))
+    except ValueError as exc:
+        raise damaged(path, exc) from None
+    if not isinstance(meta, dict) or meta.get("meta_sha256", _meta_digest(meta)) != _meta_digest(meta):
+        raise damaged(path, "its checksum differs from the one recorded when it was written")
     return meta
 
 
@@ -154,12 +195,11 @@ def committed_meta(path: Path, toc_generation: int | None) -> dict[str, Any]:
     for candidate in candidates:
         refuse_symlinks(candidate)
         try:
-            meta: dict[str, Any] = json.loads(_read_text(candidate))
-            return meta
+            return _load_meta(candidate)
         except FileNotFoundError:
             continue
-        except (OSError, ValueError) as exc:
-            raise IndexCorruptError(f"the index at {path} is damaged ({exc})") from None
+        except OSError as exc:
+            raise damaged(candidate, exc) from None
     raise IndexCorruptError(f"the index at {path} has no metadata for commit {toc_generation}")
 
 
@@ -171,16 +211,23 @@ def open_searcher(index_dir: Path, weighting: Any, attempts: int = 3) -> tuple[G
     """
     for attempt in range(attempts):
         gen = current_generation(index_dir)
-        ix = open_whoosh(gen)
         searcher = None
         try:
-            searcher = ix.searcher(weighting=weighting)
+            # The latest commit's files are verified before Whoosh reads them.
+            checked = verified(gen, VERIFY_AT_OPEN_BYTES)
+            ix = open_whoosh(gen)
+            try:
+                searcher = ix.searcher(weighting=weighting)
+            except Exception as exc:  # whoosh raises many kinds on damaged files
+                raise diagnose(gen.path, exc) from None
             toc = searcher.reader().generation()
             if toc is None:  # an empty index: no segments, no reader generation
                 toc = ix.latest_generation()
             meta = committed_meta(gen.path, toc)
             _check_version(Path(index_dir), meta)
-            return Generation(path=gen.path, meta=meta), ix, searcher
+            if meta != gen.meta:  # a commit came in between: verify the one opened
+                checked = verified(Generation(gen.path, meta), VERIFY_AT_OPEN_BYTES)
+            return checked, ix, searcher
         except (IndexCorruptError, OSError) as exc:
             if searcher is not None:
                 searcher.close()
@@ -193,11 +240,42 @@ def open_searcher(index_dir: Path, weighting: Any, attempts: int = 3) -> tuple[G
 
 def open_whoosh(gen: Generation) -> Any:
     """Open the Whoosh index of a generation (internal: no Whoosh object leaves the library)."""
-    preload_stems(gen.path / STEMS)
     try:
         return whoosh_index.open_dir(str(gen.path))
     except Exception as exc:  # whoosh raises many kinds on damaged files
-        raise IndexCorruptError(f"cannot open the index at {gen.path} ({exc})") from None
+        raise diagnose(gen.path, exc) from None
+
+
+def close_leaked_files(failure: BaseException) -> None:
+    """Close the files a failed Whoosh write left open (Whoosh does not close them when a
+    write fails; on a full disk, the space of a removed file comes back only once it is
+    closed). Called by the handler of ``failure``: its tracebacks, which keep the failed
+    writer reachable, are dropped first."""
+    seen: set[int] = set()
+    exc: BaseException | None = failure
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        while exc is not None and id(exc) not in seen:
+            seen.add(id(exc))
+            exc.__traceback__ = None  # this alone may free the writer and close its files
+            exc = exc.__context__
+        gc.collect()
+
+
+def diagnose(gen_path: Path, exc: BaseException) -> IndexCorruptError:
+    """The error for a generation Whoosh failed to read: the damaged file named when the
+    checksums of the latest manifest find it, else what Whoosh said. Called by the handler
+    of ``exc``: the files Whoosh left open are closed."""
+    close_leaked_files(exc)
+    try:
+        found = verify(gen_path, _latest_meta(gen_path))
+    except (OSError, ValueError, EvsearchError):
+        found = None
+    if found is not None and found.damaged:
+        name, why = next(iter(found.damaged.items()))
+        return damaged(gen_path / name, why)
+    text = " ".join(str(exc).split())[:160] or type(exc).__name__
+    return IndexCorruptError(f"cannot open the index at {gen_path} ({text})")
 
 
 def _next_generation_name(index_dir: Path) -> str:
@@ -271,10 +349,10 @@ def _meta(
 
 
 def _write_meta(path: Path, toc_generation: int, meta: dict[str, Any]) -> None:
+    meta = {**meta, "meta_sha256": _meta_digest(meta)}
     _fsync_write(path / _meta_name(toc_generation), json.dumps(meta, indent=1, ensure_ascii=False))
 
 
-STEMS = "stems.json"
 
 
 def save_stems(ix: Any, gen_path: Path) -> None:
@@ -289,12 +367,13 @@ def save_stems(ix: Any, gen_path: Path) -> None:
     _fsync_write(gen_path / STEMS, json.dumps(stem_table(vocabulary), ensure_ascii=False))
 
 
-def add_stems(ix: Any, gen_path: Path, texts: Iterable[str]) -> None:
+def add_stems(ix: Any, gen_path: Path, texts: Iterable[str], *, trusted: bool) -> None:
     """After an incremental commit: add the stems of the new documents' words (``texts``) to
     the saved table, rewriting it only when some are new (a full :func:`save_stems` when
-    there is no readable table). Words of removed documents may stay: they do no harm."""
+    the table did not pass verification, ``trusted``, or cannot be read). Words of removed
+    documents may stay: they do no harm."""
     try:
-        table = json.loads((gen_path / STEMS).read_text(encoding="utf-8"))
+        table = json.loads(_read_text(gen_path / STEMS)) if trusted else None
     except (OSError, ValueError):
         table = None
     if not isinstance(table, dict):

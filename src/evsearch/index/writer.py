@@ -7,11 +7,9 @@ the vocabulary and the decoded postings of frequent terms are saved beside the s
 
 from __future__ import annotations
 
-import gc
 import os
 import shutil
 import time
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ from .._whoosh.postcache import write_caches
 from ..errors import CorpusError, IndexBusyError
 from ..model import Document, Passage
 from ..results import FileProblem, IndexReport
+from .integrity import STEMS, checksums
 from .lock import WriteLock
 from .schema import document_fields, make_schema
 from .sources import SourceBatch, _read_file, _stat_key, ingest_corpus, sha256_file
@@ -44,6 +43,7 @@ from .store import (
     open_whoosh,
     prepare_index_dir,
     save_stems,
+    verified,
 )
 
 
@@ -130,6 +130,8 @@ def write_generation(
             raise
         save_stems(ix, building)
         save_posting_caches(ix)
+        meta = {**meta, "checksums": checksums(building)}
+        _write_meta(building, writer.generation, meta)
         os.replace(building, path)
         _fsync_write(index_dir / CURRENT, name + "\n")
     except BaseException:
@@ -147,22 +149,6 @@ def _cancel(writer: Any) -> None:
         writer.cancel()
     except Exception:  # the error that made us cancel is the one to report
         pass
-
-
-def close_leaked_files(failure: BaseException) -> None:
-    """Close the files a failed Whoosh write left open (Whoosh does not close them when a
-    write fails; on a full disk, the space of a removed file comes back only once it is
-    closed). Called by the handler of ``failure``: its tracebacks, which keep the failed
-    writer reachable, are dropped first."""
-    seen: set[int] = set()
-    exc: BaseException | None = failure
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        while exc is not None and id(exc) not in seen:
-            seen.add(id(exc))
-            exc.__traceback__ = None  # this alone may free the writer and close its files
-            exc = exc.__context__
-        gc.collect()
 
 
 def _names(folder: Path) -> set[str]:
@@ -340,6 +326,13 @@ def _incremental(
     ix = open_whoosh(gen)
     toc = ix.latest_generation()
     meta = committed_meta(gen.path, toc)
+    # Every byte is verified before the index is written to; damaged caches are rewritten.
+    gen = verified(Generation(gen.path, meta), None)
+    assert gen.verified is not None
+    if not gen.verified.recorded:  # a run killed before it recorded the checksums
+        return _rebuild(corpus, target, started, progress)
+    for name in gen.verified.bad_caches:
+        (gen.path / name).unlink(missing_ok=True)
     plan = _plan(corpus, meta.get("files", {}), tracker)
     if plan.conflict:
         return _rebuild(corpus, target, started, progress)
@@ -372,10 +365,15 @@ def _incremental(
             _remove_new_files(gen.path, before)  # what the failed commit wrote (a full disk)
             raise
         _remove_old_metas(gen.path, keep={writer.generation, toc})
-        add_stems(ix, gen.path, texts)
+        add_stems(ix, gen.path, texts, trusted=gen.trusts(STEMS))
         save_posting_caches(ix)
-    elif plan.touched:
-        new_meta = {**meta, "files": dict(sorted(plan.files.items()))}
+        _write_meta(gen.path, writer.generation, {**new_meta, "checksums": checksums(gen.path)})
+    elif plan.touched or gen.verified.bad_caches:
+        if gen.verified.bad_caches:  # rewrite the damaged caches
+            if not gen.trusts(STEMS):
+                save_stems(ix, gen.path)
+            save_posting_caches(ix)
+        new_meta = {**meta, "files": dict(sorted(plan.files.items())), "checksums": checksums(gen.path)}
         _write_meta(gen.path, toc, new_meta)
     return IndexReport(
         index_dir=str(target),

@@ -77,7 +77,8 @@ class SearchIndex:
         old = self._searcher
         self._gen, self._ix, self._searcher = gen, ix, searcher
         self._scorer = ArrayScorer(
-            WhooshBackend(searcher, folder=gen.path), k1=BM25_K1, b=BM25_B, field_b=FIELD_B
+            WhooshBackend(searcher, folder=gen.path, trusted=gen.trusts), k1=BM25_K1, b=BM25_B,
+            field_b=FIELD_B,
         )
         if old is not None:
             old.close()
