@@ -423,7 +423,8 @@ def test_damaged_stems_are_not_trusted_nor_spread_into_the_index(tmp_path: Path)
     assert invoke("index", *dirs(corpus, index)).exit_code == 0
     assert invoke("check", *dirs(corpus, index)).exit_code == 0
     (_gen(index) / "stems.json").unlink()
-    hits = json.loads(invoke("search", '"mentoring offenders"', "--json", *dirs(corpus, index)).stdout)["hits"]
+    found = invoke("search", '"mentoring offenders"', "--json", *dirs(corpus, index))
+    hits = json.loads(found.stdout)["hits"]
     assert any(h["cell"] == "alcohol/B4" for h in hits)
 
 
