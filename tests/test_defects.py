@@ -3,7 +3,9 @@ the public library API only, so that they hold whatever module the code lives in
 
 from __future__ import annotations
 
+import csv
 import errno
+import io
 import json
 import os
 import shutil
@@ -482,3 +484,65 @@ def test_bad_current_is_named_and_rebuild_repairs_it(tmp_path: Path, content: by
         assert "CURRENT" in line, line
     assert invoke("index", "--rebuild", *dirs(CORPUS, index)).exit_code == 0
     assert invoke("search", "supervision", *dirs(CORPUS, index)).exit_code == 0
+
+
+# --- what a new user hit ---------------------------------------------------------------------
+
+def test_only_search_and_index_create_an_index_and_they_say_where(tmp_path: Path) -> None:
+    typo = tmp_path / "indx"
+    for command in (["stats"], ["show", "alcohol/B5/s1"], ["similar", "alcohol/B5/s1"]):
+        result = invoke(*command, *dirs(CORPUS, typo))
+        assert result.exit_code == 1 and not typo.exists(), (command, result.output)
+    result = invoke("search", "supervision", *dirs(CORPUS, typo))
+    assert result.exit_code == 0 and f"building a new index at {typo}" in result.stderr
+    result = invoke("search", "supervision", *dirs(CORPUS, typo))
+    assert "building a new index" not in result.stderr
+    other = tmp_path / "other"
+    result = invoke("index", *dirs(CORPUS, other))
+    assert result.exit_code == 0 and f"building a new index at {other}" in result.stderr
+
+
+def test_a_query_starting_with_a_minus(built_index: Path) -> None:
+    result = invoke("search", "-probation supervision", "--json", *dirs(CORPUS, built_index))
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["total"] > 0 and all("probation" not in h["text"].lower() for h in data["hits"])
+    result = invoke("search", "-probation", *dirs(CORPUS, built_index))
+    assert result.exit_code == 2
+    assert "evsearch search -- -probation" in result.stderr
+
+
+def test_brief_with_no_hits_says_so(built_index: Path) -> None:
+    result = invoke("search", "zzqqxxyy", "--brief", *dirs(CORPUS, built_index))
+    assert result.exit_code == 0 and result.stdout.strip() == "No matches."
+
+
+def test_counts_of_one_are_singular(tmp_path: Path, built_index: Path) -> None:
+    index = tmp_path / "index"
+    invoke("index", *dirs(CORPUS, index))
+    result = invoke("index", *dirs(CORPUS, index))
+    assert "unchanged 1 file;" in result.stdout and "0 documents written" in result.stdout
+    hits = json.loads(invoke("search", "supervision", "--json", *dirs(CORPUS, built_index)).stdout)["hits"]
+    limit = next(n for n in range(1, len(hits) + 1) if [h["kind"] for h in hits[:n]].count("passage") == 1)
+    ris = invoke("search", "supervision", "--format", "ris", "--limit", str(limit), *dirs(CORPUS, built_index))
+    assert "note: left out 1 passage: RIS holds studies only" in ris.stderr, ris.stderr
+    one = invoke("search", '"Not my job"', *dirs(CORPUS, built_index))
+    assert one.stdout.startswith("1 matching document;"), one.stdout
+
+
+def test_csv_cells_are_plain_text(built_index: Path) -> None:
+    result = invoke("search", "supervision", "--format", "csv", *dirs(CORPUS, built_index))
+    assert result.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert rows and all("<mark>" not in r["snippet"] and "&amp;" not in r["snippet"] for r in rows)
+    assert any("supervis" in r["snippet"].lower() for r in rows)
+
+
+@pytest.mark.parametrize("width", [40, 50, 60])
+def test_titles_and_headings_wrap_at_narrow_widths(built_index: Path, width: int) -> None:
+    for command in (["search", "supervision offenders"], ["show", "alcohol/B5/s2"]):
+        result = CliRunner().invoke(cli, [*command, *dirs(CORPUS, built_index)],
+                                    env={"COLUMNS": str(width)})
+        assert result.exit_code == 0, result.output
+        long = [line for line in result.stdout.splitlines() if len(line) > width and " " in line.strip()]
+        assert not long, long

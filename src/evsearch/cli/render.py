@@ -24,6 +24,16 @@ def clean(text: str) -> str:
     return clean_terminal(text)
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 file``, ``2 files``."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+def plain_snippet(snippet: str) -> str:
+    """A snippet as plain text: no ``<mark>`` tags, HTML entities decoded."""
+    return html.unescape(re.sub(r"</?mark>", "", snippet))
+
+
 def emit_json(data: Any) -> None:
     """JSON as UTF-8 bytes whatever the locale; lone surrogates become U+FFFD, so the output
     is always valid."""
@@ -36,7 +46,7 @@ def print_report(report: Any, prefix: str = "") -> None:
         click.echo(f"{prefix}skipped {escape_controls(problem.path)}: {escape_controls(problem.reason)}",
                    err=True)
     what = "rebuilt: " if report.rebuilt else ""
-    click.echo(f"{prefix}{what}{report.summary()}; {report.documents} documents written "
+    click.echo(f"{prefix}{what}{report.summary()}; {plural(report.documents, 'document')} written "
                f"in {report.seconds:.2f}s")
     if not prefix:
         click.echo(f"index: {report.index_dir}")
@@ -100,6 +110,7 @@ def emit_hits(hits: Any, fmt: str, brief: bool) -> None:
         for hit in hits:
             row = hit.to_dict()
             row["links"] = "; ".join(row["links"])
+            row["snippet"] = plain_snippet(row["snippet"])  # CSV is plain text
             writer.writerow(["" if row[c] is None else row[c] for c in _HIT_COLUMNS])
         click.echo(out.getvalue(), nl=False)
     elif fmt == "ris":
@@ -107,9 +118,12 @@ def emit_hits(hits: Any, fmt: str, brief: bool) -> None:
         for hit in studies:
             click.echo(ris(hit))
         if len(studies) < len(hits):
-            click.echo(f"note: left out {len(hits) - len(studies)} passages: RIS holds studies only "
-                       "(add --kind study)", err=True)
+            click.echo(f"note: left out {plural(len(hits) - len(studies), 'passage')}: RIS holds "
+                       "studies only (add --kind study)", err=True)
     else:
+        if not hits:
+            click.echo("No matches.")
+            return
         width = terminal_width()
         id_width = max((len(h.id) for h in hits), default=0)
         for hit in hits:
@@ -146,15 +160,16 @@ def print_result(result: Any) -> None:
         print_facets(result.facets, width)
     if not result.hits:
         if result.total:
-            click.echo(f"{result.total} matching documents; page {result.page} is past the last "
-                       f"page ({result.pages}).")
+            click.echo(f"{plural(result.total, 'matching document')}; page {result.page} is past "
+                       f"the last page ({result.pages}).")
         else:
             click.echo("No matches.")
         return
     first, last = result.hits[0].rank, result.hits[-1].rank
     shown = f"{len(result.hits)}" if result.pages == 1 else (
         f"{first}-{last} (page {result.page} of {result.pages})")
-    click.echo(f"{result.total} matching documents; showing {shown}.\n")
+    echo_wrapped(f"{plural(result.total, 'matching document')}; showing {shown}.", width)
+    click.echo()
     print_hits(result.hits, width)
 
 
@@ -173,17 +188,30 @@ def print_hits(hits: Any, width: int) -> None:
     for hit in hits:
         if hit.kind == "study":
             tag = f"[{hit.study_type} {hit.year or 'n.d.'}]"
-            head = click.style(clean(hit.title), bold=True)
+            head = bold_words(clean(hit.title))
             org = f" ({clean(hit.organisation)})" if hit.organisation else ""
-            click.echo(f"{hit.rank:>2}. {tag} {head}{org}")
+            heading = f"{tag} {head}{org}"
         else:
-            head = click.style(clean(hit.title or "(untitled)"), bold=True)
+            head = bold_words(clean(hit.title or "(untitled)"))
             role = "" if hit.role in (None, "paragraph") else f" [{hit.role}]"
-            click.echo(f"{hit.rank:>2}. {head}{role}")
-        click.echo(f"    {hit.cell}  {hit.id}  score {hit.score:.2f}")
+            heading = f"{head}{role}"
+        for i, line in enumerate(wrap(heading, width - 4)):  # wrapped like the snippet
+            click.echo((f"{hit.rank:>2}. " if i == 0 else "    ") + line)
+        echo_wrapped(f"{hit.cell}  {hit.id}  score {hit.score:.2f}", width, indent="    ")
         for line in wrap(terminal_snippet(hit.snippet), width - 4):
             click.echo("    " + line)
         click.echo()
+
+
+def echo_wrapped(text: str, width: int, indent: str = "") -> None:
+    """``text`` on as many lines as it needs at ``width`` columns, each after ``indent``."""
+    for line in wrap(text, width - len(indent)) or [""]:
+        click.echo(indent + line)
+
+
+def bold_words(text: str) -> str:
+    """``text`` in bold, word by word, so that it stays bold however it is wrapped."""
+    return " ".join(click.style(word, bold=True) for word in text.split())
 
 
 def terminal_snippet(snippet: str) -> str:
@@ -224,12 +252,15 @@ def excerpt(text: str, width: int) -> str:
 def print_document(doc: Any, related: Any) -> None:
     """One document and the documents its commentary links to it, as text."""
     width = terminal_width()
-    click.echo(click.style(clean(doc.title), bold=True))
+    for line in wrap(bold_words(clean(doc.title)), width):
+        click.echo(line)
     if doc.kind == "study":
         org = f"{clean(doc.organisation)}, " if doc.organisation else ""
-        click.echo(f"{doc.id}  study, type {doc.study_type}  ({org}{doc.year or 'n.d.'})  {doc.cell}")
+        year = doc.year or "n.d."
+        echo_wrapped(f"{doc.id}  study, type {doc.study_type}  ({org}{year})  {doc.cell}", width)
     else:
-        click.echo(f"{doc.id}  passage ({doc.role}) in section {clean(doc.section or '')!r}  {doc.cell}")
+        echo_wrapped(f"{doc.id}  passage ({doc.role}) in section {clean(doc.section or '')!r}  {doc.cell}",
+                     width)
     click.echo()
     for line in wrap(clean(doc.text), width):
         click.echo(line)
@@ -256,7 +287,9 @@ def print_similar(result: Any) -> None:
     if not result.hits:
         click.echo("No matches.")
         return
-    click.echo(f"{result.total} matching documents; showing {len(result.hits)}.\n")
+    echo_wrapped(f"{plural(result.total, 'matching document')}; showing {len(result.hits)}.",
+                 terminal_width())
+    click.echo()
     print_hits(result.hits, terminal_width())
 
 

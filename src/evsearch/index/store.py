@@ -183,7 +183,11 @@ def _load_meta(path: Path) -> dict[str, Any]:
         meta = json.loads(_read_text(path))
     except ValueError as exc:
         raise damaged(path, exc) from None
-    if not isinstance(meta, dict) or meta.get("meta_sha256", _meta_digest(meta)) != _meta_digest(meta):
+    if not isinstance(meta, dict):
+        raise damaged(path, "it is not a manifest")
+    if meta.get("schema_version") != SCHEMA_VERSION:
+        return meta  # another evsearch's index: the version check says to rebuild it
+    if meta.get("meta_sha256", _meta_digest(meta)) != _meta_digest(meta):
         raise damaged(path, "its checksum differs from the one recorded when it was written")
     return meta
 
