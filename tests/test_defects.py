@@ -524,7 +524,8 @@ def test_counts_of_one_are_singular(tmp_path: Path, built_index: Path) -> None:
     assert "unchanged 1 file;" in result.stdout and "0 documents written" in result.stdout
     hits = json.loads(invoke("search", "supervision", "--json", *dirs(CORPUS, built_index)).stdout)["hits"]
     limit = next(n for n in range(1, len(hits) + 1) if [h["kind"] for h in hits[:n]].count("passage") == 1)
-    ris = invoke("search", "supervision", "--format", "ris", "--limit", str(limit), *dirs(CORPUS, built_index))
+    ris = invoke("search", "supervision", "--format", "ris", "--limit", str(limit),
+                 *dirs(CORPUS, built_index))
     assert "note: left out 1 passage: RIS holds studies only" in ris.stderr, ris.stderr
     one = invoke("search", '"Not my job"', *dirs(CORPUS, built_index))
     assert one.stdout.startswith("1 matching document;"), one.stdout

@@ -166,7 +166,8 @@ cell     alcohol/B5 (4)
 
 4 matching documents; showing 3-3 (page 3 of 4).
 
- 3. [K 2008] Relationship with therapist seems more important for offenders than other clients
+ 3. [K 2008] Relationship with therapist seems more important for offenders than
+    other clients
     alcohol/B5  alcohol/B5/s1  score 2.35
     At a Canadian substance use rehabilitation centre, seeing their therapist as
     understanding and involved was related to whether patients under criminal
@@ -254,14 +255,15 @@ ER  - \n
 """
     mixed = run("search", "supervision", "--format", "ris", "--limit", "3")
     assert mixed.stdout.count("TY  - GEN") == 2
-    assert mixed.stderr == "note: left out 1 passages: RIS holds studies only (add --kind study)\n"
+    assert mixed.stderr == "note: left out 1 passage: RIS holds studies only (add --kind study)\n"
 
 
 def test_cli_show_prints_related_documents(run) -> None:
     result = run("show", "alcohol/B5/s1")
     assert result.exit_code == 0
     assert result.output == """\
-Relationship with therapist seems more important for offenders than other clients
+Relationship with therapist seems more important for offenders than other
+clients
 alcohol/B5/s1  study, type K  (2008)  alcohol/B5
 
 At a Canadian substance use rehabilitation centre, seeing their therapist as

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import io
 import os
-import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +23,7 @@ from .._version import __version__
 from ..config import MAX_LIMIT, SORTS, resolve_dirs
 from ..errors import CorpusError, EvsearchError
 from . import render
+from .parsing import QueryCommand, say_if_new
 from .render import (
     FORMATS,
     clean,
@@ -138,7 +138,7 @@ def index_cmd(
     from ..index import update_index
 
     corpus, index = _dirs(corpus_dir, index_dir)
-    _say_if_new(index)
+    say_if_new(index, corpus)
     with progress_display() as progress:
         report = update_index(
             corpus=corpus, index=index, rebuild=rebuild, wait=wait, progress=progress
@@ -237,42 +237,6 @@ def hit_filter_options(f: F) -> F:
     return f
 
 
-class QueryCommand(click.Command):
-    """A command whose argument is a query, which may start with ``-`` (an excluded word).
-
-    A query of several words starting with ``-`` (``"-probation mentor"``) is taken as the
-    query, not as options; a single such word is ambiguous (``-probation`` reads as
-    ``-p robation``), so a failure to parse says how to pass it after ``--``."""
-
-    def make_context(
-        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
-    ) -> click.Context:
-        if "--" not in args:
-            words = [a for a in args if a.startswith("-") and any(c.isspace() for c in a)]
-            if len(words) == 1:
-                args = [a for a in args if a is not words[0]] + ["--", words[0]]
-        given = list(args)  # click's parser consumes the list it parses
-        try:
-            return super().make_context(info_name, args, parent, **extra)
-        except click.UsageError as exc:
-            dashed = [a for a in given if a.startswith("-") and a != "--" and not self._is_option(a)]
-            if dashed and "--" not in given:
-                exc.message += (f"\nTo search for a word that starts with '-', put -- before the "
-                                f"query: evsearch {info_name} -- {shlex.quote(dashed[0])}")
-            raise
-
-    def _is_option(self, arg: str) -> bool:
-        name = arg.split("=", 1)[0]
-        names = {o for p in self.params for o in (*p.opts, *p.secondary_opts)} | {"-h", "--help"}
-        return name in names
-
-
-def _say_if_new(index: Path) -> None:
-    """Tell the user (on stderr) that a command is about to create an index."""
-    if not (index / "CURRENT").exists() and not (index / "CURRENT").is_symlink():
-        click.echo(f"building a new index at {index}", err=True)
-
-
 @cli.command("search", cls=QueryCommand)
 @click.argument("query")
 @index_options
@@ -329,7 +293,7 @@ def search_cmd(
 
     fmt = _format(fmt, as_json)
     corpus, index = _dirs(corpus_dir, index_dir)
-    _say_if_new(index)
+    say_if_new(index, corpus)
     with ensure_index(index=index, corpus=corpus) as idx:
         result = idx.search(
             query, limit=limit, page=page, sort=sort, facets=facets, kind=kind,

@@ -195,7 +195,7 @@ def print_hits(hits: Any, width: int) -> None:
             head = bold_words(clean(hit.title or "(untitled)"))
             role = "" if hit.role in (None, "paragraph") else f" [{hit.role}]"
             heading = f"{head}{role}"
-        for i, line in enumerate(wrap(heading, width - 4)):  # wrapped like the snippet
+        for i, line in enumerate(fold(heading, width - 4)):  # wrapped like the snippet
             click.echo((f"{hit.rank:>2}. " if i == 0 else "    ") + line)
         echo_wrapped(f"{hit.cell}  {hit.id}  score {hit.score:.2f}", width, indent="    ")
         for line in wrap(terminal_snippet(hit.snippet), width - 4):
@@ -205,8 +205,15 @@ def print_hits(hits: Any, width: int) -> None:
 
 def echo_wrapped(text: str, width: int, indent: str = "") -> None:
     """``text`` on as many lines as it needs at ``width`` columns, each after ``indent``."""
-    for line in wrap(text, width - len(indent)) or [""]:
+    for line in fold(text, width - len(indent)):
         click.echo(indent + line)
+
+
+def fold(text: str, width: int) -> list[str]:
+    """``text`` as it is when it fits in ``width``, else wrapped at spaces (see :func:`wrap`)."""
+    if len(click.unstyle(text)) <= width:
+        return [text]
+    return wrap(text, width) or [""]
 
 
 def bold_words(text: str) -> str:
@@ -252,7 +259,7 @@ def excerpt(text: str, width: int) -> str:
 def print_document(doc: Any, related: Any) -> None:
     """One document and the documents its commentary links to it, as text."""
     width = terminal_width()
-    for line in wrap(bold_words(clean(doc.title)), width):
+    for line in fold(bold_words(clean(doc.title)), width):
         click.echo(line)
     if doc.kind == "study":
         org = f"{clean(doc.organisation)}, " if doc.organisation else ""

@@ -1,0 +1,51 @@
+"""Parsing helpers of the command line: a query that starts with ``-``; saying where a new
+index is built."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+class QueryCommand(click.Command):
+    """A command whose argument is a query, which may start with ``-`` (an excluded word).
+
+    A query of several words starting with ``-`` (``"-probation mentor"``) is taken as the
+    query, not as options; a single such word is ambiguous (``-probation`` reads as
+    ``-p robation``), so a failure to parse says how to pass it after ``--``."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        if "--" not in args:
+            words = [a for a in args if a.startswith("-") and any(c.isspace() for c in a)]
+            if len(words) == 1:
+                args = [a for a in args if a is not words[0]] + ["--", words[0]]
+        given = list(args)  # click's parser consumes the list it parses
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            dashed = [a for a in given if a.startswith("-") and a != "--" and not self._is_option(a)]
+            if dashed and "--" not in given:
+                exc.message += (f"\nTo search for a word that starts with '-', put -- before the "
+                                f"query: evsearch {info_name} -- {shlex.quote(dashed[0])}")
+            raise
+
+    def _is_option(self, arg: str) -> bool:
+        name = arg.split("=", 1)[0]
+        names = {o for p in self.params for o in (*p.opts, *p.secondary_opts)} | {"-h", "--help"}
+        return name in names
+
+
+def say_if_new(index: Path, corpus: Path) -> None:
+    """Tell the user (on stderr) that a command is about to create an index: there is none at
+    ``index`` yet, and one can be built there from ``corpus``."""
+    if (index / "CURRENT").exists() or (index / "CURRENT").is_symlink() or not corpus.is_dir():
+        return
+    if index.exists() and not (index.is_dir() and ((index / "EVSEARCH_INDEX").is_file()
+                                                   or not any(index.iterdir()))):
+        return  # not a directory, or one that is not an index: the command says so
+    click.echo(f"building a new index at {index}", err=True)
