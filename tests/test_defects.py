@@ -547,3 +547,42 @@ def test_titles_and_headings_wrap_at_narrow_widths(built_index: Path, width: int
         assert result.exit_code == 0, result.output
         long = [line for line in result.stdout.splitlines() if len(line) > width and " " in line.strip()]
         assert not long, long
+
+
+# --- also: Ctrl-C during a multiprocess build ------------------------------------------------
+
+INTERRUPTED_BUILD = """
+import os, signal, sys
+import evsearch.index.writer as writer
+from evsearch.cli import main
+
+writer.PARALLEL_BUILD_DOCUMENTS = 1  # the bundled corpus, written by Whoosh's worker processes
+real = writer.document_fields
+seen = []
+
+def fields(doc, source):
+    seen.append(doc)
+    if len(seen) == 300:
+        os.killpg(os.getpgid(0), signal.SIGINT)  # what Ctrl-C in a terminal does
+    return real(doc, source)
+
+writer.document_fields = fields
+sys.argv = ["evsearch", "index", "--rebuild", "--corpus", sys.argv[1], "--index", sys.argv[2]]
+main()
+"""
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="a multiprocess build needs two CPUs")
+def test_ctrl_c_during_a_multiprocess_build_is_one_line(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    text = (CORPUS / "alcohol" / "B5.txt").read_text(encoding="utf-8")
+    for code in ("A1", "A2", "A3", "A4", "A5", "B1", "B2", "B3", "B4", "B5"):  # 370 documents
+        path = corpus / "alcohol" / f"{code}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text.replace("cell B5", f"cell {code}", 1), encoding="utf-8")
+    build_index(corpus=corpus, index=index)
+    proc = subprocess.run([sys.executable, "-c", INTERRUPTED_BUILD, str(corpus), str(index)],
+                          capture_output=True, text=True, cwd=ROOT, start_new_session=True, timeout=120)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert invoke("index", "--wait", "0", *dirs(corpus, index)).exit_code == 0

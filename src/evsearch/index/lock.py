@@ -52,6 +52,9 @@ def _after_fork_in_child() -> None:
     by themselves when their parent is killed."""
     if not _HELD:
         return
+    # Ctrl-C reaches the whole process group: the parent cancels the run and reports it in
+    # one line; a worker would print its own traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     for fd, lock in list(_HELD.items()):
         lock._fd = None
         try:

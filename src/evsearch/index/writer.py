@@ -20,6 +20,7 @@ from whoosh.index import LockError
 
 from .. import ingest
 from .._whoosh.postcache import write_caches
+from .._whoosh.writing import stop_workers
 from ..errors import CorpusError, IndexBusyError
 from ..model import Document, Passage
 from ..results import FileProblem, IndexReport
@@ -145,6 +146,7 @@ def write_generation(
 def _cancel(writer: Any) -> None:
     """Cancel a Whoosh writer after a failure without hiding that failure: a writer whose
     commit failed is already closed, and says so instead of the real error."""
+    stop_workers(writer)
     try:
         writer.cancel()
     except Exception:  # the error that made us cancel is the one to report
