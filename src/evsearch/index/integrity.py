@@ -12,6 +12,7 @@ search then does without it, and an update rewrites it, never extends it.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,10 +75,17 @@ def verify(gen_path: Path, meta: dict[str, Any], budget: int | None = None) -> V
     if not isinstance(recorded, dict):
         return Verification(recorded=False)
     out = Verification()
+    # Nothing in a generation is ever a symlink: Whoosh would read and write through one.
+    with os.scandir(gen_path) as entries:
+        for entry in entries:
+            if entry.is_symlink():
+                (out.bad_caches if is_cache(entry.name) else out.damaged)[entry.name] = "it is a symlink"
     spent = 0
     entries = sorted(recorded.items(), key=lambda kv: (_size(kv[1]), kv[0]))
     for name, entry in entries:
         path = gen_path / name
+        if name in out.damaged or name in out.bad_caches:
+            continue
         why = None
         try:
             if path.is_symlink():

@@ -21,7 +21,6 @@ import errno
 import json
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -101,6 +100,12 @@ def symlink_refused(path: Path) -> IndexCorruptError:
         "through symlinks in an index",
         hint=f"remove the symlink {path}, then run `evsearch index --rebuild`",
     )
+
+
+def _hostname() -> str:
+    import socket  # only a writer needs it (10 ms of a search's start-up otherwise)
+
+    return socket.gethostname()
 
 
 def pid_alive(pid: int) -> bool:
@@ -226,12 +231,12 @@ class WriteLock:
 
     @staticmethod
     def _is_stale(holder: dict[str, Any]) -> bool:
-        return holder.get("host") == socket.gethostname() and not pid_alive(int(holder.get("pid", 0)))
+        return holder.get("host") == _hostname() and not pid_alive(int(holder.get("pid", 0)))
 
     def _record(self, fd: int) -> None:
         info = {
             "pid": os.getpid(),
-            "host": socket.gethostname(),
+            "host": _hostname(),
             "thread": threading.get_ident(),
             "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
