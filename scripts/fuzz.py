@@ -10,7 +10,7 @@ evsearch and asserts the outcome: an answer, or an expected :class:`EvsearchErro
 ``tests/test_hostile.py`` run the same strategies and checks with few examples.
 
 To add a target, write ``check_<name>(data)`` and add ``TARGETS["<name>"] = (strategy,
-check, available)``. The HTML target is live once ``evsearch.ingest_html`` exists.
+check, available)``. The HTML target is live once ``evsearch.ingest.html`` exists.
 
 The ``index`` target damages one file of a built index (each file kind: truncated, a byte
 flipped, zeroed, or replaced by a symlink) and runs ``evsearch search``, ``evsearch check``
@@ -251,7 +251,7 @@ def check_html(data: bytes, workdir: Path) -> str:
 
 
 def html_available() -> bool:
-    return importlib.util.find_spec("evsearch.ingest_html") is not None
+    return importlib.util.find_spec("evsearch.ingest.html") is not None
 
 
 def assert_safe_result(result: Any) -> None:

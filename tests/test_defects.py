@@ -23,6 +23,7 @@ from evsearch.cli import cli
 from tests.conftest import CORPUS
 
 ROOT = Path(__file__).resolve().parents[1]
+STUDY = "alcohol/B5/k2008-relationship-therapist-seems"
 
 HOT_TOPIC = """<!DOCTYPE html><html><head><meta charset="utf-8">
 <title>Hot topic: the influence of treatment staff</title></head>
@@ -147,7 +148,11 @@ def test_killed_writer_leaves_no_lock_even_with_forked_workers(tmp_path: Path) -
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
         lock = (index / "write.lock").resolve()
-        holders = _pids_with_open(lock)
+        # A worker drops its copy of the descriptor as soon as it runs after the fork (polled
+        # with a deadline: it may not have been scheduled yet).
+        deadline = time.monotonic() + 10
+        while (holders := _pids_with_open(lock)) != {proc.pid} and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert holders == {proc.pid}, "a forked worker holds the lock's descriptor"
     finally:
         proc.kill()
@@ -220,7 +225,7 @@ def test_symlink_loop_is_skipped(tmp_path: Path) -> None:
     (corpus / "alcohol" / "self.txt").symlink_to("self.txt")
     (corpus / "alcohol" / "a.txt").symlink_to("b.txt")
     (corpus / "alcohol" / "b.txt").symlink_to("a.txt")
-    for command in (["index"], ["search", "supervision"], ["show", "alcohol/B5/s1"]):
+    for command in (["index"], ["search", "supervision"], ["show", STUDY]):
         result = invoke(*command, *dirs(corpus, index))
         assert result.exit_code == 0, result.output
     result = invoke("index", "--rebuild", *dirs(corpus, index))
@@ -236,7 +241,7 @@ def test_non_utf8_and_control_character_file_names(tmp_path: Path) -> None:
     os.makedirs(corpus / "drug")
     with open(bad, "wb") as fh:
         fh.write(text)
-    (corpus / "drug" / "new\nline\x1b[31m.txt").write_text("not a cell", encoding="utf-8")
+    (corpus / "drug" / "new\nline\x1b[31m.txt").write_text("", encoding="utf-8")  # not a cell
     result = invoke("index", *dirs(corpus, index))
     assert result.exit_code == 0, result.output
     assert "\x1b" not in result.output
@@ -490,7 +495,7 @@ def test_bad_current_is_named_and_rebuild_repairs_it(tmp_path: Path, content: by
 
 def test_only_search_and_index_create_an_index_and_they_say_where(tmp_path: Path) -> None:
     typo = tmp_path / "indx"
-    for command in (["stats"], ["show", "alcohol/B5/s1"], ["similar", "alcohol/B5/s1"]):
+    for command in (["stats"], ["show", STUDY], ["similar", STUDY]):
         result = invoke(*command, *dirs(CORPUS, typo))
         assert result.exit_code == 1 and not typo.exists(), (command, result.output)
     result = invoke("search", "supervision", *dirs(CORPUS, typo))
@@ -541,7 +546,7 @@ def test_csv_cells_are_plain_text(built_index: Path) -> None:
 
 @pytest.mark.parametrize("width", [40, 50, 60])
 def test_titles_and_headings_wrap_at_narrow_widths(built_index: Path, width: int) -> None:
-    for command in (["search", "supervision offenders"], ["show", "alcohol/B5/s2"]):
+    for command in (["search", "supervision offenders"], ["show", STUDY]):
         result = CliRunner().invoke(cli, [*command, *dirs(CORPUS, built_index)],
                                     env={"COLUMNS": str(width)})
         assert result.exit_code == 0, result.output

@@ -14,7 +14,7 @@ B5_HTM = ROOT / "tests" / "fixtures" / "alcohol-B5.htm"
 
 def _links(index: Path) -> tuple[str, ...]:
     with open_index(index=index) as idx:
-        return idx.get("alcohol/B5/s8").links
+        return idx.get("alcohol/B5/g2005-manual-research-based").links
 
 
 def test_html_form_added_then_removed(tmp_path: Path) -> None:

@@ -83,7 +83,7 @@ def test_ensure_index_builds_once(tmp_path: Path) -> None:
 
 
 def test_a_bad_file_is_reported_and_skipped(corpus_copy: Path, tmp_path: Path) -> None:
-    (corpus_copy / "alcohol" / "C1.txt").write_text("not a cell at all\n")
+    (corpus_copy / "alcohol" / "C1.txt").write_bytes(b"\x00\x01\x02 binary junk\xff" * 20)
     report = build_index(corpus=corpus_copy, index=tmp_path / "ix")
     assert report.documents == 37
     assert [p.path for p in report.problems] == ["alcohol/C1.txt"]
@@ -94,6 +94,7 @@ def test_defaults_in_a_checkout() -> None:
     assert default_index_dir() == ROOT / "index"
 
 
+@pytest.mark.slow
 def test_the_wheel_ships_the_corpus_and_the_word_lists(tmp_path: Path) -> None:
     """`pip install .` must give a working default corpus from any directory."""
     import subprocess

@@ -17,13 +17,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import evsearch.ingest_html as ingest_html
+import evsearch.ingest.html_dom as html_dom
 from evsearch import build_index, open_index, parse_cell_html
 from evsearch.cli import cli
 from evsearch.errors import IngestError
 from evsearch.index import ingest_corpus
-from evsearch.ingest import read_cell_file
-from evsearch.ingest_html import decode_html
+from evsearch.ingest import decode_html, read_cell_file
 from evsearch.model import ParsedCell
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -266,14 +265,14 @@ def test_variant_equals_text_form(
     name: str, parser: str, page: str, b5_text: ParsedCell, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if parser == "html.parser":
-        real = ingest_html.BeautifulSoup
+        real = html_dom.BeautifulSoup
 
         def no_lxml(text: str, features: str) -> object:
             if features == "lxml":
                 raise ValueError("no lxml here")
             return real(text, features)
 
-        monkeypatch.setattr(ingest_html, "BeautifulSoup", no_lxml)
+        monkeypatch.setattr(html_dom, "BeautifulSoup", no_lxml)
     variant = VARIANTS[name](page)
     assert variant != page
     parsed = parse_cell_html(variant, matrix="alcohol", code="B5")
@@ -316,14 +315,18 @@ def test_page_and_path_disagree(tmp_path: Path) -> None:
     path = tmp_path / "drug" / "E1.htm"
     path.parent.mkdir()
     path.write_bytes(B5_HTM.read_bytes())
-    with pytest.raises(IngestError, match="page says alcohol/B5 but path says drug/E1") as exc:
-        read_cell_file(path, root=tmp_path)
-    assert str(path) in exc.value.message
+    parsed = read_cell_file(path, root=tmp_path)  # indexed under the page's own cell, with a note
+    assert (parsed.cell.key, len(parsed.studies)) == ("alcohol/B5", 9)
+    assert parsed.notes == (
+        "the text names cell alcohol/B5 but the path says drug/E1: indexed as alcohol/B5",
+    )
 
 
-def test_title_and_heading_disagree(page: str) -> None:
-    with pytest.raises(IngestError, match="title says alcohol/B5 but its heading says alcohol/B4"):
-        parse_cell_html(page.replace("cell B5</font></h1>", "cell B4</font></h1>"))
+def test_title_and_heading_disagree_the_heading_wins_with_a_note(page: str) -> None:
+    parsed = parse_cell_html(page.replace("cell B5</font></h1>", "cell B4</font></h1>"))
+    assert parsed.cell.key == "alcohol/B4"
+    assert parsed.notes == (
+        "the page's title says alcohol/B5 but its heading says alcohol/B4: indexed as alcohol/B4",)
 
 
 def test_path_is_the_fallback(tmp_path: Path, page: str, b5_html: ParsedCell) -> None:
@@ -392,12 +395,14 @@ def test_page_that_is_not_a_cell(tmp_path: Path) -> None:
     assert parsed.cell.description == "Why the worker matters."
     assert parsed.studies == ()
     assert [(p.id, p.section, p.role, p.text, p.title) for p in parsed.passages] == [
-        ("page/hot-staff/p1", "The influence of treatment staff", "paragraph",
+        ("page/hot-staff/the-influence-of-treatment/1", "The influence of treatment staff", "paragraph",
          "Who delivers treatment can matter as much as which treatment is delivered.", title),
-        ("page/hot-staff/p2", "Therapist effects", "paragraph",
+        ("page/hot-staff/therapist-effects/1", "Therapist effects", "paragraph",
          "Some counsellors get consistently better results – whatever the method.", title),
-        ("page/hot-staff/p3", "Therapist effects", "paragraph", "Empathy predicts retention.", title),
-        ("page/hot-staff/p4", "Therapist effects", "paragraph", "Confrontation predicts drop-out.", title),
+        ("page/hot-staff/therapist-effects/2", "Therapist effects", "paragraph",
+         "Empathy predicts retention.", title),
+        ("page/hot-staff/therapist-effects/3", "Therapist effects", "paragraph",
+         "Confrontation predicts drop-out.", title),
     ]
     assert parse_cell_html(HOT_TOPIC).cell.key == "page/hot-topic-the-influence-of-treatment-staff"
 
@@ -470,15 +475,16 @@ def test_mixed_corpus_cli(tmp_path: Path) -> None:
         ids = [d.id for d in docs]
         assert len(ids) == len(set(ids)) == 9 + 28 + 2 + 4  # B5 once, E1 (a study, a description), the page
         assert {d.cell for d in docs} == {"alcohol/B5", "drug/E1", "page/pages-staff"}
-        s2 = next(d for d in docs if d.id == "alcohol/B5/s2")
+        s2 = next(d for d in docs if d.id == "alcohol/B5/k2014-client-centred-supervision")
         assert s2.links == (ARE_SKILLS,) and s2.source == "alcohol/B5.htm"
         hit = idx.search("counsellors consistently better results").hits[0]
-        assert (hit.id, hit.title) == ("page/pages-staff/p2", "Hot topic: the influence of treatment staff")
+        assert (hit.id, hit.title) == (
+            "page/pages-staff/therapist-effects/1", "Hot topic: the influence of treatment staff")
         assert not idx.search("glue supervision", matrix="page").hits
         top = idx.search('"manner of being between offender and agent"', kind="passage").hits
         assert top and top[0].role == "quote" and top[0].cell == "alcohol/B5"
     result = runner.invoke(cli, ["search", "naloxone", "--corpus", str(corpus), "--index", str(index)])
-    assert result.exit_code == 0 and "drug/E1/s1" in result.output
+    assert result.exit_code == 0 and "drug/E1/r2012-naloxone" in result.output
 
 
 def test_build_index_reports_duplicate(tmp_path: Path) -> None:
@@ -559,3 +565,15 @@ def test_another_writers_rendering(b5_text: ParsedCell) -> None:
     parsed = parse_cell_html(page.encode("utf-8"))
     assert_equivalent(b5_text, parsed)
     assert_exact_links(parsed)
+
+
+def test_a_study_line_in_the_commentary_is_a_study() -> None:
+    page = (
+        "<title>Alcohol Treatment Matrix cell B5</title><p>K First study (2008). Found things.</p>"
+        "<p>MORE</p><h2>Highlighted study</h2><p>K Second study (Home Office, 2011). Also found.</p>"
+        "<p>This paragraph discusses both of them at some length.</p>"
+    )
+    parsed = parse_cell_html(page)
+    assert [(s.title, s.year, s.organisation) for s in parsed.studies] == [
+        ("First study", 2008, None), ("Second study", 2011, "Home Office")]
+    assert [p.text for p in parsed.passages] == ["This paragraph discusses both of them at some length."]

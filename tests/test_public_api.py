@@ -13,7 +13,7 @@ def test_all_is_sorted_and_complete() -> None:
     assert evsearch.__all__ == sorted(evsearch.__all__)
     public = {n for n in dir(evsearch) if not n.startswith("_")} - {"annotations"}
     modules = {
-        "analysis", "cli", "config", "errors", "index", "ingest", "ingest_html", "model",
+        "analysis", "cli", "config", "errors", "index", "ingest", "model",
         "results", "search",
     }
     assert public - modules == set(evsearch.__all__) - {"__version__"}
@@ -62,6 +62,6 @@ def test_an_unknown_kind_is_a_query_error_not_an_empty_result(built_index: Path,
     with evsearch.open_index(index=built_index) as idx:
         for call in (lambda: idx.search("supervision", kind=kind),
                      lambda: idx.documents(kind=kind),
-                     lambda: idx.similar("alcohol/B5/s7", kind=kind)):
+                     lambda: idx.similar("alcohol/B5/r2005-motivational-interviewing-work", kind=kind)):
             with pytest.raises(evsearch.QueryError, match="unknown kind"):
                 call()

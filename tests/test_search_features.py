@@ -14,6 +14,16 @@ from click.testing import CliRunner, Result
 from evsearch import Explanation, Facets, QueryError, Related, SearchIndex, SimilarResult
 from evsearch.cli import cli
 
+# B5's ids (see evsearch.ingest.documents)
+P10 = "alcohol/B5/are-the-practitioners-therapeutic/5"
+P13 = "alcohol/B5/best-to-split-therapy/3"
+P24 = "alcohol/B5/the-trickier-the-situation/9"
+S1 = "alcohol/B5/k2008-relationship-therapist-seems"
+S2 = "alcohol/B5/k2014-client-centred-supervision"
+S5 = "alcohol/B5/r2002-supervising-offenders-quality"
+S7 = "alcohol/B5/r2005-motivational-interviewing-work"
+S8 = "alcohol/B5/g2005-manual-research-based"
+
 # --- library ---------------------------------------------------------------------------------
 
 
@@ -36,17 +46,19 @@ def test_filters_as_options_and_as_query_syntax_agree(idx: SearchIndex) -> None:
     by_option = idx.search("supervision", study_type="K,R", year_from=2005, facets=True)
     by_query = idx.search("supervision type:K,R year:>=2005", facets=True)
     assert [h.id for h in by_option.hits] == [h.id for h in by_query.hits] == [
-        "alcohol/B5/s2", "alcohol/B5/s1"]
+        "alcohol/B5/k2014-client-centred-supervision", "alcohol/B5/k2008-relationship-therapist-seems"]
     assert by_option.facets == by_query.facets
     assert by_option.facets is not None and by_option.facets.to_dict()["type"] == {"K": 2}
     combined = idx.search("offenders", kind="study", matrix="alcohol", cell="B5", year_to=2005)
-    assert [h.id for h in combined.hits] == ["alcohol/B5/s5", "alcohol/B5/s8"]
+    assert [h.id for h in combined.hits] == [S5, S8]
     assert idx.search("offenders", matrix="drug").total == 0
 
 
 def test_sort_by_year_both_ways_undated_last_ties_stable(idx: SearchIndex) -> None:
+    labels = {d.id: f"s{i}" for i, d in enumerate(idx.documents(kind="study"), start=1)}
+
     def order(query: str, sort: str) -> list[tuple[str, int | None]]:
-        return [(h.id[11:], h.year) for h in idx.search(query, sort=sort, limit=100).hits]
+        return [(labels.get(h.id, h.id), h.year) for h in idx.search(query, sort=sort, limit=100).hits]
 
     assert order("offenders", "year")[:4] == [("s5", 2002), ("s8", 2005), ("s1", 2008), ("s2", 2014)]
     # equal years (and equal scores: a filter-only query) keep the cell's order both ways
@@ -91,29 +103,30 @@ def test_bad_search_options_are_query_errors(idx: SearchIndex, kwargs: dict, mes
 
 
 def test_similar_finds_documents_sharing_key_terms(idx: SearchIndex) -> None:
-    result = idx.similar("alcohol/B5/s7", limit=3)
+    result = idx.similar("alcohol/B5/r2005-motivational-interviewing-work", limit=3)
     assert isinstance(result, SimilarResult)
     assert result.terms[:2] == ("motiv", "etho")
-    assert "alcohol/B5/s7" not in [h.id for h in idx.similar("alcohol/B5/s7", limit=100).hits]
-    assert [h.id for h in result.hits] == ["alcohol/B5/p10", "alcohol/B5/s2", "alcohol/B5/p24"]
-    assert [h.id for h in idx.similar("alcohol/B5/s7", kind="study", limit=2).hits] == [
-        "alcohol/B5/s2", "alcohol/B5/s3"]
+    assert S7 not in [h.id for h in idx.similar(S7, limit=100).hits]
+    assert [h.id for h in result.hits] == [P10, S2, P24]
+    assert [h.id for h in idx.similar(S7, kind="study", limit=2).hits] == [
+        "alcohol/B5/k2014-client-centred-supervision", "alcohol/B5/k2016-job-perception-lack"]
 
 
 def test_related_links_a_study_to_its_commentary(idx: SearchIndex) -> None:
-    related = idx.related("alcohol/B5/s1")
+    related = idx.related("alcohol/B5/k2008-relationship-therapist-seems")
     assert isinstance(related, Related)
     assert related.sections == ("Are the practitioner's therapeutic skills really unimportant?",)
-    assert [p.id for p in related.passages] == [f"alcohol/B5/p{n}" for n in range(6, 11)]
-    assert [s.id for s in related.studies] == ["alcohol/B5/s5", "alcohol/B5/s7"]
-    back = idx.related("alcohol/B5/p7")
+    assert [p.id for p in related.passages] == [
+        f"alcohol/B5/are-the-practitioners-therapeutic/{n}" for n in range(1, 6)]
+    assert [s.id for s in related.studies] == [S5, S7]
+    back = idx.related("alcohol/B5/are-the-practitioners-therapeutic/2")
     assert back.passages == () and [s.id for s in back.studies] == [
-        "alcohol/B5/s1", "alcohol/B5/s5", "alcohol/B5/s7"]
-    assert idx.related("alcohol/B5/s2") == Related("alcohol/B5/s2", ())
+        S1, S5, S7]
+    assert idx.related(S2) == Related(S2, ())
 
 
 def test_explain_gives_per_field_term_contributions(idx: SearchIndex) -> None:
-    exp = idx.explain("motivational interviewing prison", "alcohol/B5/s7")
+    exp = idx.explain("motivational interviewing prison", "alcohol/B5/r2005-motivational-interviewing-work")
     assert isinstance(exp, Explanation) and exp.matched and exp.reason is None
     assert exp.score == idx.search("motivational interviewing prison", limit=1).hits[0].score
     assert [(t.field, t.term, t.frequency, t.weight) for t in exp.terms] == [
@@ -122,11 +135,11 @@ def test_explain_gives_per_field_term_contributions(idx: SearchIndex) -> None:
     ]
     assert exp.missing == ("prison",)
     assert exp.term_total == round(sum(t.contribution for t in exp.terms), 4)
-    excluded = idx.explain("motivational -interviewing", "alcohol/B5/s7")
+    excluded = idx.explain("motivational -interviewing", "alcohol/B5/r2005-motivational-interviewing-work")
     assert not excluded.matched and excluded.reason == "it contains an excluded word"
-    filtered = idx.explain("motivational type:G", "alcohol/B5/s7")
+    filtered = idx.explain("motivational type:G", "alcohol/B5/r2005-motivational-interviewing-work")
     assert not filtered.matched and filtered.score == 0.0
-    assert idx.explain("probation", "alcohol/B5/s7").reason == "it does not match the query's words"
+    assert idx.explain("probation", S7).reason == "it does not match the query's words"
 
 
 @pytest.mark.parametrize("query", ["domestic violence", "MI in the CJS", "peer mentors probation"])
@@ -168,7 +181,7 @@ cell     alcohol/B5 (4)
 
  3. [K 2008] Relationship with therapist seems more important for offenders than
     other clients
-    alcohol/B5  alcohol/B5/s1  score 2.35
+    alcohol/B5  alcohol/B5/k2008-relationship-therapist-seems  score 2.35
     At a Canadian substance use rehabilitation centre, seeing their therapist as
     understanding and involved was related to whether patients under criminal
     justice supervision/pressure completed treatment, and the relationship was
@@ -192,32 +205,35 @@ def test_cli_filter_options_match_query_syntax(run) -> None:
                     "--brief")
     by_query = run("search", "supervision type:K,R year:>=2005", "--brief")
     assert by_option.output == by_query.output == (
-        "alcohol/B5/s2    3.92  [K 2014] Client-centred supervision motivates UK offenders\n"
-        "alcohol/B5/s1    2.35  [K 2008] Relationship with therapist seems more important for "
-        "offenders than other clients\n"
+        "alcohol/B5/k2014-client-centred-supervision      3.92  [K 2014] Client-centred supervision "
+        "motivates UK offenders\n"
+        "alcohol/B5/k2008-relationship-therapist-seems    2.35  [K 2008] Relationship with therapist seems "
+        "more important for offenders than other clients\n"
     )
     both = run("search", "offenders", "--matrix", "alcohol", "--cell", "B5", "--year-to", "2002",
                "--brief")
     assert both.output == (
-        "alcohol/B5/s5    7.59  [R 2002] Supervising offenders is about the quality of the "
-        "relationship\n"
+        "alcohol/B5/r2002-supervising-offenders-quality    7.59  [R 2002] Supervising offenders is about "
+        "the quality of the relationship\n"
     )
 
 
 def test_cli_brief_is_one_line_per_hit(run) -> None:
     result = run("search", "supervision", "--brief", "--limit", "3", "--sort", "-year")
     assert result.output == """\
-alcohol/B5/s2    3.92  [K 2014] Client-centred supervision motivates UK offenders
-alcohol/B5/s1    2.35  [K 2008] Relationship with therapist seems more important for offenders than \
-other clients
-alcohol/B5/s8    7.06  [G 2005] Manual for research-based offender supervision
+alcohol/B5/k2014-client-centred-supervision      3.92  [K 2014] Client-centred supervision motivates UK \
+offenders
+alcohol/B5/k2008-relationship-therapist-seems    2.35  [K 2008] Relationship with therapist seems more \
+important for offenders than other clients
+alcohol/B5/g2005-manual-research-based           7.06  [G 2005] Manual for research-based offender \
+supervision
 """
 
 
 def test_cli_jsonl_is_one_hit_per_line(run) -> None:
     lines = run("search", "supervision", "--format", "jsonl", "--limit", "3").output.splitlines()
     assert [json.loads(line)["id"] for line in lines] == [
-        "alcohol/B5/s5", "alcohol/B5/s8", "alcohol/B5/p13"]
+        S5, S8, P13]
     assert json.loads(lines[0])["rank"] == 1
 
 
@@ -227,7 +243,7 @@ def test_cli_csv_has_the_json_hit_columns(run) -> None:
     assert output.splitlines()[0] == (
         "rank,score,id,kind,cell,title,section,study_type,year,organisation,role,links,snippet,text")
     assert [(r["rank"], r["id"], r["study_type"], r["year"]) for r in rows] == [
-        ("1", "alcohol/B5/s5", "R", "2002"), ("2", "alcohol/B5/s8", "G", "2005")]
+        ("1", S5, "R", "2002"), ("2", S8, "G", "2005")]
     assert rows[0]["links"] == (
         "Where should I start?; Are the practitioner's therapeutic skills really unimportant?")
 
@@ -237,7 +253,7 @@ def test_cli_ris_exports_studies_for_reference_managers(run) -> None:
     assert result.exit_code == 0
     assert result.stdout == """\
 TY  - GEN
-ID  - alcohol/B5/s2
+ID  - alcohol/B5/k2014-client-centred-supervision
 TI  - Client-centred supervision motivates UK offenders
 PY  - 2014
 PB  - [UK] Ministry of Justice
@@ -259,12 +275,12 @@ ER  - \n
 
 
 def test_cli_show_prints_related_documents(run) -> None:
-    result = run("show", "alcohol/B5/s1")
+    result = run("show", "alcohol/B5/k2008-relationship-therapist-seems")
     assert result.exit_code == 0
     assert result.output == """\
 Relationship with therapist seems more important for offenders than other
 clients
-alcohol/B5/s1  study, type K  (2008)  alcohol/B5
+alcohol/B5/k2008-relationship-therapist-seems  study, type K  (2008)  alcohol/B5
 
 At a Canadian substance use rehabilitation centre, seeing their therapist as
 understanding and involved was related to whether patients under criminal
@@ -275,47 +291,51 @@ substance.
 Discussed in: Are the practitioner's therapeutic skills really unimportant?
 
 Passages that discuss it:
-  alcohol/B5/p6  Research may be sparse, but what we do have supports…
-  alcohol/B5/p7  The glue of the supervision process is the manner of being…
-  alcohol/B5/p8  Therapists in the Canadian study described above were…
-  alcohol/B5/p9  The "deportment" she recommended was that systematised by…
-  alcohol/B5/p10  The starting point review put it this way: "agencies have…
+  alcohol/B5/are-the-practitioners-therapeutic/1  Research may be sparse, but…
+  alcohol/B5/are-the-practitioners-therapeutic/2  The glue of the supervision…
+  alcohol/B5/are-the-practitioners-therapeutic/3  Therapists in the Canadian…
+  alcohol/B5/are-the-practitioners-therapeutic/4  The "deportment" she…
+  alcohol/B5/are-the-practitioners-therapeutic/5  The starting point review…
 
 Other studies discussed there:
-  alcohol/B5/s5  [R 2002] Supervising offenders is about the quality of the relationship
-  alcohol/B5/s7  [R 2005] Can motivational interviewing work in criminal justice settings?
+  alcohol/B5/r2002-supervising-offenders-quality  [R 2002] Supervising offenders is about the quality \
+of the relationship
+  alcohol/B5/r2005-motivational-interviewing-work  [R 2005] Can motivational interviewing work in \
+criminal justice settings?
 """
-    data = json.loads(run("show", "alcohol/B5/p7", "--json").output)
-    assert data["id"] == "alcohol/B5/p7"
+    data = json.loads(run("show", "alcohol/B5/are-the-practitioners-therapeutic/2", "--json").output)
+    assert data["id"] == "alcohol/B5/are-the-practitioners-therapeutic/2"
     assert [s["id"] for s in data["related"]["studies"]] == [
-        "alcohol/B5/s1", "alcohol/B5/s5", "alcohol/B5/s7"]
+        S1, S5, S7]
     assert data["related"]["passages"] == []
 
 
 def test_cli_similar(run) -> None:
-    result = run("similar", "alcohol/B5/s7", "--kind", "study", "--limit", "2", "--brief")
+    result = run("similar", S7, "--kind", "study", "--limit", "2", "--brief")
     assert result.output == """\
-alcohol/B5/s2    3.36  [K 2014] Client-centred supervision motivates UK offenders
-alcohol/B5/s3    1.73  [K 2016] 'Not my job' perception and lack of confidence impede assessment of \
-domestic violence
+alcohol/B5/k2014-client-centred-supervision    3.36  [K 2014] Client-centred supervision motivates UK \
+offenders
+alcohol/B5/k2016-job-perception-lack           1.73  [K 2016] 'Not my job' perception and lack of \
+confidence impede assessment of domestic violence
 """
-    text = run("similar", "alcohol/B5/s7", "--limit", "1").output
+    text = run("similar", "alcohol/B5/r2005-motivational-interviewing-work", "--limit", "1").output
     assert text.splitlines()[:4] == [
-        "Documents like alcohol/B5/s7 (key terms: motiv, etho, punish, undermin, interview, arm, "
+        "Documents like alcohol/B5/r2005-motivational-interviewing-work (key terms: motiv, etho, punish, "
+        "undermin, interview, arm, "
         "twist, ask, contradict, effect, center, time)",
         "12 matching documents; showing 1.",
         "",
         " 1. Are the practitioner's therapeutic skills really unimportant?",
     ]
-    data = json.loads(run("similar", "alcohol/B5/s7", "--json", "--limit", "1").output)
-    assert (data["id"], data["total"], data["hits"][0]["id"]) == ("alcohol/B5/s7", 12, "alcohol/B5/p10")
+    data = json.loads(run("similar", S7, "--json", "--limit", "1").output)
+    assert (data["id"], data["total"], data["hits"][0]["id"]) == (S7, 12, P10)
 
 
 def test_cli_explain(run) -> None:
-    result = run("explain", "motivational interviewing prison", "alcohol/B5/s7")
+    result = run("explain", "motivational interviewing prison", S7)
     assert result.exit_code == 0
     assert result.output == """\
-alcohol/B5/s7 matches 'motivational interviewing prison' with score 16.70.
+alcohol/B5/r2005-motivational-interviewing-work matches 'motivational interviewing prison' with score 16.70.
 
   field        term       tf length weight   bm25f contribution
   title        interview   1      6   2.50    1.91         4.76
@@ -325,10 +345,11 @@ alcohol/B5/s7 matches 'motivational interviewing prison' with score 16.70.
 
 Not in the document: prison
 """
-    excluded = run("explain", "motivational -interviewing", "alcohol/B5/s7")
+    excluded = run("explain", "motivational -interviewing", "alcohol/B5/r2005-motivational-interviewing-work")
     assert excluded.output.splitlines()[0] == (
-        "alcohol/B5/s7 does not match 'motivational -interviewing': it contains an excluded word.")
-    data = json.loads(run("explain", "motivational interviewing", "alcohol/B5/s7", "--json").output)
+        "alcohol/B5/r2005-motivational-interviewing-work does not match 'motivational -interviewing': "
+        "it contains an excluded word.")
+    data = json.loads(run("explain", "motivational interviewing", S7, "--json").output)
     assert data["matched"] is True and data["terms"][0] == {
         "field": "title", "term": "interview", "frequency": 1, "field_length": 6, "weight": 2.5,
         "score": 1.9058, "contribution": 4.7645,
@@ -342,7 +363,8 @@ def test_cli_errors(run) -> None:
     missing = run("similar", "alcohol/B5/s99")
     assert (missing.exit_code, missing.stderr) == (
         1, "Error: no document with id 'alcohol/B5/s99'\n"
-           "Hint: ids look like alcohol/B5/s1 (studies) or alcohol/B5/p3 (passages)\n")
+           "Hint: ids look like alcohol/B5/k2008-relationship-therapist-seems or "
+           "alcohol/B5/where-should-i-start/1\n")
     clash = run("search", "supervision", "--json", "--format", "csv")
     assert clash.exit_code == 2
     assert clash.stderr.endswith("Error: --json is --format json; it cannot go with --format csv\n")
@@ -350,15 +372,15 @@ def test_cli_errors(run) -> None:
     assert run("search", "supervision", "--page", "0").exit_code == 2
 
 
-def test_colour_only_when_allowed(run) -> None:
+def test_colour_only_when_allowed(run, built_index: Path) -> None:
     args = ("search", "supervision", "--limit", "1")
     coloured = run(*args, color=True).output
     assert click.style("supervision", fg="yellow", bold=True) in coloured
     assert "\x1b[" not in run(*args, color=True, env={"NO_COLOR": "1"}).output
     assert "\x1b[" not in run(*args, "--no-color", color=True).output
     assert "\x1b[" not in run(*args).output  # not a terminal
-    plain = CliRunner().invoke(cli, ["--no-color", *args], env={"COLUMNS": "80", "NO_COLOR": None},
-                               color=True)
+    plain = CliRunner().invoke(cli, ["--no-color", *args, "--index", str(built_index)],
+                               env={"COLUMNS": "80", "NO_COLOR": None}, color=True)
     assert "\x1b[" not in plain.output
 
 

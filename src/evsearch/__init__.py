@@ -44,8 +44,7 @@ from .results import (
 if _typing.TYPE_CHECKING:
     from .config import default_corpus_dir, default_index_dir
     from .index import build_index, update_index
-    from .ingest import parse_cell_text, read_cell_file
-    from .ingest_html import parse_cell_html
+    from .ingest import parse_cell_html, parse_cell_text, read_cell_file
     from .search import SearchIndex, ensure_index, open_index
 
 #: Names loaded on first use, so that ``import evsearch`` and ``evsearch --help`` import
@@ -57,7 +56,7 @@ _LAZY: dict[str, str] = {
     "default_index_dir": "config",
     "ensure_index": "search",
     "open_index": "search",
-    "parse_cell_html": "ingest_html",
+    "parse_cell_html": "ingest",
     "parse_cell_text": "ingest",
     "read_cell_file": "ingest",
     "update_index": "index",

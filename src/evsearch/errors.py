@@ -22,7 +22,14 @@ from __future__ import annotations
 
 
 class EvsearchError(Exception):
-    """Base of every error evsearch raises on purpose."""
+    """Base of every error evsearch raises on purpose.
+
+    >>> err = QueryError("unknown study type 'X'", hint="study types are S, K, R, G")
+    >>> str(err), err.hint
+    ("unknown study type 'X'", 'study types are S, K, R, G')
+    >>> IndexBusyError("another run holds the index").hint  # each kind has a default hint
+    'wait for the other `evsearch index` to finish, or pass --wait SECONDS'
+    """
 
     default_hint = "run `evsearch --help` for usage"
 
@@ -97,4 +104,6 @@ class QueryError(EvsearchError):
 class DocumentNotFoundError(EvsearchError):
     """No document has that id."""
 
-    default_hint = "ids look like alcohol/B5/s1 (studies) or alcohol/B5/p3 (passages)"
+    default_hint = (
+        "ids look like alcohol/B5/k2008-relationship-therapist-seems or alcohol/B5/where-should-i-start/1"
+    )

@@ -16,7 +16,7 @@ class Hit:
 
     rank: int  # 1-based
     score: float
-    id: str  # "alcohol/B5/s1"
+    id: str  # "alcohol/B5/k2008-relationship-therapist-seems"
     kind: str  # "study" or "passage"
     cell: str  # "alcohol/B5"
     title: str  # a study's title; a passage's section heading
@@ -51,7 +51,13 @@ class SearchResult:
 
     @property
     def pages(self) -> int:
-        """How many pages of ``limit`` hits the matches fill."""
+        """How many pages of ``limit`` hits the matches fill.
+
+        >>> SearchResult("supervision", total=16, hits=(), limit=5).pages
+        4
+        >>> SearchResult("xylophone", total=0, hits=()).pages
+        0
+        """
         return -(-self.total // self.limit) if self.limit else 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -113,10 +119,12 @@ class IndexStats:
 
 @dataclass(frozen=True)
 class FileProblem:
-    """A corpus file that could not be ingested, and why."""
+    """A corpus file that could not be ingested, and why (or, with ``skipped=False``, a file
+    that was indexed with a note: its text and its path name different cells)."""
 
     path: str
     reason: str
+    skipped: bool = True
 
 
 @dataclass(frozen=True)

@@ -219,14 +219,14 @@ def _format(fmt: str, as_json: bool) -> str:
 def hit_filter_options(f: F) -> F:
     """The filters of ``search``: each may also be written in the query (``type:K`` ...)."""
     for decorator in reversed([
-        click.option("--kind", type=click.Choice(["study", "passage"], case_sensitive=False),
+        click.option("--kind", type=click.Choice(["study", "passage", "record"], case_sensitive=False),
                      help="Only studies or only passages (query: kind:study)."),
         click.option("--type", "study_types", multiple=True,
                      type=click.Choice(["S", "K", "R", "G"], case_sensitive=False),
                      help="Only studies of this type: S seminal, K key, R review, G guidance; "
                           "repeat for several (query: type:K or type:S,G)."),
         click.option("--cell", help="Only this cell, e.g. B5 or alcohol/B5 (query: cell:B5)."),
-        click.option("--matrix", type=click.Choice(["alcohol", "drug"], case_sensitive=False),
+        click.option("--matrix", type=click.Choice(["alcohol", "drug", "page"], case_sensitive=False),
                      help="Only this matrix (query: matrix:alcohol)."),
         click.option("--year-from", type=int, metavar="YEAR",
                      help="Only documents of this year or later (query: year:>=2005)."),
@@ -322,8 +322,8 @@ def show_cmd(doc_id: str, corpus_dir: Path | None, index_dir: Path | None, fmt: 
 
     \b
     Examples:
-      evsearch show alcohol/B5/s1
-      evsearch show alcohol/B5/p7 --json
+      evsearch show alcohol/B5/k2008-relationship-therapist-seems
+      evsearch show alcohol/B5/are-the-practitioners-therapeutic/2 --json
     """
     from ..search import open_index
 
@@ -346,7 +346,7 @@ def show_cmd(doc_id: str, corpus_dir: Path | None, index_dir: Path | None, fmt: 
 @index_options
 @click.option("-n", "--limit", default=10, show_default=True, type=click.IntRange(1, MAX_LIMIT),
               help="How many documents to show.")
-@click.option("--kind", type=click.Choice(["study", "passage"], case_sensitive=False),
+@click.option("--kind", type=click.Choice(["study", "passage", "record"], case_sensitive=False),
               help="Only studies or only passages.")
 @click.option("--brief", is_flag=True, help="One line per hit: id, score, type and year, title.")
 @format_options(FORMATS)
@@ -357,8 +357,8 @@ def similar_cmd(doc_id: str, corpus_dir: Path | None, index_dir: Path | None, li
 
     \b
     Examples:
-      evsearch similar alcohol/B5/s7
-      evsearch similar alcohol/B5/s7 --kind study --brief
+      evsearch similar alcohol/B5/r2005-motivational-interviewing-work
+      evsearch similar alcohol/B5/r2005-motivational-interviewing-work --kind study --brief
     """
     from ..search import open_index
 
@@ -391,7 +391,7 @@ def explain_cmd(query: str, doc_id: str, corpus_dir: Path | None, index_dir: Pat
 
     \b
     Example:
-      evsearch explain "motivational interviewing" alcohol/B5/s7
+      evsearch explain "motivational interviewing" alcohol/B5/r2005-motivational-interviewing-work
     """
     from ..search import open_index
 

@@ -43,7 +43,8 @@ def emit_json(data: Any) -> None:
 
 def print_report(report: Any, prefix: str = "") -> None:
     for problem in report.problems:
-        click.echo(f"{prefix}skipped {escape_controls(problem.path)}: {escape_controls(problem.reason)}",
+        verb = "skipped" if problem.skipped else "note on"
+        click.echo(f"{prefix}{verb} {escape_controls(problem.path)}: {escape_controls(problem.reason)}",
                    err=True)
     what = "rebuilt: " if report.rebuilt else ""
     click.echo(f"{prefix}{what}{report.summary()}; {plural(report.documents, 'document')} written "
@@ -266,26 +267,32 @@ def print_document(doc: Any, related: Any) -> None:
         year = doc.year or "n.d."
         echo_wrapped(f"{doc.id}  study, type {doc.study_type}  ({org}{year})  {doc.cell}", width)
     else:
-        echo_wrapped(f"{doc.id}  passage ({doc.role}) in section {clean(doc.section or '')!r}  {doc.cell}",
-                     width)
+        section = clean(doc.section or "")
+        echo_wrapped(f"{doc.id}  {doc.kind} ({doc.role}) in section {section!r}  {doc.cell}", width)
     click.echo()
     for line in wrap(clean(doc.text), width):
         click.echo(line)
     if doc.kind == "study" and doc.links:
         click.echo()
-        click.echo("Discussed in: " + "; ".join(clean(s) for s in doc.links))
+        echo_wrapped("Discussed in: " + "; ".join(clean(s) for s in doc.links), width)
     if related.passages:
         click.echo()
         click.echo(click.style("Passages that discuss it:", bold=True))
         for view in related.passages:
-            click.echo(f"  {view.id}  {excerpt(clean(view.text), width - len(view.id) - 4)}")
+            room = width - len(view.id) - 4
+            if room >= 20:
+                click.echo(f"  {view.id}  {excerpt(clean(view.text), room)}")
+            else:  # a long id: the excerpt goes under it
+                echo_wrapped(view.id, width, indent="  ")
+                click.echo("    " + excerpt(clean(view.text), width - 4))
     if related.studies:
         click.echo()
         label = "Other studies discussed there:" if doc.kind == "study" else "Studies discussed here:"
         click.echo(click.style(label, bold=True))
         for view in related.studies:
             tag = f"[{view.study_type} {view.year or 'n.d.'}]"
-            click.echo(fit(f"  {view.id}  {tag} {clean(view.title)}", width))
+            for i, line in enumerate(fold(f"{view.id}  {tag} {clean(view.title)}", width - 4)):
+                click.echo(("  " if i == 0 else "    ") + line)
 
 
 def print_similar(result: Any) -> None:

@@ -71,7 +71,7 @@ def document_fields(doc: Document, source: str) -> dict[str, Any]:
             fields["year"] = doc.year
     else:
         fields.update(
-            kind="passage",
+            kind=doc.kind,
             doc_title=doc.title,
             section=doc.section,
             text=doc.text,

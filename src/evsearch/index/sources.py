@@ -38,7 +38,7 @@ class SourceBatch:
             "sha256": self.sha256,
             "size": self.size,
             "mtime_ns": self.mtime_ns,
-            "cell": self.parsed.cell.key if self.parsed else None,
+            "cell": self.parsed.claim if self.parsed else None,  # the duplicate rule's key
             "documents": len(self.documents),
             "studies": studies,
             "shadowed_by": self.shadowed_by,
@@ -113,17 +113,19 @@ def ingest_corpus(
             problems.append(got)
         else:
             found.append(got)
+            notes = got.parsed.notes if got.parsed else ()
+            problems.extend(FileProblem(rel, note, skipped=False) for note in notes)
     winners: dict[str, SourceBatch] = {}
     ranks = {batch.source: _rank(corpus_dir, batch) for batch in found}
     for batch in found:
         assert batch.parsed is not None
-        key = batch.parsed.cell.key
+        key = batch.parsed.claim
         if key not in winners or ranks[batch.source] > ranks[winners[key].source]:
             winners[key] = batch
     batches: list[SourceBatch] = []
     for batch in found:
         assert batch.parsed is not None
-        key = batch.parsed.cell.key
+        key = batch.parsed.claim
         win = winners[key]
         if win is batch:
             batches.append(batch)

@@ -346,7 +346,8 @@ def _meta(
         "updated_at": now,
         "corpus_dir": corpus_dir,
         "files": dict(sorted(files.items())),
-        "cells": sorted({e["cell"] for e in files.values() if e.get("cell")}),
+        # a record's claim is "alcohol/B5#record": the cell is the part before "#"
+        "cells": sorted({e["cell"].partition("#")[0] for e in files.values() if e.get("cell")}),
         "studies": studies,
         "passages": documents - studies,
     }

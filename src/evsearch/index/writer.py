@@ -308,7 +308,8 @@ def _plan(corpus: Path, old: dict[str, Any], tracker: _Progress) -> _Plan:
             plan.problems.append(got)
             continue
         assert got.parsed is not None
-        key = got.parsed.cell.key
+        plan.problems.extend(FileProblem(rel, n, skipped=False) for n in got.parsed.notes)
+        key = got.parsed.claim
         holder = owner.get(key)
         if (holder is not None and holder != rel) or (entry and entry.get("shadowed_by")):
             plan.conflict = True  # two files hold one cell: the duplicate rule decides

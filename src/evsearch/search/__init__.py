@@ -211,7 +211,8 @@ class SearchIndex:
     ) -> SimilarResult:
         """Documents like ``doc_id`` (more-like-this): a search for its key terms, itself left out.
 
-        >>> [h.id for h in idx.similar("alcohol/B5/s7", limit=3).hits]  # doctest: +SKIP
+        >>> study = "alcohol/B5/r2005-motivational-interviewing-work"
+        >>> [h.id for h in idx.similar(study, limit=3).hits]  # doctest: +SKIP
         """
         check_limit(limit)
         check_page(page)
@@ -230,7 +231,8 @@ class SearchIndex:
         For a study: the passages of the sections that discuss it, and the other studies
         discussed in those sections. For a passage: the studies its section discusses.
 
-        >>> [p.id for p in idx.related("alcohol/B5/s1").passages]  # doctest: +SKIP
+        >>> study = "alcohol/B5/k2008-relationship-therapist-seems"
+        >>> [p.id for p in idx.related(study).passages]  # doctest: +SKIP
         """
         view = self.get(doc_id)
         with self._lock:
@@ -244,7 +246,8 @@ class SearchIndex:
         the field weight the query gives it; ``score`` is their sum, plus what synonym
         expansions, phrases and feedback terms of the query add.
 
-        >>> idx.explain("motivational interviewing", "alcohol/B5/s7").terms[0]  # doctest: +SKIP
+        >>> study = "alcohol/B5/r2005-motivational-interviewing-work"
+        >>> idx.explain("motivational interviewing", study).terms[0]  # doctest: +SKIP
         """
         with self._lock:
             searcher, scorer = self._view()

@@ -78,7 +78,10 @@ class ParsedQuery:
     filters: Filters
 
 
-_KINDS = {"study": "study", "studies": "study", "passage": "passage", "passages": "passage"}
+_KINDS = {
+    "study": "study", "studies": "study", "passage": "passage", "passages": "passage",
+    "record": "record", "records": "record",
+}
 _MATRICES = {"alcohol": "alcohol", "drug": "drug", "drugs": "drug", "page": "page", "pages": "page"}
 _FIELD_RE = re.compile(r"([A-Za-z_]+):")
 _YEAR_RANGE_RE = re.compile(r"^\s*(\d{1,5}|\*)?\s*(?:TO|to|-|\.\.)\s*(\d{1,5}|\*)?\s*$")
@@ -86,6 +89,11 @@ _CELL_RE = re.compile(r"^(?:(alcohol|drugs?)/)?([A-Ea-e][1-5])$", re.IGNORECASE)
 
 
 def normalise_type(value: str) -> str:
+    """A study type code, upper-cased; anything but S, K, R or G is a :class:`QueryError`.
+
+    >>> normalise_type(" k ")
+    'K'
+    """
     code = value.strip().upper()
     if code not in STUDY_TYPES:
         raise QueryError(
@@ -96,11 +104,16 @@ def normalise_type(value: str) -> str:
 
 
 def normalise_kind(value: str) -> str:
+    """``study`` or ``passage`` (plurals and any case accepted).
+
+    >>> normalise_kind("Studies"), normalise_kind("passage")
+    ('study', 'passage')
+    """
     try:
         return _KINDS[value.strip().lower()]
     except KeyError:
         raise QueryError(
-            f"unknown kind {value!r}", hint="kind is study or passage"
+            f"unknown kind {value!r}", hint="kind is study, passage or record"
         ) from None
 
 
@@ -115,7 +128,15 @@ def normalise_matrix(value: str) -> str:
 
 
 def normalise_cell(value: str) -> str:
-    """``B5`` -> ``b5``; ``alcohol/B5`` -> ``alcohol/b5`` (the cell field's terms)."""
+    """``B5`` -> ``b5``; ``alcohol/B5`` -> ``alcohol/b5`` (the cell field's terms).
+
+    >>> normalise_cell("B5"), normalise_cell("drugs/a1")
+    ('b5', 'drug/a1')
+    >>> normalise_cell("F9")
+    Traceback (most recent call last):
+    ...
+    evsearch.errors.QueryError: unknown cell 'F9'
+    """
     m = _CELL_RE.match(value.strip())
     if not m:
         raise QueryError(
@@ -127,7 +148,15 @@ def normalise_cell(value: str) -> str:
 
 
 def parse_year(value: str, written: str | None = None) -> int:
-    """``value`` as a year; errors quote the filter as ``written`` in the query."""
+    """A year between 1000 and 2999; errors quote the filter as ``written`` in the query.
+
+    >>> parse_year("2008")
+    2008
+    >>> parse_year("soon")
+    Traceback (most recent call last):
+    ...
+    evsearch.errors.QueryError: bad year 'soon'
+    """
     try:
         year = int(value)
     except ValueError:
@@ -187,6 +216,14 @@ def parse_query(text: str) -> ParsedQuery:
 
     >>> [c.text for c in parse_query('Can MI work in prisons?').clauses]
     ['Can', 'MI', 'work', 'in', 'prisons?']
+    >>> parsed = parse_query('+title:supervis* "formal power" -probation type:K,R year:>=2005')
+    >>> for c in parsed.clauses:
+    ...     print(c.occur, c.kind, c.field, repr(c.text))
+    must prefix title 'supervis'
+    should phrase None 'formal power'
+    must_not word None 'probation'
+    >>> sorted(parsed.filters.types), parsed.filters.year_from, parsed.filters.year_to
+    (['K', 'R'], 2005, None)
     """
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(

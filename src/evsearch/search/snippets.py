@@ -126,6 +126,12 @@ def _word_end(text: str, end: int) -> int:
 
 
 def leading_snippet(text: str, chars: int = SNIPPET_CHARS) -> str:
+    """The start of ``text``, cut at a space and HTML-escaped: the snippet of a hit with no match
+    to show.
+
+    >>> leading_snippet("Probation <officers> & their clients", chars=24)
+    'Probation &lt;officers&gt; &amp; …'
+    """
     if len(text) <= chars:
         return html.escape(text, quote=False)
     cut = text.rfind(" ", 0, chars)
