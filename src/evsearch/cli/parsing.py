@@ -30,8 +30,11 @@ class QueryCommand(click.Command):
         except click.UsageError as exc:
             dashed = [a for a in given if a.startswith("-") and a != "--" and not self._is_option(a)]
             if dashed and "--" not in given:
-                exc.message += (f"\nTo search for a word that starts with '-', put -- before the "
-                                f"query: evsearch {info_name} -- {shlex.quote(dashed[0])}")
+                raise click.UsageError(
+                    f"{exc.format_message()}\nTo search for a word that starts with '-', put -- "
+                    f"before the query: evsearch {info_name} -- {shlex.quote(dashed[0])}",
+                    ctx=exc.ctx,
+                ) from None
             raise
 
     def _is_option(self, arg: str) -> bool:

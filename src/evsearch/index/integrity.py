@@ -29,8 +29,11 @@ def is_cache(name: str) -> bool:
 
 
 def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _recorded_files(gen_path: Path) -> list[Path]:
@@ -76,10 +79,10 @@ def verify(gen_path: Path, meta: dict[str, Any], budget: int | None = None) -> V
         return Verification(recorded=False)
     out = Verification()
     # Nothing in a generation is ever a symlink: Whoosh would read and write through one.
-    with os.scandir(gen_path) as entries:
-        for entry in entries:
-            if entry.is_symlink():
-                (out.bad_caches if is_cache(entry.name) else out.damaged)[entry.name] = "it is a symlink"
+    with os.scandir(gen_path) as listing:
+        for found in listing:
+            if found.is_symlink():
+                (out.bad_caches if is_cache(found.name) else out.damaged)[found.name] = "it is a symlink"
     spent = 0
     entries = sorted(recorded.items(), key=lambda kv: (_size(kv[1]), kv[0]))
     for name, entry in entries:

@@ -101,12 +101,12 @@ def discover(corpus_dir: Path) -> Discovery:
                 continue
             if resolved.is_relative_to(root) and resolved.is_file():
                 found.append(path)
-    for exc in errors:
-        if exc.filename is None:
+    for err in errors:
+        if err.filename is None:
             continue
-        if Path(exc.filename) == corpus_dir:
+        if Path(err.filename) == corpus_dir:
             raise CorpusError(f"cannot read corpus directory {corpus_dir}", "check its permissions")
-        unreadable[rel(exc.filename)] = f"cannot read this folder ({exc.strerror or exc})"
+        unreadable[rel(err.filename)] = f"cannot read this folder ({err.strerror or err})"
     return Discovery(sorted(found), dict(sorted(unreadable.items())))
 
 
