@@ -211,10 +211,28 @@ def echo_wrapped(text: str, width: int, indent: str = "") -> None:
 
 
 def fold(text: str, width: int) -> list[str]:
-    """``text`` as it is when it fits in ``width``, else wrapped at spaces (see :func:`wrap`)."""
+    """``text`` as it is when it fits in ``width``, else wrapped: between the fields of a
+    header line (separated by two spaces) first, within a field only when it is itself too
+    long (see :func:`wrap`)."""
     if len(click.unstyle(text)) <= width:
         return [text]
-    return wrap(text, width) or [""]
+    lines: list[str] = []
+    line = ""
+    for field in text.split("  "):
+        if not field.strip():
+            continue
+        joined = f"{line}  {field}" if line else field
+        if len(click.unstyle(joined)) <= width:
+            line = joined
+            continue
+        if line:
+            lines.append(line)
+        parts = wrap(field, width) or [""]
+        lines.extend(parts[:-1])
+        line = parts[-1]
+    if line:
+        lines.append(line)
+    return lines
 
 
 def bold_words(text: str) -> str:
