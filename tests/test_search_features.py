@@ -298,10 +298,10 @@ Passages that discuss it:
   alcohol/B5/are-the-practitioners-therapeutic/5  The starting point review…
 
 Other studies discussed there:
-  alcohol/B5/r2002-supervising-offenders-quality  [R 2002] Supervising offenders is about the quality \
-of the relationship
-  alcohol/B5/r2005-motivational-interviewing-work  [R 2005] Can motivational interviewing work in \
-criminal justice settings?
+  alcohol/B5/r2002-supervising-offenders-quality
+    [R 2002] Supervising offenders is about the quality of the relationship
+  alcohol/B5/r2005-motivational-interviewing-work
+    [R 2005] Can motivational interviewing work in criminal justice settings?
 """
     data = json.loads(run("show", "alcohol/B5/are-the-practitioners-therapeutic/2", "--json").output)
     assert data["id"] == "alcohol/B5/are-the-practitioners-therapeutic/2"
@@ -387,7 +387,8 @@ def test_colour_only_when_allowed(run, built_index: Path) -> None:
 def test_text_wraps_to_the_terminal_width(run) -> None:
     narrow = run("search", "supervision", "--limit", "1", env={"COLUMNS": "40"}).output
     snippet_lines = [line for line in narrow.splitlines() if line.startswith("    ")][1:]
-    assert snippet_lines and all(len(line) <= 40 for line in snippet_lines)
+    # every line fits, but for a single word (an id) longer than the width
+    assert snippet_lines and all(len(line) <= 40 or " " not in line.strip() for line in snippet_lines)
 
 
 def test_every_command_has_help_with_an_example() -> None:
