@@ -591,3 +591,26 @@ def test_ctrl_c_during_a_multiprocess_build_is_one_line(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert invoke("index", "--wait", "0", *dirs(corpus, index)).exit_code == 0
+
+
+def test_busy_message_says_when_the_recorded_holder_is_dead(tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    build_index(corpus=CORPUS, index=index)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    record = {"pid": int(dead), "host": __import__("socket").gethostname(), "started": "then"}
+    (index / "write.lock").write_text(json.dumps(record), encoding="utf-8")
+    # a descendant of the dead run still holding the lock (as Whoosh's workers did)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR); "
+         "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.read()",
+         str(index / "write.lock")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        line = one_error_line(invoke("index", "--wait", "0", *dirs(CORPUS, index)))
+        assert f"pid {dead} is no longer running" in line, line
+    finally:
+        assert holder.stdin is not None and holder.stdout is not None
+        holder.stdin.close()
+        holder.wait()
+        holder.stdout.close()

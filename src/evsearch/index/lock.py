@@ -249,6 +249,13 @@ class WriteLock:
         if holder:
             pid, host, started = (holder.get(k, "?") for k in ("pid", "host", "started"))
             who = f" (pid {pid} on {host} since {started})"
+            try:
+                dead = self._is_stale(holder)
+            except (TypeError, ValueError):
+                dead = False
+            if dead:  # a process the dead holder started keeps the lock's descriptor open
+                who += (f"; pid {pid} is no longer running, but a process it started still holds "
+                        f"{self.path.name} open (see `fuser {self.path}`)")
         return f"another indexing run holds the index at {self.index_dir}{who}"
 
     # -- releasing ----------------------------------------------------------------------------
