@@ -614,3 +614,33 @@ def test_busy_message_says_when_the_recorded_holder_is_dead(tmp_path: Path) -> N
         holder.stdin.close()
         holder.wait()
         holder.stdout.close()
+
+
+def test_damage_beyond_the_open_time_check_is_named_when_whoosh_trips_on_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import evsearch.index.store as store
+
+    monkeypatch.setattr(store, "VERIFY_AT_OPEN_BYTES", 0)  # as for files past the budget
+    pristine = tmp_path / "pristine"
+    build_index(corpus=CORPUS, index=pristine)
+    baseline = _ranking(CORPUS, pristine)
+    named = 0
+    for where in (0.1, 0.3, 0.5, 0.7, 0.9):
+        index = tmp_path / f"case{where}"
+        shutil.copytree(pristine, index)
+        path = next(_gen(index).glob("*._stored.col"))
+        _damage_at(path, where)
+        result = invoke("search", "offenders supervision", "--json", "--limit", "50", *dirs(CORPUS, index))
+        if result.exit_code == 0:
+            assert [(h["id"], h["score"]) for h in json.loads(result.stdout)["hits"]] == baseline
+        else:
+            assert path.name in one_error_line(result)
+            named += 1
+    assert named
+
+
+def _damage_at(path: Path, where: float) -> None:
+    data = bytearray(path.read_bytes())
+    data[int(len(data) * where)] ^= 0x5A
+    path.write_bytes(bytes(data))

@@ -13,6 +13,7 @@ below is a thin facade over them: it owns the open index and its lock.
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -23,9 +24,10 @@ from whoosh import query as wq
 from .._sanitize import scrub_surrogates
 from .._whoosh.backend import WhooshBackend
 from ..config import BM25_B, BM25_K1, FIELD_B, SORTS, check_limit, check_page, resolve_dirs
-from ..errors import DocumentNotFoundError, QueryError
+from ..errors import DocumentNotFoundError, EvsearchError, QueryError
 from ..index import index_is_stale, open_searcher, update_index
-from ..index.store import Generation, live_name
+from ..index.integrity import verify
+from ..index.store import Generation, close_leaked_files, damaged, live_name
 from ..results import (
     DocumentView,
     Explanation,
@@ -270,6 +272,33 @@ class SearchIndex:
             evsearch_version=str(meta.get("evsearch_version", "")),
             built_at=str(meta.get("built_at", "")),
         )
+
+
+def _diagnosing(method: Any) -> Any:
+    """``method`` of :class:`SearchIndex`, turning an error Whoosh raises on a damaged file
+    (beyond what opening verified: large files are checked by size only) into the one-line
+    error naming that file, found by verifying every file of the open commit."""
+
+    @functools.wraps(method)
+    def wrapper(self: SearchIndex, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except EvsearchError:
+            raise
+        except Exception as exc:
+            gen = self._gen
+            found = verify(gen.path, gen.meta) if gen is not None else None
+            if found is None or not found.damaged:
+                raise
+            close_leaked_files(exc)
+            name, why = next(iter(found.damaged.items()))
+            raise damaged(gen.path / name, why) from None  # type: ignore[union-attr]
+
+    return wrapper
+
+
+for _name in ("search", "get", "documents", "similar", "related", "explain", "stats"):
+    setattr(SearchIndex, _name, _diagnosing(getattr(SearchIndex, _name)))
 
 
 def _run(
