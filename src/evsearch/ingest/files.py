@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evsearch.errors import CorpusError, IngestError
-from evsearch.ingest.identity import MATRIX_NAMES
 
 #: File suffixes that may hold a cell page.
 CELL_SUFFIXES: tuple[str, ...] = (".txt", ".htm", ".html", ".pdf")
@@ -146,6 +145,8 @@ def page_name(path: Path, root: Path | None) -> str:
 def guess_from_path(path: Path, root: Path | None) -> tuple[str | None, str | None]:
     """``(matrix, code)`` from ``alcohol/B5.txt``, ``Matrix/Drugs/E1.htm``, ``alcohol-B5.txt`` or
     ``alcohol-B5/copy.txt``."""
+    from evsearch.ingest.identity import MATRIX_NAMES  # the grammar: only when reading
+
     parts = path.parts
     if root is not None:
         try:
