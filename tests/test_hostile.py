@@ -361,7 +361,8 @@ def test_hostile_queries_are_answered_by_the_cli(hostile_index: Path, query: str
 
 @pytest.mark.parametrize(("query", "message"), [
     ("x" * 10_000, f"Error: the query is 10,000 characters long; the limit is {MAX_QUERY_CHARS:,}"),
-    (" ".join(["w"] * 1000), f"Error: the query has 1000 terms; the limit is {MAX_CLAUSES}"),
+    (" ".join(["+w"] * 600), "Error: the query has 600 phrases, prefixes, fielded or required words; "
+     f"the limit is {MAX_CLAUSES}"),
     ("year:99999", "Error: year:99999 is out of range"),
     ("type:\udcff", "Error: unknown study type '\ufffd'"),
 ])
@@ -372,6 +373,13 @@ def test_refused_queries_are_one_error_line_and_a_hint(hostile_index: Path, quer
     assert (code, out, len(lines)) == (1, "", 2)
     assert lines[0] == message
     assert lines[1].startswith("Hint: ")
+
+
+def test_a_flood_of_plain_words_is_answered_not_refused(hostile_index: Path) -> None:
+    # a pasted paragraph is a question: its most informative words are searched
+    code, out, err = run("search", "--index", str(hostile_index), "--json", "--", " ".join(["w"] * 1000))
+    assert (code, err) == (0, "")
+    assert json.loads(out)["query"].startswith("w w")
 
 
 def test_a_query_may_start_with_a_minus_after_double_dash(hostile_index: Path) -> None:

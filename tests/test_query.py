@@ -368,9 +368,11 @@ def test_a_question_typed_in_full_is_its_words() -> None:
 
 
 def test_the_parser_enforces_the_documented_limits() -> None:
-    assert len(parse_query(" ".join(["w"] * MAX_CLAUSES)).clauses) == MAX_CLAUSES
+    assert len(parse_query(" ".join(["+w"] * MAX_CLAUSES)).clauses) == MAX_CLAUSES
     with pytest.raises(QueryError, match=f"the limit is {MAX_CLAUSES}$"):
-        parse_query(" ".join(["w"] * (MAX_CLAUSES + 1)))
+        parse_query(" ".join(["+w"] * (MAX_CLAUSES + 1)))
+    # plain words are never refused: a pasted paragraph is searched by its most informative ones
+    assert len(parse_query(" ".join(["w"] * (MAX_CLAUSES * 3))).clauses) == MAX_CLAUSES * 3
     with pytest.raises(QueryError, match=f"the limit is {MAX_QUERY_CHARS:,}$"):
         parse_query("x" * (MAX_QUERY_CHARS + 1))
     assert parse_query("type:K " * 200 + "x").clauses == [Clause("x", "word")]  # filters are not terms

@@ -39,6 +39,8 @@ TEXT_FIELD_NAMES = {
 FILTER_FIELD_NAMES = {"type", "kind", "cell", "matrix", "year"}
 
 MAX_QUERY_CHARS = 2_000
+#: At most this many phrases, prefixes, fielded, required and excluded words per query; and
+#: at most this many distinct plain words are searched (the most informative ones).
 MAX_CLAUSES = 64
 MIN_PREFIX_CHARS = 2
 YEAR_MIN, YEAR_MAX = 1000, 2999
@@ -234,6 +236,9 @@ def parse_query(text: str) -> ParsedQuery:
     filters = Filters()
     i, n = 0, len(text)
     pending_occur: str | None = None
+    # AND, OR and NOT are operators only in a query that has lower-case letters too: in a
+    # query typed (or pasted) in capitals they are words like the others
+    operators = any(c.islower() for c in text)
     while i < n:
         ch = text[i]
         if ch.isspace():
@@ -272,7 +277,7 @@ def parse_query(text: str) -> ParsedQuery:
             if value.strip():
                 _apply_filter(fieldname, value, filters)
             continue
-        if fieldname is None and not quoted and value in ("AND", "OR", "NOT"):
+        if operators and fieldname is None and not quoted and value in ("AND", "OR", "NOT"):
             if value == "NOT":
                 pending_occur = "must_not"
             elif value == "AND":
@@ -292,9 +297,13 @@ def parse_query(text: str) -> ParsedQuery:
             clauses.append(Clause(value.rstrip("*"), "prefix", field_, occur))
         else:
             clauses.append(Clause(value, "word", field_, occur))
-    if len(clauses) > MAX_CLAUSES:
+    # plain words are never refused (a pasted paragraph is searched by its most informative
+    # words); phrases, prefixes, fields, + and - each cost a search of their own
+    special = sum(1 for c in clauses if not (c.kind == "word" and c.occur == "should" and c.field is None))
+    if special > MAX_CLAUSES:
         raise QueryError(
-            f"the query has {len(clauses)} terms; the limit is {MAX_CLAUSES}",
+            f"the query has {special} phrases, prefixes, fielded or required words; "
+            f"the limit is {MAX_CLAUSES}",
             hint="search for fewer, more specific words",
         )
     return ParsedQuery(clauses, filters)
