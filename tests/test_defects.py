@@ -373,6 +373,8 @@ def test_disk_full_is_reported_cleaned_up_and_the_last_commit_searched(
     result = invoke("search", "supervision", "--json", *dirs(corpus, index))
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["total"] > 0
+    assert "note: searching the last update of the index" in result.stderr
+    assert "no space left on device" in result.stderr
     assert _files(index) == before
 
 

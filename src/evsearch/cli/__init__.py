@@ -298,6 +298,9 @@ def search_cmd(
     corpus, index = _dirs(corpus_dir, index_dir)
     say_if_new(index, corpus)
     with ensure_index(index=index, corpus=corpus) as idx:
+        if idx.update_skipped:
+            click.echo(f"note: searching the last update of the index; it could not be brought "
+                       f"up to date: {escape_controls(idx.update_skipped)}", err=True)
         result = idx.search(
             query, limit=limit, page=page, sort=sort, facets=facets, kind=kind,
             study_type=",".join(study_types) or None, cell=cell, matrix=matrix,

@@ -71,6 +71,9 @@ class SearchIndex:
         self._ix: Any = None
         self._searcher: Any = None
         self._scorer: ArrayScorer | None = None
+        #: Why :func:`ensure_index` could not bring the index up to date (it then searches
+        #: the last commit), or None.
+        self.update_skipped: str | None = None
         self._open()
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -374,13 +377,16 @@ def ensure_index(
     from ..errors import EvsearchError, IndexMissingError
 
     corpus_dir, target = resolve_dirs(corpus, index)
+    skipped = None
     if update and index_is_stale(corpus=corpus_dir, index=target):
         try:
             update_index(corpus=corpus_dir, index=target, wait=0)
-        except EvsearchError:  # busy or not writable: search what is committed
-            pass
+        except EvsearchError as exc:  # busy, not writable, disk full: search what is committed
+            skipped = exc.message
     try:
-        return SearchIndex(target)
+        opened = SearchIndex(target)
+        opened.update_skipped = skipped
+        return opened
     except IndexMissingError:
         update_index(corpus=corpus_dir, index=target)
         return SearchIndex(target)
