@@ -44,8 +44,14 @@ FACET_FIELDS: dict[str, tuple[str, bool]] = {
     "matrix": ("matrix", False),
     "cell": ("cell_key", False),
 }
-#: Study type codes and their names (the ``meta`` field, RIS keywords).
+#: Study type codes and their names (the ``meta`` field).
 STUDY_TYPE_NAMES: dict[str, str] = {"S": "seminal", "K": "key", "R": "review", "G": "guidance"}
+#: Study type codes as a reader is shown them (RIS and BibTeX keywords, the web pages).
+STUDY_TYPE_LABELS: dict[str, str] = {
+    "S": "seminal study", "K": "key study", "R": "review", "G": "guidance",
+}
+#: The kinds of document (``kind:``, ``--kind``).
+KINDS: tuple[str, ...] = ("study", "passage", "record")
 
 # --- ranking -----------------------------------------------------------------------------------
 
@@ -90,6 +96,8 @@ PRF_FIELDS: tuple[str, ...] = ("text",)
 
 # --- limits ------------------------------------------------------------------------------------
 
+#: Hits per page unless told otherwise (CLI ``--limit``, the web's ``limit``), and at most.
+DEFAULT_LIMIT = 10
 MAX_LIMIT = 1000
 #: Index terms one prefix (``supervis*``) may expand to, per field.
 MAX_PREFIX_TERMS = 256

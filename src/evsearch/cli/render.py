@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from .._sanitize import clean_terminal, scrub_surrogates
+from ..config import STUDY_TYPE_LABELS
 
 
 def clean(text: str) -> str:
@@ -72,7 +73,6 @@ class progress_display:  # noqa: N801 (used as a context manager, like a functio
 
 
 FORMATS = ("text", "json", "jsonl", "csv", "ris")
-_RIS_TYPES = {"S": "seminal study", "K": "key study", "R": "review", "G": "guidance"}
 _HIT_COLUMNS = ("rank", "score", "id", "kind", "cell", "title", "section", "study_type", "year",
                 "organisation", "role", "links", "snippet", "text")
 
@@ -137,7 +137,7 @@ def ris(hit: Any) -> str:
     lines.append(("AB", clean(hit.text)))
     lines.append(("KW", hit.cell))
     for code in (hit.study_type or "").split():
-        lines.append(("KW", _RIS_TYPES.get(code, code)))
+        lines.append(("KW", STUDY_TYPE_LABELS.get(code, code)))
     lines.append(("N1", f"Treatment Matrix cell {hit.cell}, type {hit.study_type}"))
     lines.append(("DB", "Drug and Alcohol Findings Treatment Matrices"))
     lines.append(("ER", ""))

@@ -36,6 +36,7 @@ from .. import (
     open_index,
 )
 from .._sanitize import scrub_surrogates
+from ..config import MAX_LIMIT, STUDY_TYPE_LABELS
 from . import export, render
 from .params import API_EXTRA, KNOWN, SearchParams
 
@@ -46,7 +47,7 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
 #: How often (seconds) pages re-check whether the corpus changed since the index was built.
 STALE_CHECK_SECONDS = 5.0
 #: How many hits an export holds at most (the library's largest page).
-EXPORT_LIMIT = 1000
+EXPORT_LIMIT = MAX_LIMIT
 SIMILAR_SHOWN = 5
 SECTION_SHOWN = 7
 
@@ -105,7 +106,7 @@ class WebState:
         self.env.globals.update(
             doc_path=render.doc_path, version=__version__, role_names=render.ROLE_NAMES,
             kind_plurals=render.KIND_PLURALS, kind_label=render.kind_label,
-            type_label=render.STUDY_TYPE_NAMES, cell_linkable=render.cell_linkable,
+            type_label=STUDY_TYPE_LABELS, cell_linkable=render.cell_linkable,
         )
         self._stale_lock = threading.Lock()
         self._stale_at = -1e9

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 
 from .._sanitize import scrub_surrogates
 from ..cli.render import render_csv, render_ris
+from ..config import STUDY_TYPE_LABELS
 from ..results import Hit, SearchResult
 from .render import clean
 
@@ -24,7 +25,6 @@ FORMATS: dict[str, tuple[str, str]] = {
 
 _BIBTEX_SPECIAL = re.compile(r"([\\{}$&%#_^~])")
 _BIBTEX_REPLACE = {"\\": r"\textbackslash{}", "^": r"\^{}", "~": r"\~{}"}
-_BIBTEX_TYPES = {"S": "seminal study", "K": "key study", "R": "review", "G": "guidance"}
 
 
 def _bib(text: str) -> str:
@@ -41,7 +41,7 @@ def bibtex_record(hit: Hit, key: str) -> str:
     if hit.organisation:
         fields.append(("publisher", _bib(hit.organisation)))
     fields.append(("abstract", _bib(hit.text)))
-    kinds = [_BIBTEX_TYPES.get(t, t) for t in (hit.study_type or "").split()]
+    kinds = [STUDY_TYPE_LABELS.get(t, t) for t in (hit.study_type or "").split()]
     fields.append(("keywords", _bib(", ".join([hit.cell, *kinds]))))
     fields.append(("note", _bib(f"Treatment Matrix cell {hit.cell}, type {hit.study_type}")))
     body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)
