@@ -25,11 +25,16 @@ def clean(text: str) -> str:
     return clean_terminal(text)
 
 
+def json_text(data: Any) -> str:
+    """``data`` as the ``--json`` output writes it: indented, lone surrogates as U+FFFD (so it
+    always encodes as UTF-8)."""
+    return scrub_surrogates(json.dumps(data, ensure_ascii=False, indent=2))
+
+
 def emit_json(data: Any) -> None:
     """JSON as UTF-8 bytes whatever the locale; lone surrogates become U+FFFD, so the output
     is always valid."""
-    text = scrub_surrogates(json.dumps(data, ensure_ascii=False, indent=2))
-    click.echo(text.encode("utf-8"))
+    click.echo(json_text(data).encode("utf-8"))
 
 
 def print_report(report: Any, prefix: str = "") -> None:

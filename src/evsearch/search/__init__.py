@@ -22,8 +22,17 @@ from whoosh import query as wq
 
 from .._sanitize import scrub_surrogates
 from .._whoosh.backend import WhooshBackend
-from ..config import BM25_B, BM25_K1, FIELD_B, SORTS, check_limit, check_page, resolve_dirs
-from ..errors import DocumentNotFoundError, QueryError
+from ..config import (
+    BM25_B,
+    BM25_K1,
+    DEFAULT_LIMIT,
+    FIELD_B,
+    SORTS,
+    check_limit,
+    check_page,
+    resolve_dirs,
+)
+from ..errors import DocumentNotFoundError, EvsearchError, IndexMissingError, QueryError
 from ..index import index_is_stale, open_searcher, update_index
 from ..index.store import Generation
 from ..results import (
@@ -66,16 +75,15 @@ class SearchIndex:
         self.index_dir = Path(index)
         self._lock = threading.RLock()
         self._gen: Generation | None = None
-        self._ix: Any = None
         self._searcher: Any = None
         self._scorer: ArrayScorer | None = None
         self._open()
 
     # -- lifecycle ----------------------------------------------------------------------------
     def _open(self) -> None:
-        gen, ix, searcher = open_searcher(self.index_dir, weighting())
+        gen, _, searcher = open_searcher(self.index_dir, weighting())
         old = self._searcher
-        self._gen, self._ix, self._searcher = gen, ix, searcher
+        self._gen, self._searcher = gen, searcher
         self._scorer = ArrayScorer(
             WhooshBackend(searcher, folder=gen.path), k1=BM25_K1, b=BM25_B, field_b=FIELD_B
         )
@@ -102,7 +110,6 @@ class SearchIndex:
             if self._searcher is not None:
                 self._searcher.close()
             self._searcher = None
-            self._ix = None
             self._scorer = None
 
     def _view(self) -> tuple[Any, ArrayScorer]:
@@ -122,7 +129,7 @@ class SearchIndex:
         self,
         query: str,
         *,
-        limit: int = 10,
+        limit: int = DEFAULT_LIMIT,
         page: int = 1,
         sort: str = "relevance",
         facets: bool = False,
@@ -217,7 +224,7 @@ class SearchIndex:
         doc_id: str | None = None,
         *,
         text: str | None = None,
-        limit: int = 10,
+        limit: int = DEFAULT_LIMIT,
         page: int = 1,
         kind: str | None = None,
     ) -> SimilarResult:
@@ -319,19 +326,17 @@ def _run(
 ) -> SearchResult:
     q, mask = build_query(searcher, clauses)
     fq = build_filter(filters)
+    nothing = SearchResult(
+        query, 0, (), page=opts.page, limit=opts.limit, sort=opts.sort,
+        facets=Facets() if opts.facets else None,
+    )
     if q is None:
         if fq is None:
-            return SearchResult(
-                query, 0, (), page=opts.page, limit=opts.limit, sort=opts.sort,
-                facets=Facets() if opts.facets else None,
-            )
+            return nothing
         q = wq.Every()
     if fq is not None and not fq.matcher(searcher).is_active():
         # whoosh3 treats a filter that matches nothing as no filter at all
-        return SearchResult(
-            query, 0, (), page=opts.page, limit=opts.limit, sort=opts.sort,
-            facets=Facets() if opts.facets else None,
-        )
+        return nothing
     if opts.sort == "relevance" and not isinstance(q, wq.Every):
         q = with_feedback(searcher, scorer, q, clauses, fq, mask)
     total, hits, facets = ranked_page(searcher, scorer, q, fq, mask, opts)
@@ -360,8 +365,6 @@ def ensure_index(
     corpus changed. If that update cannot run (another process is indexing, a read-only index
     directory), the last commit is searched.
     """
-    from ..errors import EvsearchError, IndexMissingError
-
     corpus_dir, target = resolve_dirs(corpus, index)
     if update and index_is_stale(corpus=corpus_dir, index=target):
         try:

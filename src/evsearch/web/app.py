@@ -8,7 +8,6 @@ one-line message, an unknown document or path a 404.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -36,6 +35,7 @@ from .. import (
     open_index,
 )
 from .._sanitize import scrub_surrogates
+from ..cli.render import json_text
 from ..config import MAX_LIMIT, STUDY_TYPE_LABELS
 from . import export, render
 from .params import API_EXTRA, KNOWN, SearchParams
@@ -148,8 +148,7 @@ def _params(request: Request, allowed: frozenset[str] = KNOWN) -> SearchParams:
 
 
 def _json(data: Any, status: int = 200) -> Response:
-    body = scrub_surrogates(json.dumps(data, ensure_ascii=False, indent=2))
-    return Response(body.encode("utf-8"), status_code=status, media_type="application/json")
+    return Response(json_text(data).encode("utf-8"), status_code=status, media_type="application/json")
 
 
 # --- pages -----------------------------------------------------------------------------------------

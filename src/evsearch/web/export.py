@@ -5,12 +5,10 @@ RIS and BibTeX hold studies only (a passage is not a reference); CSV and JSON ho
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Sequence
 
-from .._sanitize import scrub_surrogates
-from ..cli.render import render_csv, render_ris
+from ..cli.render import json_text, render_csv, render_ris
 from ..config import STUDY_TYPE_LABELS
 from ..results import Hit, SearchResult
 from .render import clean
@@ -66,7 +64,7 @@ def render_bibtex(hits: Sequence[Hit]) -> str:
 
 def render_json(result: SearchResult) -> str:
     """The CLI's ``--json`` output, always valid UTF-8."""
-    return scrub_surrogates(json.dumps(result.to_dict(), ensure_ascii=False, indent=2)) + "\n"
+    return json_text(result.to_dict()) + "\n"
 
 
 RENDERERS: dict[str, Callable[[SearchResult], str]] = {
