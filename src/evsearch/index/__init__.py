@@ -55,10 +55,10 @@ from .writer import (
 )
 
 __all__ = [
-    "SCHEMA_VERSION",
     "Generation",
     "IndexProgress",
     "ProgressCallback",
+    "SCHEMA_VERSION",
     "SourceBatch",
     "build_index",
     "current_generation",

@@ -106,7 +106,7 @@ def normalise_type(value: str) -> str:
 
 
 def normalise_kind(value: str) -> str:
-    """``study`` or ``passage`` (plurals and any case accepted).
+    """``study``, ``passage`` or ``record`` (plurals and any case accepted).
 
     >>> normalise_kind("Studies"), normalise_kind("passage")
     ('study', 'passage')
