@@ -336,11 +336,7 @@ def show_cmd(doc_id: str, corpus_dir: Path | None, index_dir: Path | None, fmt: 
         doc = idx.get(doc_id)
         related = idx.related(doc_id)
     if fmt == "json":
-        data = doc.to_dict()
-        rel = related.to_dict()
-        del rel["id"]
-        data["related"] = rel
-        emit_json(data)
+        emit_json(render.document_json(doc, related))
         return
     render.print_document(doc, related)
 

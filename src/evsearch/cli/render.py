@@ -31,6 +31,16 @@ def json_text(data: Any) -> str:
     return scrub_surrogates(json.dumps(data, ensure_ascii=False, indent=2))
 
 
+def document_json(doc: Any, related: Any) -> dict[str, Any]:
+    """``show ID --json``: the document's keys, and under ``related`` the documents its
+    commentary links to it (a :class:`~evsearch.Related` without its repeated ``id``)."""
+    data: dict[str, Any] = doc.to_dict()
+    rel = related.to_dict()
+    del rel["id"]
+    data["related"] = rel
+    return data
+
+
 def emit_json(data: Any) -> None:
     """JSON as UTF-8 bytes whatever the locale; lone surrogates become U+FFFD, so the output
     is always valid."""

@@ -35,7 +35,7 @@ from .. import (
     open_index,
 )
 from .._sanitize import scrub_surrogates
-from ..cli.render import json_text
+from ..cli.render import document_json, json_text
 from ..config import MAX_LIMIT, STUDY_TYPE_LABELS
 from . import export, render
 from .params import API_EXTRA, KNOWN, SearchParams
@@ -236,10 +236,7 @@ def api_document(request: Request) -> Response:
     web = _state(request)
     _params(request, frozenset())
     doc = web.index.get(request.path_params["doc_id"])
-    data = doc.to_dict()
-    related = web.index.related(doc.id).to_dict()
-    del related["id"]
-    data["related"] = related
+    data = document_json(doc, web.index.related(doc.id))
     data["url"] = render.doc_path(doc.id)
     return _json(data)
 
