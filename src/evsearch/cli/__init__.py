@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from .._version import __version__
-from ..config import DEFAULT_LIMIT, KINDS, MAX_LIMIT, SORTS, resolve_dirs
+from ..config import DEFAULT_LIMIT, DEFAULT_WAIT, KINDS, MAX_LIMIT, SORTS, resolve_dirs
 from ..errors import CorpusError, EvsearchError
 from ..model import STUDY_TYPES
 from . import render
@@ -120,7 +120,7 @@ def cli(ctx: click.Context, no_color: bool) -> None:
 @cli.command("index")
 @index_options
 @click.option("--rebuild", is_flag=True, help="Rebuild the index from scratch (a new generation).")
-@click.option("--wait", "wait", default=5.0, show_default=True, type=click.FloatRange(0),
+@click.option("--wait", "wait", default=DEFAULT_WAIT, show_default=True, type=click.FloatRange(0),
               metavar="SECONDS", help="How long to wait for another indexing run to finish.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @handle_errors
