@@ -6,9 +6,10 @@
 ...     [hit.title for hit in result.hits]
 
 Modules: ``query`` (the query language -> clauses), ``plan`` (clauses -> what the engine
-runs), ``scorer`` and ``rank`` (scoring, paging, sorting, facets), ``extras`` (similar,
-related, explain, suggest), ``snippets``, and ``backend`` (the engine seam). ``SearchIndex``
-below is a thin facade over them: it owns the open index and its lock.
+runs), ``bm25f``, ``scorer`` and ``rank`` (scoring, paging, sorting, facets), ``extras``
+(similar, related, explain, suggest), ``corrections`` (the English word list), ``snippets``,
+and ``backend`` (the engine seam). ``SearchIndex`` below is a thin facade over them: it owns
+the open index and its lock.
 """
 
 from __future__ import annotations
