@@ -167,15 +167,9 @@ class SearchIndex:
         if sort not in SORTS:
             raise QueryError(f"unknown sort {sort!r}", hint="sort by " + ", ".join(SORTS))
         parsed = parse_query(query)
-        filters = parsed.filters
-        if kind:
-            filters.kinds.add(normalise_kind(kind))
-        if study_type:
-            filters.types.update(normalise_type(t) for t in study_type.replace(",", " ").split())
-        if cell:
-            filters.cells.add(normalise_cell(cell))
-        if matrix:
-            filters.matrices.add(normalise_matrix(matrix))
+        filters = _with_options(
+            parsed.filters, kind=kind, study_type=study_type, cell=cell, matrix=matrix
+        )
         for year in (year_from, year_to):
             if year is not None:
                 parse_year(str(year))
@@ -208,11 +202,7 @@ class SearchIndex:
 
     def documents(self, *, kind: str | None = None, cell: str | None = None) -> list[DocumentView]:
         """All documents, in cell order (optionally one kind or one cell)."""
-        filters = Filters()
-        if kind:
-            filters.kinds.add(normalise_kind(kind))
-        if cell:
-            filters.cells.add(normalise_cell(cell))
+        filters = _with_options(Filters(), kind=kind, cell=cell)
         with self._lock:
             searcher = self._current()
             fq = build_filter(filters)
@@ -242,9 +232,7 @@ class SearchIndex:
         if (doc_id is None) == (text is None):
             raise QueryError("give either a document id or a text",
                              hint='evsearch similar ID, or evsearch similar --text "..."')
-        filters = Filters()
-        if kind:
-            filters.kinds.add(normalise_kind(kind))
+        filters = _with_options(Filters(), kind=kind)
         with self._lock:
             searcher, scorer = self._view()
             return extras.similar(
@@ -315,6 +303,27 @@ class SearchIndex:
             evsearch_version=str(meta.get("evsearch_version", "")),
             built_at=str(meta.get("built_at", "")),
         )
+
+
+def _with_options(
+    filters: Filters,
+    *,
+    kind: str | None = None,
+    study_type: str | None = None,
+    cell: str | None = None,
+    matrix: str | None = None,
+) -> Filters:
+    """``filters`` with the library's filter options added (checked as the query's own
+    ``kind:``, ``type:``, ``cell:`` and ``matrix:`` are)."""
+    if kind:
+        filters.kinds.add(normalise_kind(kind))
+    if study_type:
+        filters.types.update(normalise_type(t) for t in study_type.replace(",", " ").split())
+    if cell:
+        filters.cells.add(normalise_cell(cell))
+    if matrix:
+        filters.matrices.add(normalise_matrix(matrix))
+    return filters
 
 
 def _run(
