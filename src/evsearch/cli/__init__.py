@@ -20,10 +20,12 @@ import click
 
 from .._sanitize import escape_controls
 from .._version import __version__
-from ..config import MAX_LIMIT, SORTS, resolve_dirs
+from ..config import DEFAULT_LIMIT, DEFAULT_WAIT, KINDS, MAX_LIMIT, SORTS, resolve_dirs
 from ..errors import CorpusError, EvsearchError
+from ..model import STUDY_TYPES
 from . import render
-from .parsing import QueryCommand, say_if_new
+from .parsing import QueryCommand, format_options, say_if_new
+from .parsing import output_format as _format
 from .render import (
     FORMATS,
     clean,
@@ -121,7 +123,7 @@ def cli(ctx: click.Context, no_color: bool) -> None:
 @cli.command("index")
 @index_options
 @click.option("--rebuild", is_flag=True, help="Rebuild the index from scratch (a new generation).")
-@click.option("--wait", "wait", default=5.0, show_default=True, type=click.FloatRange(0),
+@click.option("--wait", "wait", default=DEFAULT_WAIT, show_default=True, type=click.FloatRange(0),
               metavar="SECONDS", help="How long to wait for another indexing run to finish.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @handle_errors
@@ -183,46 +185,13 @@ def watch_cmd(corpus_dir: Path | None, index_dir: Path | None, debounce: int) ->
         pass
 
 
-def _no_color(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    if value:
-        ctx.color = False
-
-
-def color_option(f: F) -> F:
-    """``--no-color``: plain text even on a terminal (as does a non-empty ``NO_COLOR``)."""
-    return click.option("--no-color", is_flag=True, expose_value=False, is_eager=True,
-                        callback=_no_color,
-                        help="No colour or bold, even on a terminal (also: NO_COLOR=1).")(f)
-
-
-def format_options(formats: tuple[str, ...]) -> Callable[[F], F]:
-    """``--format`` (one of ``formats``), its alias ``--json``, and ``--no-color``."""
-
-    def decorate(f: F) -> F:
-        f = color_option(f)
-        f = click.option("--json", "as_json", is_flag=True, help="Same as --format json.")(f)
-        f = click.option("--format", "fmt", type=click.Choice(formats, case_sensitive=False),
-                         default="text", show_default=True,
-                         help="Output format: " + ", ".join(formats) + ".")(f)
-        return f
-
-    return decorate
-
-
-def _format(fmt: str, as_json: bool) -> str:
-    fmt = fmt.lower()
-    if as_json and fmt not in ("text", "json"):
-        raise click.UsageError(f"--json is --format json; it cannot go with --format {fmt}")
-    return "json" if as_json else fmt
-
-
 def hit_filter_options(f: F) -> F:
     """The filters of ``search``: each may also be written in the query (``type:K`` ...)."""
     for decorator in reversed([
-        click.option("--kind", type=click.Choice(["study", "passage", "record"], case_sensitive=False),
-                     help="Only studies or only passages (query: kind:study)."),
+        click.option("--kind", type=click.Choice(KINDS, case_sensitive=False),
+                     help="Only studies, passages or records (query: kind:study)."),
         click.option("--type", "study_types", multiple=True,
-                     type=click.Choice(["S", "K", "R", "G"], case_sensitive=False),
+                     type=click.Choice(STUDY_TYPES, case_sensitive=False),
                      help="Only studies of this type: S seminal, K key, R review, G guidance; "
                           "repeat for several (query: type:K or type:S,G)."),
         click.option("--cell", help="Only this cell, e.g. B5 or alcohol/B5 (query: cell:B5)."),
@@ -241,7 +210,8 @@ def hit_filter_options(f: F) -> F:
 @click.argument("query")
 @index_options
 @hit_filter_options
-@click.option("-n", "--limit", default=10, show_default=True, type=click.IntRange(1, MAX_LIMIT),
+@click.option("-n", "--limit", default=DEFAULT_LIMIT, show_default=True,
+              type=click.IntRange(1, MAX_LIMIT),
               help="Hits per page.")
 @click.option("-p", "--page", default=1, show_default=True, type=click.IntRange(min=1),
               help="Which page of --limit hits to show.")
@@ -341,11 +311,7 @@ def show_cmd(doc_id: str, corpus_dir: Path | None, index_dir: Path | None, fmt: 
         doc = idx.get(doc_id)
         related = idx.related(doc_id)
     if fmt == "json":
-        data = doc.to_dict()
-        rel = related.to_dict()
-        del rel["id"]
-        data["related"] = rel
-        emit_json(data)
+        emit_json(render.document_json(doc, related))
         return
     render.print_document(doc, related)
 
@@ -354,10 +320,11 @@ def show_cmd(doc_id: str, corpus_dir: Path | None, index_dir: Path | None, fmt: 
 @click.option("--text", "text", metavar="TEXT",
               help="Find documents like this text (a pasted paragraph or abstract) instead of an ID.")
 @index_options
-@click.option("-n", "--limit", default=10, show_default=True, type=click.IntRange(1, MAX_LIMIT),
+@click.option("-n", "--limit", default=DEFAULT_LIMIT, show_default=True,
+              type=click.IntRange(1, MAX_LIMIT),
               help="How many documents to show.")
-@click.option("--kind", type=click.Choice(["study", "passage", "record"], case_sensitive=False),
-              help="Only studies or only passages.")
+@click.option("--kind", type=click.Choice(KINDS, case_sensitive=False),
+              help="Only studies, passages or records.")
 @click.option("--brief", is_flag=True, help="One line per hit: id, score, type and year, title.")
 @format_options(FORMATS)
 @handle_errors
@@ -441,24 +408,49 @@ def stats_cmd(corpus_dir: Path | None, index_dir: Path | None, as_json: bool) ->
 @index_options
 @handle_errors
 def check_cmd(corpus_dir: Path | None, index_dir: Path | None) -> None:
-    """Verify the index: every file against the checksums recorded when it was written.
-
-    Exits 1 and names each damaged file when something is wrong.
+    """Verify every file of the index against its recorded checksums (exit 1 on damage).
 
     \b
     Example:
       evsearch check --index index
     """
-    from ..errors import IndexCorruptError
     from ..index import check_index
 
     _, index = _dirs(corpus_dir, index_dir)
-    files, problems = check_index(index=index)
-    for path, why in problems:
-        click.echo(f"damaged: {escape_controls(path)}: {escape_controls(why)}")
-    if problems:
-        raise IndexCorruptError(f"the index at {index} is damaged ({len(problems)} of {files} files)")
-    click.echo(f"ok: {files} files of the index at {index} match their checksums")
+    render.print_check(index, *check_index(index=index))
+
+
+@cli.command("serve")
+@index_options
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; the default lets only this computer connect.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0: any free port).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the search page in a web browser.")
+@handle_errors
+def serve_cmd(corpus_dir: Path | None, index_dir: Path | None, host: str, port: int,
+              open_browser: bool) -> None:
+    """Search in a web browser: a local server over the index (Ctrl-C to stop).
+
+    The server only reads the index; when the corpus changes, its pages say so and how
+    to update. With no index yet, one is built from the corpus first.
+
+    \b
+    Example:
+      evsearch serve --open
+      evsearch serve --port 8080 --corpus corpus --index index
+    """
+    from ..index import update_index
+    from ..web import serve  # Starlette, uvicorn and Jinja2 load here, for this command only
+
+    corpus, index = _dirs(corpus_dir, index_dir)
+
+    def build() -> None:
+        click.echo(f"no index at {index} yet: building it from {clean(str(corpus))}", err=True)
+        update_index(corpus=corpus, index=index)
+
+    serve(index=index, corpus=corpus, host=host, port=port, open_browser=open_browser, echo=click.echo,
+          build_missing=build)
 
 
 def _quiet_broken_pipe() -> None:

@@ -1,13 +1,16 @@
-"""Parsing helpers of the command line: a query that starts with ``-``; saying where a new
-index is built."""
+"""Parsing helpers of the command line: output options, a query that starts with ``-``;
+saying where a new index is built."""
 
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class QueryCommand(click.Command):
@@ -52,3 +55,37 @@ def say_if_new(index: Path, corpus: Path) -> None:
                                                    or not any(index.iterdir()))):
         return  # not a directory, or one that is not an index: the command says so
     click.echo(f"building a new index at {index}", err=True)
+
+
+def _no_color(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.color = False
+
+
+def color_option(f: F) -> F:
+    """``--no-color``: plain text even on a terminal (as does a non-empty ``NO_COLOR``)."""
+    return click.option("--no-color", is_flag=True, expose_value=False, is_eager=True,
+                        callback=_no_color,
+                        help="No colour or bold, even on a terminal (also: NO_COLOR=1).")(f)
+
+
+def format_options(formats: tuple[str, ...]) -> Callable[[F], F]:
+    """``--format`` (one of ``formats``), its alias ``--json``, and ``--no-color``."""
+
+    def decorate(f: F) -> F:
+        f = color_option(f)
+        f = click.option("--json", "as_json", is_flag=True, help="Same as --format json.")(f)
+        f = click.option("--format", "fmt", type=click.Choice(formats, case_sensitive=False),
+                         default="text", show_default=True,
+                         help="Output format: " + ", ".join(formats) + ".")(f)
+        return f
+
+    return decorate
+
+
+def output_format(fmt: str, as_json: bool) -> str:
+    """The format asked for: ``--json`` is ``--format json``."""
+    fmt = fmt.lower()
+    if as_json and fmt not in ("text", "json"):
+        raise click.UsageError(f"--json is --format json; it cannot go with --format {fmt}")
+    return "json" if as_json else fmt

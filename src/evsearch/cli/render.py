@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from .._sanitize import clean_terminal, escape_controls, scrub_surrogates
+from ..config import STUDY_TYPE_LABELS
 
 
 def clean(text: str) -> str:
@@ -34,11 +35,26 @@ def plain_snippet(snippet: str) -> str:
     return html.unescape(re.sub(r"</?mark>", "", snippet))
 
 
+def json_text(data: Any) -> str:
+    """``data`` as the ``--json`` output writes it: indented, lone surrogates as U+FFFD (so it
+    always encodes as UTF-8)."""
+    return scrub_surrogates(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def document_json(doc: Any, related: Any) -> dict[str, Any]:
+    """``show ID --json``: the document's keys, and under ``related`` the documents its
+    commentary links to it (a :class:`~evsearch.Related` without its repeated ``id``)."""
+    data: dict[str, Any] = doc.to_dict()
+    rel = related.to_dict()
+    del rel["id"]
+    data["related"] = rel
+    return data
+
+
 def emit_json(data: Any) -> None:
     """JSON as UTF-8 bytes whatever the locale; lone surrogates become U+FFFD, so the output
     is always valid."""
-    text = scrub_surrogates(json.dumps(data, ensure_ascii=False, indent=2))
-    click.echo(text.encode("utf-8"))
+    click.echo(json_text(data).encode("utf-8"))
 
 
 def print_report(report: Any, prefix: str = "") -> None:
@@ -83,7 +99,6 @@ class progress_display:  # noqa: N801 (used as a context manager, like a functio
 
 
 FORMATS = ("text", "json", "jsonl", "csv", "ris")
-_RIS_TYPES = {"S": "seminal study", "K": "key study", "R": "review", "G": "guidance"}
 _HIT_COLUMNS = ("rank", "score", "id", "kind", "cell", "title", "section", "study_type", "year",
                 "organisation", "role", "links", "snippet", "text")
 
@@ -105,19 +120,10 @@ def emit_hits(hits: Any, fmt: str, brief: bool) -> None:
         for hit in hits:
             click.echo(json.dumps(hit.to_dict(), ensure_ascii=False))
     elif fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(_HIT_COLUMNS)
-        for hit in hits:
-            row = hit.to_dict()
-            row["links"] = "; ".join(row["links"])
-            row["snippet"] = plain_snippet(row["snippet"])  # CSV is plain text
-            writer.writerow(["" if row[c] is None else row[c] for c in _HIT_COLUMNS])
-        click.echo(out.getvalue(), nl=False)
+        click.echo(render_csv(hits), nl=False)
     elif fmt == "ris":
         studies = [h for h in hits if h.kind == "study"]
-        for hit in studies:
-            click.echo(ris(hit))
+        click.echo(render_ris(studies), nl=False)
         if len(studies) < len(hits):
             click.echo(f"note: left out {plural(len(hits) - len(studies), 'passage')}: RIS holds "
                        "studies only (add --kind study)", err=True)
@@ -133,6 +139,24 @@ def emit_hits(hits: Any, fmt: str, brief: bool) -> None:
             click.echo(fit(f"{hit.id:<{id_width}}  {hit.score:>6.2f}  {tag}{title}", width))
 
 
+def render_csv(hits: Any) -> str:
+    """Hits as CSV: a header row, then one row per hit with the JSON hit's columns."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(_HIT_COLUMNS)
+    for hit in hits:
+        row = hit.to_dict()
+        row["links"] = "; ".join(row["links"])
+        row["snippet"] = plain_snippet(row["snippet"])  # CSV is plain text
+        writer.writerow(["" if row[c] is None else row[c] for c in _HIT_COLUMNS])
+    return out.getvalue()
+
+
+def render_ris(hits: Any) -> str:
+    """The studies among ``hits`` as RIS records, each followed by a blank line."""
+    return "".join(ris(hit) + "\n" for hit in hits if hit.kind == "study")
+
+
 def ris(hit: Any) -> str:
     """One study as an RIS record (the tagged format reference managers import)."""
     lines = [("TY", "GEN"), ("ID", hit.id), ("TI", clean(hit.title))]
@@ -143,7 +167,7 @@ def ris(hit: Any) -> str:
     lines.append(("AB", clean(hit.text)))
     lines.append(("KW", hit.cell))
     for code in (hit.study_type or "").split():
-        lines.append(("KW", _RIS_TYPES.get(code, code)))
+        lines.append(("KW", STUDY_TYPE_LABELS.get(code, code)))
     lines.append(("N1", f"Treatment Matrix cell {hit.cell}, type {hit.study_type}"))
     lines.append(("DB", "Drug and Alcohol Findings Treatment Matrices"))
     lines.append(("ER", ""))
@@ -362,3 +386,14 @@ def print_stats(stats: Any) -> None:
     click.echo(f"files:    {stats.files}")
     click.echo(f"built:    {stats.built_at} by evsearch {stats.evsearch_version} "
                f"(schema {stats.schema_version})")
+
+
+def print_check(index: Any, files: int, problems: list[tuple[str, str]]) -> None:
+    """What ``evsearch check`` found: each damaged file, then a one-line error; or ``ok``."""
+    from ..errors import IndexCorruptError
+
+    for path, why in problems:
+        click.echo(f"damaged: {escape_controls(path)}: {escape_controls(why)}")
+    if problems:
+        raise IndexCorruptError(f"the index at {index} is damaged ({len(problems)} of {files} files)")
+    click.echo(f"ok: {files} files of the index at {index} match their checksums")
