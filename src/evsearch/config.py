@@ -44,8 +44,14 @@ FACET_FIELDS: dict[str, tuple[str, bool]] = {
     "matrix": ("matrix", False),
     "cell": ("cell_key", False),
 }
-#: Study type codes and their names (the ``meta`` field, RIS keywords).
+#: Study type codes and their names (the ``meta`` field).
 STUDY_TYPE_NAMES: dict[str, str] = {"S": "seminal", "K": "key", "R": "review", "G": "guidance"}
+#: Study type codes as a reader is shown them (RIS and BibTeX keywords, the web pages).
+STUDY_TYPE_LABELS: dict[str, str] = {
+    "S": "seminal study", "K": "key study", "R": "review", "G": "guidance",
+}
+#: The kinds of document (``kind:``, ``--kind``).
+KINDS: tuple[str, ...] = ("study", "passage", "record")
 
 # --- ranking -----------------------------------------------------------------------------------
 
@@ -96,6 +102,15 @@ PRF_FIELDS: tuple[str, ...] = ("text",)
 
 # --- limits ------------------------------------------------------------------------------------
 
+#: The longest query, in characters.
+MAX_QUERY_CHARS = 2_000
+#: At most this many phrases, prefixes, fielded, required and excluded words per query; and
+#: at most this many distinct plain words are searched (the most informative ones).
+MAX_CLAUSES = 64
+#: The fewest letters before the ``*`` of a prefix (``su*``); a shorter one is not a prefix.
+MIN_PREFIX_CHARS = 2
+#: Hits per page unless told otherwise (CLI ``--limit``, the web's ``limit``), and at most.
+DEFAULT_LIMIT = 10
 MAX_LIMIT = 1000
 #: Index terms one prefix (``supervis*``) may expand to, per field.
 MAX_PREFIX_TERMS = 256
@@ -108,6 +123,8 @@ MAX_SIMILAR_CHARS = 100_000
 #: many words of a query, each at most this long: fuzzy expansion cost grows with both.
 MAX_SUGGEST_WORDS = 8
 MAX_SUGGEST_WORD_CHARS = 30
+#: How long a second writer waits for the index's write lock by default, in seconds.
+DEFAULT_WAIT = 5.0
 
 
 def check_limit(limit: object) -> None:

@@ -20,7 +20,7 @@ from whoosh import query as wq
 from .. import config
 from ..analysis import analyze, expansions, words
 from .corrections import is_english_word
-from .query import MAX_CLAUSES, Clause, Filters
+from .query import Clause, Filters
 from .rank import best_docs
 from .scorer import ArrayScorer, Expansion, FieldedTerm
 
@@ -252,7 +252,7 @@ def _kept_terms(searcher: Any, clauses: list[Clause]) -> set[tuple[str | None, s
     if config.MIN_TERM_CHARS > 1 and any(len(t) >= config.MIN_TERM_CHARS for _, t in counts):
         # a letter or digit alone ("I'd", "don't", "(1)") says nothing among other words
         counts = Counter({k: n for k, n in counts.items() if len(k[1]) >= config.MIN_TERM_CHARS})
-    if len(counts) <= MAX_CLAUSES:
+    if len(counts) <= config.MAX_CLAUSES:
         return set(counts)
     reader = searcher.reader()
     n = max(searcher.doc_count_all(), 1)
@@ -261,7 +261,7 @@ def _kept_terms(searcher: Any, clauses: list[Clause]) -> set[tuple[str | None, s
         df = max((reader.doc_frequency(f, key[1]) for f in config.FIELD_WEIGHTS), default=0)
         return (-counts[key] * log(1 + (n - df + 0.5) / (df + 0.5)), key[1])
 
-    return set(sorted(counts, key=informative)[:MAX_CLAUSES])
+    return set(sorted(counts, key=informative)[: config.MAX_CLAUSES])
 
 
 def _expansion_queries(clauses: list[Clause]) -> list[wq.Query]:
