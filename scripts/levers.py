@@ -187,6 +187,11 @@ lever("titles-x2", "titles weigh 2", FIELD_WEIGHTS=_weights(title=2.0, doc_title
 lever("titles-x4", "titles weigh 4", FIELD_WEIGHTS=_weights(title=4.0, doc_title=4.0, section=4.0))
 lever("feedback-0.5", "feedback terms get half the weight", PRF_WEIGHT=0.5)
 lever("feedback-5-terms", "feedback from 5 query terms up", PRF_MIN_TERMS=5)
+lever("feedback-0.2", "feedback terms get 0.2 of the weight", PRF_WEIGHT=0.2)
+lever("feedback-0.4", "feedback terms get 0.4 of the weight", PRF_WEIGHT=0.4)
+lever("feedback-docs-5", "feedback from the top 5 documents", PRF_DOCS=5)
+lever("feedback-docs-20", "feedback from the top 20 documents", PRF_DOCS=20)
+lever("feedback-30-terms", "30 feedback terms", PRF_TERMS=30)
 lever("feedback-all-fields", "feedback terms searched in the titles too",
       PRF_FIELDS=("title", "doc_title", "section", "text"))
 lever("feedback-small", "feedback on collections of 50 documents up", PRF_MIN_DOCS=50)
