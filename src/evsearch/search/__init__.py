@@ -22,18 +22,10 @@ from typing import Any
 
 from whoosh import query as wq
 
+from .. import config
 from .._sanitize import scrub_surrogates
 from .._whoosh.backend import WhooshBackend
-from ..config import (
-    BM25_B,
-    BM25_K1,
-    DEFAULT_LIMIT,
-    FIELD_B,
-    SORTS,
-    check_limit,
-    check_page,
-    resolve_dirs,
-)
+from ..config import DEFAULT_LIMIT, SORTS, check_limit, check_page, resolve_dirs
 from ..errors import DocumentNotFoundError, EvsearchError, IndexMissingError, QueryError
 from ..index import index_is_stale, open_searcher, update_index
 from ..index.integrity import verify
@@ -91,8 +83,8 @@ class SearchIndex:
         old = self._searcher
         self._gen, self._searcher = gen, searcher
         self._scorer = ArrayScorer(
-            WhooshBackend(searcher, folder=gen.path, trusted=gen.trusts), k1=BM25_K1, b=BM25_B,
-            field_b=FIELD_B,
+            WhooshBackend(searcher, folder=gen.path, trusted=gen.trusts), k1=config.BM25_K1,
+            b=config.BM25_B, field_b=config.FIELD_B,
         )
         if old is not None:
             old.close()
