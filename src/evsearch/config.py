@@ -173,3 +173,6 @@ def resolve_dirs(corpus: Path | str | None, index: Path | str | None) -> tuple[P
         Path(corpus) if corpus is not None else default_corpus_dir(),
         Path(index) if index is not None else default_index_dir(),
     )
+#: Opening an index verifies the checksums of its files, smallest first, up to this many
+#: bytes (the rest by size only; ``evsearch check`` and every ``evsearch index`` verify all).
+VERIFY_AT_OPEN_BYTES = 64 * 2**20

@@ -16,11 +16,29 @@ import numpy as np
 from whoosh import query as wq
 from whoosh.reading import TermNotFound
 
-from .postcache import SegmentCache
+from .postcache import SegmentCache, cache_files
 from .postings import BYTE_LENGTHS, segment_length_bytes, segment_postings
 
 _EMPTY_IDS = np.zeros(0, dtype=np.int64)
 _EMPTY_SCORES = np.zeros(0, dtype=np.float64)
+
+
+def column_reader(reader: Any, fieldname: str) -> Any:
+    """A column reader of ``fieldname`` with one value per document number of ``reader``.
+
+    Whoosh's multi-segment reader leaves out the segments that have no column file for the
+    field (a segment whose documents all lack it, such as undated pages for ``year``), which
+    shifts every later segment's values onto the wrong documents; here such a segment reads
+    as the column's default value ("no value") for each of its documents."""
+    from whoosh import columns
+
+    if reader.is_atomic():
+        return reader.column_reader(fieldname)
+    subs, offsets = [], []
+    for sub, offset in reader.leaf_readers():
+        subs.append(sub.column_reader(fieldname))  # a segment without the column: defaults
+        offsets.append(offset)
+    return columns.MultiColumnReader(subs, offsets)
 
 
 class _Scored(wq.Query):
@@ -75,9 +93,13 @@ class _Scored(wq.Query):
 class WhooshBackend:
     """One open Whoosh searcher seen through the ranking seam; make a new one when it changes."""
 
-    def __init__(self, searcher: Any, folder: Path | None = None) -> None:
+    def __init__(
+        self, searcher: Any, folder: Path | None = None, trusted: Callable[[str], bool] | None = None
+    ) -> None:
         self.searcher = searcher
         self.folder = folder  # the generation directory: its saved postings are used when present
+        # Which saved-postings files passed verification against the manifest (None: all).
+        self.trusted = trusted
         self._caches: dict[str, SegmentCache | None] = {}
         self._leaves: list[tuple[Any, int]] = list(searcher.leaf_searchers())
         self._n = searcher.doc_count_all()
@@ -128,7 +150,9 @@ class WhooshBackend:
             return None
         segid = reader.segment().segment_id()
         if segid not in self._caches:
-            self._caches[segid] = SegmentCache.open(self.folder, segid)
+            trusted = self.trusted
+            ok = trusted is None or all(trusted(name) for name in cache_files(segid))
+            self._caches[segid] = SegmentCache.open(self.folder, segid) if ok else None
         return self._caches[segid]
 
     def field_lengths(self, field: str) -> np.ndarray | None:
@@ -164,7 +188,7 @@ class WhooshBackend:
         ]
 
     def column(self, field: str) -> Sequence[Any]:
-        column: Sequence[Any] = self.searcher.reader().column_reader(field)
+        column: Sequence[Any] = column_reader(self.searcher.reader(), field)
         return column
 
     def leaf_matches(self, query: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -18,11 +18,14 @@ from typing import Any, TypeVar
 
 import click
 
+from .._sanitize import escape_controls
 from .._version import __version__
 from ..config import DEFAULT_LIMIT, DEFAULT_WAIT, KINDS, MAX_LIMIT, SORTS, resolve_dirs
 from ..errors import CorpusError, EvsearchError
 from ..model import STUDY_TYPES
 from . import render
+from .parsing import QueryCommand, format_options, say_if_new
+from .parsing import output_format as _format
 from .render import (
     FORMATS,
     clean,
@@ -83,13 +86,13 @@ def handle_errors(f: F) -> F:
         try:
             return f(*args, **kwargs)
         except EvsearchError as exc:
-            click.echo(f"Error: {clean(exc.message)}", err=True)
+            click.echo(f"Error: {escape_controls(exc.message)}", err=True)
             click.echo(f"Hint: {exc.hint}", err=True)
             sys.exit(1)
         except BrokenPipeError:
             _quiet_broken_pipe()
         except OSError as exc:
-            click.echo(f"Error: {clean(str(exc))}", err=True)
+            click.echo(f"Error: {escape_controls(str(exc))}", err=True)
             click.echo("Hint: check the paths given with --corpus and --index", err=True)
             sys.exit(1)
 
@@ -137,6 +140,7 @@ def index_cmd(
     from ..index import update_index
 
     corpus, index = _dirs(corpus_dir, index_dir)
+    say_if_new(index, corpus)
     with progress_display() as progress:
         report = update_index(
             corpus=corpus, index=index, rebuild=rebuild, wait=wait, progress=progress
@@ -172,46 +176,13 @@ def watch_cmd(corpus_dir: Path | None, index_dir: Path | None, debounce: int) ->
         print_report(report, prefix=stamp())
 
     def on_error(exc: EvsearchError) -> None:
-        click.echo(f"{stamp()}Error: {clean(exc.message)}", err=True)
+        click.echo(f"{stamp()}Error: {escape_controls(exc.message)}", err=True)
 
     click.echo(f"watching {clean(str(corpus))}, index {index} (Ctrl-C to stop)", err=True)
     try:
         watch_corpus(corpus=corpus, index=index, on_report=on_report, on_error=on_error, debounce_ms=debounce)
     except KeyboardInterrupt:
         pass
-
-
-def _no_color(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    if value:
-        ctx.color = False
-
-
-def color_option(f: F) -> F:
-    """``--no-color``: plain text even on a terminal (as does a non-empty ``NO_COLOR``)."""
-    return click.option("--no-color", is_flag=True, expose_value=False, is_eager=True,
-                        callback=_no_color,
-                        help="No colour or bold, even on a terminal (also: NO_COLOR=1).")(f)
-
-
-def format_options(formats: tuple[str, ...]) -> Callable[[F], F]:
-    """``--format`` (one of ``formats``), its alias ``--json``, and ``--no-color``."""
-
-    def decorate(f: F) -> F:
-        f = color_option(f)
-        f = click.option("--json", "as_json", is_flag=True, help="Same as --format json.")(f)
-        f = click.option("--format", "fmt", type=click.Choice(formats, case_sensitive=False),
-                         default="text", show_default=True,
-                         help="Output format: " + ", ".join(formats) + ".")(f)
-        return f
-
-    return decorate
-
-
-def _format(fmt: str, as_json: bool) -> str:
-    fmt = fmt.lower()
-    if as_json and fmt not in ("text", "json"):
-        raise click.UsageError(f"--json is --format json; it cannot go with --format {fmt}")
-    return "json" if as_json else fmt
 
 
 def hit_filter_options(f: F) -> F:
@@ -235,7 +206,7 @@ def hit_filter_options(f: F) -> F:
     return f
 
 
-@cli.command("search")
+@cli.command("search", cls=QueryCommand)
 @click.argument("query")
 @index_options
 @hit_filter_options
@@ -295,7 +266,11 @@ def search_cmd(
 
     fmt = _format(fmt, as_json)
     corpus, index = _dirs(corpus_dir, index_dir)
+    say_if_new(index, corpus)
     with ensure_index(index=index, corpus=corpus) as idx:
+        if idx.update_skipped:
+            click.echo(f"note: searching the last update of the index; it could not be brought "
+                       f"up to date: {escape_controls(idx.update_skipped)}", err=True)
         result = idx.search(
             query, limit=limit, page=page, sort=sort, facets=facets, kind=kind,
             study_type=",".join(study_types) or None, cell=cell, matrix=matrix,
@@ -428,6 +403,22 @@ def stats_cmd(corpus_dir: Path | None, index_dir: Path | None, as_json: bool) ->
         emit_json(stats.to_dict())
         return
     render.print_stats(stats)
+
+@cli.command("check")
+@index_options
+@handle_errors
+def check_cmd(corpus_dir: Path | None, index_dir: Path | None) -> None:
+    """Verify every file of the index against its recorded checksums (exit 1 on damage).
+
+    \b
+    Example:
+      evsearch check --index index
+    """
+    from ..index import check_index
+
+    _, index = _dirs(corpus_dir, index_dir)
+    render.print_check(index, *check_index(index=index))
+
 
 @cli.command("serve")
 @index_options

@@ -102,7 +102,9 @@ def ingest_corpus(
     corpus_dir = Path(corpus_dir)
     found: list[SourceBatch] = []
     problems: list[FileProblem] = []
-    paths = ingest.discover_cell_files(corpus_dir)
+    found_files = ingest.discover(corpus_dir)
+    problems.extend(FileProblem(rel, why) for rel, why in found_files.unreadable.items())
+    paths = found_files.paths
     for i, path in enumerate(paths, start=1):
         rel = path.relative_to(corpus_dir).as_posix()
         got = _read_file(path, rel, corpus_dir)

@@ -30,19 +30,21 @@ from typing import TYPE_CHECKING, Any
 from evsearch.errors import IngestError
 from evsearch.ingest.files import (
     CELL_SUFFIXES,
+    Discovery,
     check_text,
     decode,
     decode_html,
+    discover,
     discover_cell_files,
     guess_from_path,
     page_name,
 )
-from evsearch.ingest.grammar import DEFAULT_SECTION
-from evsearch.ingest.text import MAX_PANEL_BLOCKS, PAGE_MATRIX, parse_cell_text
 from evsearch.model import ParsedCell
 
 if TYPE_CHECKING:
+    from evsearch.ingest.grammar import DEFAULT_SECTION
     from evsearch.ingest.html import parse_cell_html
+    from evsearch.ingest.text import MAX_PANEL_BLOCKS, PAGE_MATRIX, parse_cell_text
 
 __all__ = [
     "CELL_SUFFIXES",
@@ -52,21 +54,30 @@ __all__ = [
     "MAX_PDF_BYTES",
     "PAGE_MATRIX",
     "decode_html",
+    "Discovery",
+    "discover",
     "discover_cell_files",
     "parse_cell_html",
     "parse_cell_text",
     "read_cell_file",
 ]
 
-#: The HTML reader loads BeautifulSoup (0.1 s): it is imported on first use.
-_LAZY_HTML = frozenset({"parse_cell_html"})
+#: The readers are imported on first use: the HTML reader loads BeautifulSoup (0.1 s), and a
+#: search that only checks the corpus for changes (:func:`discover`) needs none of them.
+_LAZY = {
+    "parse_cell_html": "html",
+    "parse_cell_text": "text",
+    "MAX_PANEL_BLOCKS": "text",
+    "PAGE_MATRIX": "text",
+    "DEFAULT_SECTION": "grammar",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY_HTML:
-        from evsearch.ingest import html
+    if name in _LAZY:
+        import importlib
 
-        return getattr(html, name)
+        return getattr(importlib.import_module(f"evsearch.ingest.{_LAZY[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -104,6 +115,8 @@ def read_cell_file(path: Path, *, root: Path | None = None) -> ParsedCell:
         ) from exc
     matrix, code = guess_from_path(path, root)
     name = page_name(path, root)
+    from evsearch.ingest.text import parse_cell_text
+
     try:
         if suffix == ".pdf":
             from evsearch.ingest.pdf import pdf_text

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 
 from evsearch.errors import CorpusError, IngestError
-from evsearch.ingest.identity import MATRIX_NAMES
 
 #: File suffixes that may hold a cell page.
 CELL_SUFFIXES: tuple[str, ...] = (".txt", ".htm", ".html", ".pdf")
@@ -25,6 +26,22 @@ _PATH_NAME_RE = re.compile(
 _PATH_MATRIX_RE = re.compile(r"^(?P<matrix>alcohol|drugs?)(?:$|[\s_.\-])", re.IGNORECASE)
 
 
+@dataclass(frozen=True)
+class Discovery:
+    """The cell files under a corpus directory, and the paths that could not be looked at.
+
+    ``unreadable`` maps a path relative to the corpus (a folder, or a file that is a
+    symlink loop or has a name that is not UTF-8) to the reason: those are reported and
+    skipped, and an index keeps the documents it holds from under them."""
+
+    paths: list[Path]
+    unreadable: dict[str, str]
+
+    def hides(self, rel: str) -> bool:
+        """Whether the file ``rel`` (recorded earlier) may exist behind an unreadable path."""
+        return any(rel == bad or rel.startswith(bad + "/") for bad in self.unreadable)
+
+
 def discover_cell_files(corpus_dir: Path) -> list[Path]:
     """Every ``.txt``/``.htm``/``.html`` file under ``corpus_dir``, sorted.
 
@@ -34,6 +51,20 @@ def discover_cell_files(corpus_dir: Path) -> list[Path]:
     >>> discover_cell_files(Path("corpus"))  # doctest: +SKIP
     [PosixPath('corpus/alcohol/B5.txt')]
     """
+    return discover(corpus_dir).paths
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def discover(corpus_dir: Path) -> Discovery:
+    """The cell files under ``corpus_dir`` (see :func:`discover_cell_files`), with the folders
+    and files that cannot be read instead of silently leaving them out."""
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.exists():
         raise CorpusError(f"corpus directory {corpus_dir} does not exist")
@@ -44,21 +75,38 @@ def discover_cell_files(corpus_dir: Path) -> list[Path]:
     root = corpus_dir.resolve()
     found: list[Path] = []
     errors: list[OSError] = []
+    unreadable: dict[str, str] = {}
+
+    def rel(path: Path | str) -> str:
+        return Path(path).relative_to(corpus_dir).as_posix()
+
     for dirpath, dirnames, filenames in os.walk(corpus_dir, onerror=errors.append):
         dirnames.sort()
         for name in filenames:
             path = Path(dirpath) / name
             if path.suffix.lower() not in CELL_SUFFIXES:
                 continue
+            if not _utf8(rel(path)):
+                unreadable[rel(path)] = "its name is not valid UTF-8; rename it"
+                continue
             try:
-                resolved = path.resolve()
-            except OSError:
+                resolved = path.resolve(strict=True)
+            except FileNotFoundError:
+                continue  # a dangling symlink: nothing to index
+            except (OSError, RuntimeError) as exc:  # a symlink loop (RuntimeError before 3.13)
+                looped = isinstance(exc, RuntimeError) or exc.errno == errno.ELOOP
+                why = "symlink loop" if looped else (getattr(exc, "strerror", None) or str(exc))
+                unreadable[rel(path)] = f"cannot read it ({why})"
                 continue
             if resolved.is_relative_to(root) and resolved.is_file():
                 found.append(path)
-    if errors and errors[0].filename == str(corpus_dir):
-        raise CorpusError(f"cannot read corpus directory {corpus_dir}", "check its permissions")
-    return sorted(found)
+    for err in errors:
+        if err.filename is None:
+            continue
+        if Path(err.filename) == corpus_dir:
+            raise CorpusError(f"cannot read corpus directory {corpus_dir}", "check its permissions")
+        unreadable[rel(err.filename)] = f"cannot read this folder ({err.strerror or err})"
+    return Discovery(sorted(found), dict(sorted(unreadable.items())))
 
 
 def decode(data: bytes) -> str:
@@ -97,6 +145,8 @@ def page_name(path: Path, root: Path | None) -> str:
 def guess_from_path(path: Path, root: Path | None) -> tuple[str | None, str | None]:
     """``(matrix, code)`` from ``alcohol/B5.txt``, ``Matrix/Drugs/E1.htm``, ``alcohol-B5.txt`` or
     ``alcohol-B5/copy.txt``."""
+    from evsearch.ingest.identity import MATRIX_NAMES  # the grammar: only when reading
+
     parts = path.parts
     if root is not None:
         try:

@@ -14,6 +14,7 @@ the open index and its lock.
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -27,7 +28,8 @@ from .._whoosh.backend import WhooshBackend
 from ..config import DEFAULT_LIMIT, SORTS, check_limit, check_page, resolve_dirs
 from ..errors import DocumentNotFoundError, EvsearchError, IndexMissingError, QueryError
 from ..index import index_is_stale, open_searcher, update_index
-from ..index.store import Generation
+from ..index.integrity import verify
+from ..index.store import Generation, close_leaked_files, damaged, live_name
 from ..results import (
     DocumentView,
     Explanation,
@@ -70,6 +72,9 @@ class SearchIndex:
         self._gen: Generation | None = None
         self._searcher: Any = None
         self._scorer: ArrayScorer | None = None
+        #: Why :func:`ensure_index` could not bring the index up to date (it then searches
+        #: the last commit), or None.
+        self.update_skipped: str | None = None
         self._open()
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -78,8 +83,8 @@ class SearchIndex:
         old = self._searcher
         self._gen, self._searcher = gen, searcher
         self._scorer = ArrayScorer(
-            WhooshBackend(searcher, folder=gen.path), k1=config.BM25_K1, b=config.BM25_B,
-            field_b=config.FIELD_B,
+            WhooshBackend(searcher, folder=gen.path, trusted=gen.trusts), k1=config.BM25_K1,
+            b=config.BM25_B, field_b=config.FIELD_B,
         )
         if old is not None:
             old.close()
@@ -91,10 +96,7 @@ class SearchIndex:
         with self._lock:
             if self._searcher is None:
                 raise QueryError("the index is closed", hint="open it again with open_index()")
-            try:
-                name = (self.index_dir / "CURRENT").read_text(encoding="utf-8").strip()
-            except OSError:
-                name = self._gen.path.name if self._gen else ""
+            name = live_name(self.index_dir) or (self._gen.path.name if self._gen else "")
             if self._gen is None or name != self._gen.path.name or not self._searcher.up_to_date():
                 self._open()
             return self._searcher
@@ -298,6 +300,33 @@ class SearchIndex:
         )
 
 
+def _diagnosing(method: Any) -> Any:
+    """``method`` of :class:`SearchIndex`, turning an error Whoosh raises on a damaged file
+    (beyond what opening verified: large files are checked by size only) into the one-line
+    error naming that file, found by verifying every file of the open commit."""
+
+    @functools.wraps(method)
+    def wrapper(self: SearchIndex, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except EvsearchError:
+            raise
+        except Exception as exc:
+            gen = self._gen
+            found = verify(gen.path, gen.meta) if gen is not None else None
+            if found is None or not found.damaged:
+                raise
+            close_leaked_files(exc)
+            name, why = next(iter(found.damaged.items()))
+            raise damaged(gen.path / name, why) from None  # type: ignore[union-attr]
+
+    return wrapper
+
+
+for _name in ("search", "get", "documents", "similar", "related", "explain", "stats"):
+    setattr(SearchIndex, _name, _diagnosing(getattr(SearchIndex, _name)))
+
+
 def _with_options(
     filters: Filters,
     *,
@@ -369,13 +398,16 @@ def ensure_index(
     directory), the last commit is searched.
     """
     corpus_dir, target = resolve_dirs(corpus, index)
+    skipped = None
     if update and index_is_stale(corpus=corpus_dir, index=target):
         try:
             update_index(corpus=corpus_dir, index=target, wait=0)
-        except EvsearchError:  # busy or not writable: search what is committed
-            pass
+        except EvsearchError as exc:  # busy, not writable, disk full: search what is committed
+            skipped = exc.message
     try:
-        return SearchIndex(target)
+        opened = SearchIndex(target)
+        opened.update_skipped = skipped
+        return opened
     except IndexMissingError:
         update_index(corpus=corpus_dir, index=target)
         return SearchIndex(target)

@@ -16,6 +16,7 @@ from whoosh import scoring, sorting
 from whoosh.query.compound import BinaryQuery
 
 from .. import config
+from .._whoosh.backend import column_reader
 from ..config import FACET_FIELDS
 from ..results import DocumentView, FacetCount, Facets, Hit
 from .query import YEAR_MAX, YEAR_MIN
@@ -264,7 +265,7 @@ def _sorted_matches(
         q, filter=fq, mask=mask, limit=None, groupedby=groupedby, maptype=sorting.Count
     )
     reader = searcher.reader()
-    seq = reader.column_reader("seq")
+    seq = column_reader(reader, "seq")
     total = results.scored_length()
     keys: list[tuple[Any, ...]] = []
     for i in range(total):
@@ -272,7 +273,7 @@ def _sorted_matches(
         score = (results.score(i) or 0.0) if scored else 0.0
         keys.append((-score, seq[docnum], i))
     if opts.sort != "relevance":
-        years = reader.column_reader("year")
+        years = column_reader(reader, "year")
         newest_first = opts.sort == "-year"
 
         def by_year(key: tuple[Any, ...]) -> tuple[Any, ...]:
