@@ -67,15 +67,46 @@ MORE_RE = re.compile(r"^(?:MORE\b|[Mm]ore:?\s+(?:[Rr]etrieve|[Ss]earch)\b)")
 #: The study head: a title, then ``(year)``, ``(organisation, year)``, ``([UK] Ministry of
 #: Justice, 2014)``, ``(NHS Health Scotland 2011)``, ``(2008; free source at time of writing)``,
 #: ``(2012/13)``, ``(2005a)``; then the summary. Spans are bounded so no line is quadratic.
-STUDY_HEAD_RE = re.compile(
+_HEAD_PARTS = (
     r"^(?P<title>[^\s(].{0,600}?)\s*\(\s*"
     r"(?:(?P<org>[^()]{0,200}?(?:\([^()]{0,60}\)[^()]{0,200}?)?)\s*[,;:]?\s+)?"
     r"(?P<year>(?:1[89]|20)\d\d)(?:\s*[-–/]\s*\d{2,4})?[a-z]?"
-    r"(?P<note>\s*[;,:.]\s*[^()]{0,200}?)?\s*\)"
-    r"(?=\s*[.:;,]|\s*$|\s+[^a-z\s])"  # the head ends here, not at "(2010) report updated (2012)."
+    r"(?P<note>\s*[;,:.]\s*[^()]{0,200}?)?\s*(?P<close>\))"
+)
+STUDY_HEAD_RE = re.compile(
+    _HEAD_PARTS
+    + r"(?=\s*[.:;,]|\s*$|\s+[^a-z\s])"  # the head ends here, not at "(2010) report updated (2012)."
     r"\s*[.:]?\s*(?P<summary>.*)$",
     re.DOTALL,
 )
+#: The head as the site writes it: the year parenthesis followed by a full stop (or nothing).
+_FULL_STOP_HEAD_RE = re.compile(_HEAD_PARTS + r"(?=\s*\.|\s*$)\s*\.?\s*(?P<summary>.*)$", re.DOTALL)
+#: A sentence ending inside a span of text.
+_SENTENCE_END_RE = re.compile(r"[.?!][\"'”’)\]]*\s+[\"'“‘(]?[A-Z]")
+
+
+def study_head(rest: str) -> re.Match[str] | None:
+    """The head of a study line after its type codes: title, ``(organisation, year)``, summary.
+
+    The head ends at the first year parenthesis that is followed by a full stop, a capital or
+    the line's end; but a title may itself hold a year parenthesis (``Project MATCH (1997):
+    matching ...``, ``... in US treatment (1998 to 2004) (2009).``): when a later parenthesis
+    is followed by a full stop, as the site writes the head, and no sentence ends between the
+    two, the later one ends the head.
+
+    >>> study_head("Project MATCH (1997): matching treatments (1997). It found.")["title"]
+    'Project MATCH (1997): matching treatments'
+    >>> study_head("A trial (2008) At a centre, staff mattered. Later (2010).")["year"]
+    '2008'
+    """
+    first = STUDY_HEAD_RE.match(rest)
+    if first is None or re.match(r"\s*\.|\s*$", rest[first.end("close") :]):
+        return first
+    later = _FULL_STOP_HEAD_RE.match(rest)
+    if later is None or later.start("close") <= first.end("close"):
+        return first
+    between = rest[first.end("close") : later.start("title") + len(later["title"])]
+    return first if _SENTENCE_END_RE.search(between) else later
 
 
 def study_parts(text: str) -> tuple[re.Match[str], re.Match[str] | None] | None:
@@ -83,7 +114,7 @@ def study_parts(text: str) -> tuple[re.Match[str], re.Match[str] | None] | None:
     m = STUDY_RE.match(_LIST_MARK_RE.sub("", text, count=1))
     if not m:
         return None
-    head = STUDY_HEAD_RE.match(m["rest"])
+    head = study_head(m["rest"])
     if head and not re.search(r"[A-Za-z0-9]", head["title"]):
         head = None
     return m, head

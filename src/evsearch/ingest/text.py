@@ -119,7 +119,7 @@ def units(text: str) -> list[Block]:
         elif len(lines) > 1 and _wrapped(lines):
             pieces = [(joined, False)]
         else:
-            pieces = [(line, False) for line in lines]
+            pieces = [(line, False) for line in _unwrap(lines)]
         for piece, scrap in pieces:
             stripped = piece.strip()
             bulleted = bool(stripped) and stripped[0] in BULLETS
@@ -144,6 +144,25 @@ def _wrapped(lines: Sequence[str]) -> bool:
     open_ends = sum(not ends_terminal(line) for line in stripped[:-1])
     starters = sum(_starts_unit(line) for line in stripped[1:])  # the first may start one
     return open_ends >= 0.5 * (len(lines) - 1) and starters == 0
+
+
+def _unwrap(lines: Sequence[str]) -> list[str]:
+    """The lines of a hard-wrapped block that also holds units of their own (a text browser's
+    table of studies, a dump pasted without blank lines): a line that runs nearly to the wrap
+    width without ending a sentence is continued by the next line, unless that starts a unit."""
+    stripped = [line.strip() for line in lines]
+    width = max(len(line) for line in stripped)
+    if not 40 <= width <= 110:
+        return list(lines)
+    out: list[str] = []
+    full = False  # the previous line ran to the width without ending a sentence
+    for line in stripped:
+        if out and full and not _starts_unit(line):
+            out[-1] = f"{out[-1]} {line}"
+        else:
+            out.append(line)
+        full = len(line) >= 0.75 * width and not ends_terminal(line)
+    return out
 
 
 def _starts_unit(line: str) -> bool:

@@ -1,0 +1,403 @@
+"""Variant copies of cells that the renderings do not show: other cells of both matrices, with
+study lines in harder forms, in the seven layouts and in text-browser dumps, bulleted lists,
+other encodings and line ends; records and e-mails of other cells.
+
+Every variant knows what it must give: the cell, the form, and each complete study line's type
+codes, title and year. ``python -m tests._variants`` prints the pass rate over the whole set
+and the failures; ``tests/test_ingest_variants.py`` asserts it.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).parent
+RENDERINGS = HERE / "fixtures" / "renderings" / "alcohol-B5"
+
+
+@dataclass(frozen=True)
+class S:
+    """A study line: type codes, title, the parenthesis as written, its year, a summary."""
+
+    codes: str
+    title: str
+    paren: str
+    year: int
+    summary: str = "It found that services differ. For discussion click here."
+
+    def line(self) -> str:
+        return f"{self.codes} {self.title} {self.paren}. {self.summary}"
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        return tuple(self.codes.split())
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    matrix: str  # "alcohol" or "drug"
+    code: str
+    label: str
+    description: str
+    studies: tuple[S, ...]
+    commentary: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.matrix}/{self.code}"
+
+    @property
+    def name(self) -> str:
+        return "Alcohol" if self.matrix == "alcohol" else "Drug"
+
+
+COMMENTARY = (
+    "What is this cell about? This cell is about what services and staff can do, and what the "
+    "research (Smith and Jones, 2010) says about it.",
+    "Where should I start? With the review listed above, which is short, free and clear about "
+    "what is known (2012) and what is not.",
+    "Highlighted study The national evaluation of the programme found that coverage mattered a "
+    "great deal. It reached most of those at risk (Public Health England, 2017).",
+    "Issues to consider and discuss",
+    "► Is it worth the cost? Most studies (for example, [UK] Ministry of Justice, 2014) say that it "
+    "is, at least in the first year.",
+    "► The more the worker knows, the better Staff who knew the research did better in every "
+    "study we found.",
+)
+
+CELLS: tuple[CellSpec, ...] = (
+    CellSpec(
+        "drug", "A1", "Interventions; Reducing harm",
+        "Key studies on interventions which reduce the harm done by drug use, from needle exchange "
+        "to naloxone, and how they work.",
+        (
+            S("S", "Needle exchange and HIV: the UK's 1980s response",
+              "([UK] Advisory Council on the Misuse of Drugs, 1988)", 1988),
+            S("K", "Take-home naloxone (THN) cuts overdose deaths in Scotland",
+              "(Scottish Government, 2016)", 2016),
+            S("K", "Supervised consumption: the 2008 (revised 2011) guidance in practice", "(2012)", 2012),
+            S("R", "Injecting drug use in the 1990s and 2000s: a global review", "(Lancet, 2008a)", 2008),
+            S("R", "Heroin-assisted treatment (HAT) for refractory users",
+              "(European Monitoring Centre for Drugs and Drug Addiction, 2012)", 2012),
+            S("G", "Needle and syringe programmes (PH52)",
+              "([UK] National Institute for Health and Care Excellence (NICE), 2014)", 2014),
+            S("K", "Users call take-home naloxone “a second chance”", "(2015)", 2015),
+            S("K", "Hepatitis C testing in drug services – who misses out?",
+              "(Public Health England, 2017)", 2017),
+            S("S G", "Reducing drug-related deaths — a national strategy",
+              "([UK] Department of Health, Social Services and Public Safety, Northern Ireland, 2009)",
+              2009),
+            S("K R", "Overdose prevention centres: what do we know?",
+              "(2019; free source at time of writing)", 2019),
+            S("R", "Harm reduction works!", "(Harm Reduction International, 2018)", 2018),
+            S("G", "Drug misuse and dependence: UK guidelines on clinical management", "(2017)", 2017),
+            S("K", "Ten years on: outcomes of the Vancouver safe injecting facility (2003–2013)",
+              "(2014)", 2014),
+            S("K", "Prescribing heroin in the UK: the RIOTT trial",
+              "([UK] National Treatment Agency for Substance Misuse, 2010)", 2010),
+            S("G", "Foil as an intervention (2014 update)", "(Exchange Supplies, 2014)", 2014),
+        ),
+    ),
+    CellSpec(
+        "alcohol", "A1", "Interventions; Screening and brief intervention",
+        "Does brief advice work, and where? Key studies on screening and brief interventions.",
+        (
+            S("K", "Brief advice in A&E: the SIPS trial", "(2013)", 2013),
+            S("R", "Brief interventions for hazardous drinkers in primary care: a Cochrane review",
+              "(Cochrane Collaboration, 2018)", 2018),
+        ),
+    ),
+    CellSpec(
+        "alcohol", "E4", "Treatment systems; Psychosocial therapies",
+        "How systems can make sure psychosocial therapies reach the drinkers who need them.",
+        (
+            S("S", "Project MATCH (1997): matching alcohol treatments to client heterogeneity",
+              "(1997)", 1997),
+            S("K", "UKATT: social behaviour and network therapy vs motivational enhancement",
+              "([UK] UKATT Research Team, 2005)", 2005),
+            S("R", "What works? Alcohol treatment in the US and UK", "(2010)", 2010),
+            S("G", "Alcohol-use disorders: diagnosis, assessment and management of harmful drinking "
+              "and alcohol dependence (CG115)",
+              "([UK] National Institute for Health and Clinical Excellence, 2011)", 2011),
+            S("K", "Commissioning for recovery: 'Just do it'", "(2012)", 2012),
+            S("G", "Models of care for alcohol misusers (MoCAM)",
+              "([UK] Department of Health and National Treatment Agency for Substance Misuse, 2006)",
+              2006),
+        ),
+    ),
+    CellSpec(
+        "drug", "C1", "Management/supervision: Reducing harm",
+        "What managers and supervisors can do to make harm reduction happen.",
+        (
+            S("K", "Supervisors' attitudes shape naloxone roll-out", "(2017)", 2017),
+            S("R", "Clinical supervision in substance misuse services: a review", "(2010)", 2010),
+            S("G", "Safer injecting: a guide for managers", "(Exchange Supplies, 2011)", 2011),
+            S("S", "The NTORS study (1995–2000) five-year outcomes", "(2005)", 2005),
+        ),
+    ),
+    CellSpec(
+        "alcohol", "D2", "Organisational functioning; Generic and cross-cutting issues",
+        "Whether the organisation matters as much as the therapy, and what makes a good one.",
+        (
+            S("K", "Does the organisation matter? Treatment climate and outcome", "(2006)", 2006),
+            S("K", "Staff turnover in US treatment (1998 to 2004)", "(2009)", 2009),
+            S("R", "Organisational readiness for change: a review of the TCU tools",
+              "([US] Texas Christian University Institute of Behavioral Research, 2002)", 2002),
+            S("G", "Quality standards for alcohol services [England]", "(Alcohol Concern, 2008)", 2008),
+            S("K", "Is 'recovery-oriented' care cheaper? Evidence from Philadelphia", "(2014)", 2014),
+        ),
+    ),
+    CellSpec(
+        "drug", "B1", "practitioners - reducing harm",
+        "The practitioner's part in reducing the harm done by drug use.",
+        (
+            S("K", "Nurses' role in hepatitis B vaccination", "(2004)", 2004),
+            S("K", "Outreach workers and the 'hard to reach'", "(2007a)", 2007),
+            S("R", "Harm reduction counselling: a review", "(2007b)", 2007),
+        ),
+    ),
+    CellSpec(
+        "drug", "E5", "Local and national systems; Safeguarding the community",
+        "How commissioning and policy protect children and the community.",
+        (
+            S("S", "Hidden harm", "([UK] Advisory Council on the Misuse of Drugs, 2003)", 2003),
+            S("K", "Parents in treatment: the 2009-10 national survey",
+              "([UK] National Treatment Agency for Substance Misuse, 2012)", 2012),
+            S("R", "Does drug treatment cut crime? (An update)", "(2015)", 2015),
+            S("G", "Working Together to Safeguard Children", "([UK] HM Government, 2018)", 2018),
+            S("K", "Drug courts in the US: 'a decade of evidence'", "(US Government Accountability "
+              "Office, 2011)", 2011),
+        ),
+    ),
+)
+
+
+# --------------------------------------------------------------------------- layouts
+
+
+def _b5(name: str) -> list[str]:
+    return (RENDERINGS / f"{name}.txt").read_text(encoding="utf-8").split("\n")
+
+
+_B5_LABEL = "Practitioners; Safeguarding the community"
+_B5_DESC_START = "Key studies on the impact of the treatment practitioner"
+
+
+def _retitle(line: str, cell: CellSpec) -> str:
+    line = re.sub(r"\b(Alcohol|Drug)( Treatment)? Matrix cell B5",
+                  lambda m: f"{cell.name}{m[2] or ''} Matrix cell {cell.code}", line)
+    line = re.sub(r"\b(Alcohol|Drug) treatment matrix cell B5",
+                  lambda m: f"{cell.name} treatment matrix cell {cell.code}", line)
+    line = line.replace("cell B5", f"cell {cell.code}").replace(_B5_LABEL, cell.label)
+    return line.replace("Practitioners - safeguarding the community", cell.label)
+
+
+def from_template(layout: str, cell: CellSpec, *, study_lines: list[str] | None = None) -> str:
+    """B5's ``layout`` with ``cell``'s title, label, description and study lines."""
+    lines = _b5(layout)
+    if layout == "list-form":
+        new = [x for s in cell.studies for x in (s.codes, f"{s.title} {s.paren}. {s.summary}")]
+        where = [i for i, line in enumerate(lines) if line in ("S", "K", "R", "G")]
+        first, last, gap = where[0], where[-1] + 1, False
+    else:
+        new = list(study_lines if study_lines is not None else [s.line() for s in cell.studies])
+        where = [i for i, line in enumerate(lines) if re.match(r"^[SKRG] \S.*\(", line)]
+        first, last = where[0], where[-1]
+        gap = lines[first + 1] == ""
+    if gap:
+        new = [x for line in new for x in (line, "")][:-1]
+    out = [_retitle(line, cell) if not line.startswith(_B5_DESC_START) else cell.description
+           for line in lines[:first]]
+    out += new
+    out += [_retitle(line, cell) for line in lines[last + 1 :]]
+    return "\n".join(out)
+
+
+def wrap_dump(text: str, width: int, indent: str = "   ", numbers: bool = False) -> str:
+    """A text browser's dump: paragraphs hard-wrapped at ``width`` with an indent, blank lines
+    between them; ``numbers`` puts lynx's link numbers before the study titles."""
+    out = []
+    n = 10
+    for para in text.split("\n"):
+        if not para.strip():
+            continue
+        if numbers:
+            m = re.match(r"^((?:[SKRG] )+)(.*)$", para)
+            if m and "(" in para:
+                n += 1
+                para = f"{m[1]}[{n}]{m[2]}"
+        out.append(textwrap.fill(para, width, initial_indent=indent, subsequent_indent=indent,
+                                 break_on_hyphens=False))
+    body = "\n\n".join(out)
+    if numbers:
+        body += "\n\nReferences\n\n" + "\n".join(
+            f"  {k}. https://findings.org.uk/PHP/dl.php?file=doc_{k}.txt" for k in range(1, n + 1))
+    return body
+
+
+def wrap_tight(text: str, width: int) -> str:
+    """Hard-wrapped with no blank lines at all (a dump pasted into a mail client)."""
+    return "\n".join(textwrap.fill(p, width, break_on_hyphens=False) for p in text.split("\n") if p.strip())
+
+
+def bullets(text: str, mark: str) -> str:
+    """Each study line led by a list mark (``• K Title ...``)."""
+    return "\n".join(f"{mark} {line}" if re.match(r"^[SKRG] \S.*\(", line) else line
+                     for line in text.split("\n"))
+
+
+def codes_on_own_line(text: str) -> str:
+    """Each study's type codes on a line of their own above it (``S G`` / ``Title (2003). ...``)."""
+    out = []
+    for line in text.split("\n"):
+        m = re.match(r"^((?:[SKRG] )+)(\S.*\(.*)$", line)
+        if m:
+            out.extend([m[1].strip(), m[2]])
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+@dataclass
+class Variant:
+    name: str
+    data: bytes
+    cell: str  # expected key
+    form: str  # expected form
+    studies: list[tuple[tuple[str, ...], str, int]] = field(default_factory=list)
+    suffix: str = ".txt"
+    path: str = "copies/copy"  # the file below the corpus, without suffix (no cell in it by default)
+
+
+PAGE_LAYOUTS = ["site-2021", "site-older", "site-2019", "copy-no-blank-lines", "list-form"]
+
+_TEXT_TRANSFORMS: dict[str, Callable[[str], str]] = {
+    "plain": lambda t: t,
+    "crlf": lambda t: t.replace("\n", "\r\n"),
+    "lynx76": lambda t: wrap_dump(t, 76, numbers=True),
+    "w3m80": lambda t: wrap_dump(t, 80, indent=""),
+    "wrap72": lambda t: wrap_dump(t, 72, indent=""),
+    "tight78": lambda t: wrap_tight(t, 78),
+    "bullet": lambda t: bullets(t, "•"),
+    "star": lambda t: bullets(t, "*"),
+    "dash": lambda t: bullets(t, "-"),
+    "codes-own-line": codes_on_own_line,
+    "nbsp": lambda t: re.sub(r"(?m)^([SKRG]) ", "\\1\u00a0", t),
+    "tab": lambda t: re.sub(r"(?m)^([SKRG]) ", "\\1\t", t),
+}
+
+_ENCODINGS: dict[str, Callable[[str], bytes]] = {
+    "utf8": lambda t: t.encode("utf-8"),
+    "bom": lambda t: t.encode("utf-8-sig"),
+    "cp1252": lambda t: t.encode("cp1252", errors="replace"),
+}
+
+
+def expected(cell: CellSpec) -> list[tuple[tuple[str, ...], str, int]]:
+    return [(s.types, s.title, s.year) for s in cell.studies]
+
+
+def _needs_path(layout: str) -> bool:
+    return layout in ("copy-no-blank-lines", "list-form")  # no title line: the path names the cell
+
+
+def page_variants() -> Iterator[Variant]:
+    for cell in CELLS:
+        for layout in PAGE_LAYOUTS:
+            base = from_template(layout, cell)
+            for tname, transform in _TEXT_TRANSFORMS.items():
+                if layout == "list-form" and tname in ("codes-own-line", "nbsp", "tab"):
+                    continue
+                text = transform(base)
+                encodings = ["utf8"] if tname != "plain" else list(_ENCODINGS)
+                for enc in encodings:
+                    path = f"{cell.matrix}/{cell.code}" if _needs_path(layout) else "copies/copy"
+                    yield Variant(f"{cell.key}:{layout}:{tname}:{enc}", _ENCODINGS[enc](text), cell.key,
+                                  "cell", expected(cell), path=path)
+
+
+def record_variants() -> Iterator[Variant]:
+    for cell in CELLS:
+        for layout, form in (("repository-record", "record"), ("bite-email", "email")):
+            base = "\n".join(_retitle(line, cell) for line in _b5(layout))
+            base = base.replace("Alcohol Treatment Matrix", f"{cell.name} Treatment Matrix")
+            base = base.replace("Alcohol Matrix", f"{cell.name} Matrix")
+            base = base.replace("alcohol treatment matrix", f"{cell.name.lower()} treatment matrix")
+            for tname in ("plain", "crlf", "w3m80", "tight78"):
+                text = _TEXT_TRANSFORMS[tname](base)
+                yield Variant(f"{cell.key}:{layout}:{tname}", text.encode("utf-8"), cell.key, form)
+
+
+def all_variants() -> list[Variant]:
+    return [*page_variants(), *record_variants()]
+
+
+# --------------------------------------------------------------------------- checking
+
+
+def check(variant: Variant, tmp: Path) -> tuple[int, int, list[str]]:
+    """``(study lines right, study lines expected, problems)`` for one variant."""
+    from evsearch.errors import IngestError
+    from evsearch.ingest import read_cell_file
+
+    path = tmp / f"{variant.path}{variant.suffix}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(variant.data)
+    try:
+        parsed = read_cell_file(path, root=tmp)
+    except IngestError as exc:
+        return 0, len(variant.studies), [f"refused: {exc}"]
+    finally:
+        path.unlink()
+    problems = []
+    if parsed.cell.key != variant.cell:
+        problems.append(f"cell {parsed.cell.key} != {variant.cell}")
+    if parsed.form != variant.form:
+        problems.append(f"form {parsed.form} != {variant.form}")
+    got = [(s.types, s.title, s.year) for s in parsed.studies]
+    right = 0
+    for want in variant.studies:
+        if want in got:
+            right += 1
+        else:
+            near = [g for g in got if g[1][:20] == want[1][:20] or g[2] == want[2] and g[0] == want[0]]
+            problems.append(f"missing {want} (near: {near[:1]})")
+    extra = [g for g in got if g not in variant.studies]
+    if extra:
+        problems.append(f"extra studies {extra}")
+    for p in parsed.passages:
+        for _, title, _ in variant.studies:
+            if len(title) > 15 and title in p.text:
+                problems.append(f"study filed as passage: {p.text[:70]!r}")
+    return right, len(variant.studies), problems
+
+
+def main(argv: list[str]) -> int:
+    import tempfile
+
+    pattern = argv[1] if len(argv) > 1 else ""
+    total = right = failed = 0
+    files = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for v in all_variants():
+            if pattern not in v.name:
+                continue
+            files += 1
+            r, n, problems = check(v, Path(tmp))
+            right += r
+            total += n
+            if problems:
+                failed += 1
+                print(f"FAIL {v.name}: " + "; ".join(problems[:4]))
+    rate = right / total if total else 1.0
+    print(f"{files} files, {failed} with problems; study lines right {right}/{total} = {rate:.1%}")
+    return 0 if not failed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

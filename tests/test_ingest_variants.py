@@ -1,0 +1,62 @@
+"""Copies of other cells in forms the renderings do not show (see ``tests/_variants.py``):
+study lines with years, brackets and punctuation inside their titles, text-browser dumps with
+and without blank lines, bulleted lists, type codes on their own lines, other encodings, and
+records and e-mails of other cells. ``python -m tests._variants`` prints the pass rate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evsearch.ingest import parse_cell_text
+from tests._variants import CELLS, all_variants, check, from_template, wrap_tight
+
+VARIANTS = all_variants()
+
+
+@pytest.mark.parametrize("key", sorted({v.cell for v in VARIANTS}))
+def test_every_variant_of_a_cell_reads_right(key: str, tmp_path: Path) -> None:
+    """Each variant's complete study lines come out as studies with their types, title and
+    year; no file is refused; no study is filed as a passage; records give no studies."""
+    failures = {}
+    for v in VARIANTS:
+        if v.cell == key:
+            right, total, problems = check(v, tmp_path)
+            if problems:
+                failures[v.name] = problems[:3]
+    assert failures == {}
+
+
+def studies(text: str) -> list[tuple[tuple[str, ...], str, int | None]]:
+    return [(s.types, s.title, s.year) for s in parse_cell_text(text, matrix="drug", code="A1").studies]
+
+
+@pytest.mark.parametrize(
+    ("line", "title", "year"),
+    [
+        ("S Project MATCH (1997): matching alcohol treatments to client heterogeneity (1997). It did.",
+         "Project MATCH (1997): matching alcohol treatments to client heterogeneity", 1997),
+        ("K Staff turnover in US treatment (1998 to 2004) (2009). It rose.",
+         "Staff turnover in US treatment (1998 to 2004)", 2009),
+        ("K Ten years on: the Vancouver facility (2003–2013) (2014). Outcomes.",
+         "Ten years on: the Vancouver facility (2003–2013)", 2014),
+        ("K Supervised consumption: the 2008 (revised 2011) guidance in practice (2012). It works.",
+         "Supervised consumption: the 2008 (revised 2011) guidance in practice", 2012),
+        # the first year parenthesis still ends the head when a sentence follows it
+        ("K A trial in Canada (2008) At a centre, staff mattered. A later report (2010).",
+         "A trial in Canada", 2008),
+    ],
+)
+def test_a_year_parenthesis_inside_a_title(line: str, title: str, year: int) -> None:
+    assert studies(f"Drug Treatment Matrix cell A1\n\n{line}\n") == [(("K",) if line[0] == "K" else ("S",),
+                                                                      title, year)]
+
+
+def test_a_study_table_dumped_without_blank_lines_wrapped_at_78_columns() -> None:
+    """A text browser's table of studies: each row wrapped, no blank line between rows."""
+    cell = CELLS[0]
+    text = wrap_tight(from_template("site-2021", cell), 78)
+    assert any(line.startswith("(") or line.startswith("Government") for line in text.split("\n"))
+    assert studies(text) == [(s.types, s.title, s.year) for s in cell.studies]
