@@ -162,6 +162,22 @@ CELLS: tuple[CellSpec, ...] = (
         ),
     ),
     CellSpec(
+        "alcohol", "B2", "Practitioners; Generic and cross-cutting issues",
+        "What makes a good alcohol counsellor, and does it matter which one you see?",
+        (
+            S("K", "(Not) the therapy but the therapist", "(2009)", 2009),
+            S("S K", "Therapist effects in Project MATCH", "(Project MATCH Research Group, 1998)", 1998),
+            S("R", "Empathy and outcome: a meta-analysis", "(Elliott et al., 2011)", 2011),
+            S("K", "Counsellors' drinking histories and client outcomes", "(2008, updated 2012)", 2008),
+            S("G", "Competences for drug and alcohol workers (DANOS)", "(Skills for Health & Skills for "
+              "Care, 2011)", 2011),
+            S("K", "10 years of training: did it change practice?", "(2013)", 2013),
+            S("R", "Brief interventions (e.g. FRAMES) delivered by nurses", "(2005)", 2005),
+            S("K", "More is not always better: session numbers and outcome", "(2016)", 2016),
+            S("K", "Who benefits from a 'warm' counsellor?", "([UK] Alcohol Research UK, 2015)", 2015),
+        ),
+    ),
+    CellSpec(
         "drug", "E5", "Local and national systems; Safeguarding the community",
         "How commissioning and policy protect children and the community.",
         (
@@ -251,6 +267,28 @@ def bullets(text: str, mark: str) -> str:
                      for line in text.split("\n"))
 
 
+def lynx_list(text: str, width: int = 74) -> str:
+    """lynx's rendering of a list of studies: ``   * K [12]Title ...`` items with a hanging
+    indent and no blank line between items; other paragraphs wrapped with blank lines."""
+    out: list[str] = []
+    n = 20
+    for para in text.split("\n"):
+        if not para.strip():
+            continue
+        m = re.match(r"^((?:[SKRG] )+)(\S.*\(.*)$", para)
+        if m:
+            n += 1
+            item = textwrap.fill(f"{m[1]}[{n}]{m[2]}", width, initial_indent="   * ",
+                                 subsequent_indent="     ", break_on_hyphens=False)
+            if out and out[-1].lstrip().startswith("* "):
+                out[-1] += "\n" + item
+            else:
+                out.append(item)
+        else:
+            out.append(textwrap.fill(para, width, initial_indent="   ", subsequent_indent="   "))
+    return "\n\n".join(out)
+
+
 def codes_on_own_line(text: str) -> str:
     """Each study's type codes on a line of their own above it (``S G`` / ``Title (2003). ...``)."""
     out = []
@@ -287,6 +325,10 @@ _TEXT_TRANSFORMS: dict[str, Callable[[str], str]] = {
     "star": lambda t: bullets(t, "*"),
     "dash": lambda t: bullets(t, "-"),
     "codes-own-line": codes_on_own_line,
+    "lynx-list": lambda t: lynx_list(t),
+    "spaced": lambda t: re.sub(r"\n+", "\n\n", t),
+    "code-dash": lambda t: re.sub(r"(?m)^([SKRG](?: [SKRG])*) (?=\S.*\()", "\\1 – ", t),
+    "bracket-codes": lambda t: re.sub(r"(?m)^([SKRG]) (?=\S.*\()", "[\\1] ", t),
     "nbsp": lambda t: re.sub(r"(?m)^([SKRG]) ", "\\1\u00a0", t),
     "tab": lambda t: re.sub(r"(?m)^([SKRG]) ", "\\1\t", t),
 }
@@ -334,7 +376,7 @@ def record_variants() -> Iterator[Variant]:
 
 
 def all_variants() -> list[Variant]:
-    return [*page_variants(), *record_variants()]
+    return [*page_variants(), *record_variants(), *html_variants(), *form_variants()]
 
 
 # --------------------------------------------------------------------------- checking
@@ -397,6 +439,124 @@ def main(argv: list[str]) -> int:
     rate = right / total if total else 1.0
     print(f"{files} files, {failed} with problems; study lines right {right}/{total} = {rate:.1%}")
     return 0 if not failed else 1
+
+
+
+# --------------------------------------------------------------------------- HTML
+
+
+_HTML = (HERE / "fixtures" / "alcohol-B5.htm").read_bytes().decode("cp1252")
+
+
+def _img(code: str, alt: bool = True) -> str:
+    return f'<img src="../../img/{code}.gif"' + (f' alt="{code}"' if alt else "") + ' width="14" height="14">'
+
+
+def _html_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def html_rows(cell: CellSpec, style: str) -> str:
+    """The study list in one of several markups."""
+    rows = []
+    for n, s in enumerate(cell.studies, start=1):
+        codes = s.codes.split()
+        title, paren, summary = _html_escape(s.title), _html_escape(s.paren), _html_escape(s.summary)
+        link = f'<a href="http://findings.org.uk/PHP/dl.php?file=doc_{n}.txt">{title}</a>'
+        imgs = " ".join(_img(c, alt=style != "noalt") for c in codes)
+        if style in ("table", "noalt"):
+            rows.append(f'<tr id="s{n}"><td>{imgs}</td><td>{link} {paren}. {summary}</td></tr>')
+        elif style == "table-noanchor":
+            rows.append(f"<tr><td>{imgs}</td><td>{link} {paren}. {summary}</td></tr>")
+        elif style == "bold-codes":
+            rows.append(f'<tr><td><b>{" ".join(codes)}</b></td><td>{link} {paren}. {summary}</td></tr>')
+        elif style == "list":
+            rows.append(f"<li>{imgs} {link} {paren}. {summary}</li>")
+        elif style == "br":
+            rows.append(f"{imgs} {link} {paren}. {summary}<br>")
+        elif style == "dl":
+            rows.append(f"<dt>{imgs} {link} {paren}.</dt><dd>{summary}</dd>")
+    more = ('<b>MORE</b> <a href="http://findings.org.uk/topic_search.htm">Retrieve all relevant '
+            "Effectiveness Bank analyses</a>.")
+    if style in ("table", "noalt", "table-noanchor", "bold-codes"):
+        return ('<table class="studies">' + "\n".join(rows) + f"<tr><td></td><td>{more}</td></tr></table>")
+    if style == "list":
+        return "<ul>" + "\n".join(rows) + f"<li>{more}</li></ul>"
+    if style == "dl":
+        return "<dl>" + "\n".join(rows) + f"</dl><p>{more}</p>"
+    return "<p>" + "\n".join(rows) + f"{more}</p>"
+
+
+HTML_STYLES = ["table", "noalt", "table-noanchor", "bold-codes", "list", "br", "dl"]
+
+
+def html_page(cell: CellSpec, style: str) -> str:
+    page = _HTML
+    start = page.index('<table class="studies"')
+    end = page.index("</table>", start) + len("</table>")
+    page = page[:start] + html_rows(cell, style) + page[end:]
+    page = re.sub(r'<p class="intro">.*?</p>', f'<p class="intro">{cell.description}</p>', page, flags=re.S)
+    page = page.replace("Practitioners; Safeguarding the community", cell.label)
+    page = re.sub(r"Alcohol Treatment Matrix cell B5", f"{cell.name} Treatment Matrix cell {cell.code}", page)
+    return page
+
+
+def html_variants() -> Iterator[Variant]:
+    for cell in CELLS:
+        for style in HTML_STYLES:
+            page = html_page(cell, style)
+            yield Variant(f"{cell.key}:html-{style}", page.encode("utf-8"), cell.key, "cell",
+                          expected(cell), suffix=".htm")
+
+
+
+# --------------------------------------------------------------------------- title, label, MORE forms
+
+
+def title_forms(cell: CellSpec) -> list[str]:
+    n, c, label = cell.name, cell.code, cell.label
+    col, _, row = re.split(r"(\s*[;:]\s*|\s+-\s+)", label, maxsplit=1)
+    return [
+        f"{n} Treatment Matrix cell {c}: {label}",
+        f"{n} Matrix cell {c}: {label}",
+        f"{n} Matrix cell {c}: {col}: {row}",
+        f"Effectiveness Bank {n} Treatment Matrix cell {c}: {label}",
+        f"{n} Treatment Matrix cell {c} Matrix cell logo",
+        f"Home > {n} treatment matrix cell {c}: {col.lower()} - {row.lower()}.",
+        f"{n.upper()} TREATMENT MATRIX CELL {c}: {label.upper()}",
+        f"{n.lower()} treatment matrix cell {c}: {label.lower()}",
+        f"{n} Treatment Matrix cell {c} – {label}",
+        f"{n} Treatment Matrix – cell {c}: {label}",
+    ]
+
+
+def label_forms(cell: CellSpec) -> list[str]:
+    col, _, row = re.split(r"(\s*[;:]\s*|\s+-\s+)", cell.label, maxsplit=1)
+    return [f"{col}; {row}", f"{col.lower()} - {row.lower()}", f"{col.upper()}: {row.upper()}",
+            f"{col}: {row}", f"{col} – {row}"]
+
+
+MORE_FORMS = ["MORE", "MORE:", "More", "more Search for more studies", "MORE Search for more studies",
+              "MORE Retrieve all relevant Effectiveness Bank analyses."]
+
+
+def form_variants() -> Iterator[Variant]:
+    for cell in CELLS:
+        older = from_template("site-older", cell).split("\n")
+        at = next(i for i, line in enumerate(older) if "Matrix cell" in line and cell.code in line)
+        for k, form in enumerate(title_forms(cell)):
+            text = "\n".join([*older[:at], form, *older[at + 1 :]])
+            yield Variant(f"{cell.key}:title-form-{k}", text.encode("utf-8"), cell.key, "cell",
+                          expected(cell))
+        recent = from_template("site-2021", cell).split("\n")
+        label_at = recent.index(cell.label)
+        for k, form in enumerate(label_forms(cell)):
+            lines = [*recent[1:label_at], form, *recent[label_at + 1 :]]  # only the logo line names it
+            yield Variant(f"{cell.key}:label-form-{k}", "\n".join(lines).encode("utf-8"), cell.key, "cell",
+                          expected(cell))
+        for k, form in enumerate(MORE_FORMS):
+            text = "\n".join(form if line.startswith("MORE") else line for line in recent)
+            yield Variant(f"{cell.key}:more-form-{k}", text.encode("utf-8"), cell.key, "cell", expected(cell))
 
 
 if __name__ == "__main__":

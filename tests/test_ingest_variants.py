@@ -60,3 +60,28 @@ def test_a_study_table_dumped_without_blank_lines_wrapped_at_78_columns() -> Non
     text = wrap_tight(from_template("site-2021", cell), 78)
     assert any(line.startswith("(") or line.startswith("Government") for line in text.split("\n"))
     assert studies(text) == [(s.types, s.title, s.year) for s in cell.studies]
+
+
+@pytest.mark.parametrize(
+    ("line", "want"),
+    [
+        ("K (Not) the therapy but the therapist (2009). It is.",
+         (("K",), "(Not) the therapy but the therapist", 2009)),
+        ("K [11](Not) the therapy but the therapist (2009). It is.",
+         (("K",), "(Not) the therapy but the therapist", 2009)),
+        ("K Counsellors' drinking and outcomes (2008, updated 2012). It did.",
+         (("K",), "Counsellors' drinking and outcomes", 2008)),
+        ("K – Brief advice in A&E (2013). It cut drinking.", (("K",), "Brief advice in A&E", 2013)),
+        ("S G: Hidden harm ([UK] Advisory Council on the Misuse of Drugs, 2003). Children.",
+         (("S", "G"), "Hidden harm", 2003)),
+        ("[K] Brief advice in A&E (2013). It cut drinking.", (("K",), "Brief advice in A&E", 2013)),
+        ("[S.gif] [G.gif] Hidden harm (2003). Children.", (("S", "G"), "Hidden harm", 2003)),
+    ],
+)
+def test_type_code_and_title_forms(line: str, want: tuple[tuple[str, ...], str, int]) -> None:
+    assert studies(f"Drug Treatment Matrix cell A1\n\n{line}\n") == [want]
+
+
+def test_type_codes_in_brackets_on_a_line_of_their_own() -> None:
+    assert studies("Drug Treatment Matrix cell A1\n\n[S] [G]\nHidden harm (2003). Children.\n") == [
+        (("S", "G"), "Hidden harm", 2003)]

@@ -55,8 +55,23 @@ _LIST_MARK_RE = re.compile(r"^(?:[-*+•·▪‣–]|\d{1,2}[.)])\s+")
 
 #: Study type codes before a title: ``K``, ``S G``, ``S/G``; glued before a quote (``K'Not``).
 STUDY_RE = re.compile(
-    r"^(?P<types>[SKRG](?:[\s,/&+]{1,3}[SKRG])*)(?:\s+|(?=['‘“\"]))(?P<rest>\S.*)$", re.DOTALL
+    r"^(?P<types>[SKRG](?:[\s,/&+]{1,3}[SKRG])*)"
+    r"(?:\s*[:|]\s+|\s+(?:[-–—|]\s+)?|(?=['‘“\"]))"  # "K Title", "K: Title", "K – Title", "K'Not"
+    r"(?P<rest>\S.*)$",
+    re.DOTALL,
 )
+
+#: Type codes in brackets, as text browsers show an image's alt text or file name (``[K]``,
+#: ``[S.gif]``): read as the plain codes.
+_BRACKET_CODES_RE = re.compile(r"^(?:\[[SKRG](?:\.(?:gif|png|jpe?g|svg))?\]\s*)+", re.IGNORECASE)
+
+
+def _plain_codes(text: str) -> str:
+    m = _BRACKET_CODES_RE.match(text)
+    if m is None:
+        return text
+    codes = " ".join(re.findall(r"\[([SKRGskrg])", m.group()))
+    return f"{codes.upper()} {text[m.end():]}".rstrip()
 
 #: A line holding only type codes (the list rendering puts them above the study).
 TYPE_ONLY_RE = re.compile(r"^[SKRG](?:[\s,/&+]{1,3}[SKRG])*$")
@@ -68,8 +83,9 @@ MORE_RE = re.compile(r"^(?:MORE\b|[Mm]ore:?\s+(?:[Rr]etrieve|[Ss]earch)\b)")
 #: Justice, 2014)``, ``(NHS Health Scotland 2011)``, ``(2008; free source at time of writing)``,
 #: ``(2012/13)``, ``(2005a)``; then the summary. Spans are bounded so no line is quadratic.
 _HEAD_PARTS = (
-    r"^(?P<title>[^\s(].{0,600}?)\s*\(\s*"
-    r"(?:(?P<org>[^()]{0,200}?(?:\([^()]{0,60}\)[^()]{0,200}?)?)\s*[,;:]?\s+)?"
+    r"^(?P<title>(?:[^\s(]|\((?![^()]{0,200}\b(?:1[89]|20)\d\d[a-z]?\s*\)))"  # "(Not) the ..."
+    r".{0,600}?)\s*\(\s*"
+    r"(?:(?P<org>(?!(?:1[89]|20)\d\d\b)[^()]{0,200}?(?:\([^()]{0,60}\)[^()]{0,200}?)?)\s*[,;:]?\s+)?"
     r"(?P<year>(?:1[89]|20)\d\d)(?:\s*[-–/]\s*\d{2,4})?[a-z]?"
     r"(?P<note>\s*[;,:.]\s*[^()]{0,200}?)?\s*(?P<close>\))"
 )
@@ -111,7 +127,7 @@ def study_head(rest: str) -> re.Match[str] | None:
 
 def study_parts(text: str) -> tuple[re.Match[str], re.Match[str] | None] | None:
     """``(type codes match, head match or None)`` when ``text`` starts like a study line."""
-    m = STUDY_RE.match(_LIST_MARK_RE.sub("", text, count=1))
+    m = STUDY_RE.match(_plain_codes(_LIST_MARK_RE.sub("", text, count=1)))
     if not m:
         return None
     head = study_head(m["rest"])
@@ -127,7 +143,7 @@ def is_study_line(text: str) -> bool:
 
 
 def is_type_only(text: str) -> bool:
-    return bool(TYPE_ONLY_RE.match(_LIST_MARK_RE.sub("", text, count=1)))
+    return bool(TYPE_ONLY_RE.match(_plain_codes(_LIST_MARK_RE.sub("", text, count=1))))
 
 
 # The spans are bounded ({0,300}) so that a long text without a full stop cannot make
@@ -144,7 +160,7 @@ _XREF_NAMED_RE = re.compile(
 
 _MARKUP_RES = (
     (re.compile(r"</?[A-Za-z][^<>]*>"), ""),
-    (re.compile(r"\[\d{1,4}\](?=[\w‘“'\"])"), ""),  # a text browser's link number: "[12]Title"
+    (re.compile(r"\[\d{1,4}\](?=[\w‘“'\"(\[])"), ""),  # a text browser's link number: "[12]Title"
     (re.compile(r"\*(?=\S)([^*\n]+?)(?<=\S)\*"), r"\1"),
     (re.compile(r"\*"), ""),
 )
