@@ -70,12 +70,25 @@ COMMENTARY = (
     "study we found.",
 )
 
+COMMENTARY_2 = (
+    "What is this cell about? Policy decides what reaches users, as the national strategy "
+    "([UK] HM Government, 2017) made plain.",
+    "Key studies (2005; 2008) were few, and Seminal ones fewer.",
+    "Highlighted study The national survey of parents in treatment (2009–10) found that most "
+    "lived with their children. Services (National Treatment Agency, 2012) were asked to respond.",
+    "Close reading of the guidance listed above (2018) shows the tension.",
+    "Issues to consider and discuss",
+    "► Should treatment be a condition of keeping a child? Courts (2011) think it can be.",
+    "Reviews (Smith, 2010; Jones, 2012) found little.",
+)
+
 CELLS: tuple[CellSpec, ...] = (
     CellSpec(
         "drug", "A1", "Interventions; Reducing harm",
         "Key studies on interventions which reduce the harm done by drug use, from needle exchange "
         "to naloxone, and how they work.",
-        (
+        commentary=COMMENTARY,
+        studies=(
             S("S", "Needle exchange and HIV: the UK's 1980s response",
               "([UK] Advisory Council on the Misuse of Drugs, 1988)", 1988),
             S("K", "Take-home naloxone (THN) cuts overdose deaths in Scotland",
@@ -143,7 +156,8 @@ CELLS: tuple[CellSpec, ...] = (
     CellSpec(
         "alcohol", "D2", "Organisational functioning; Generic and cross-cutting issues",
         "Whether the organisation matters as much as the therapy, and what makes a good one.",
-        (
+        commentary=COMMENTARY_2,
+        studies=(
             S("K", "Does the organisation matter? Treatment climate and outcome", "(2006)", 2006),
             S("K", "Staff turnover in US treatment (1998 to 2004)", "(2009)", 2009),
             S("R", "Organisational readiness for change: a review of the TCU tools",
@@ -178,9 +192,27 @@ CELLS: tuple[CellSpec, ...] = (
         ),
     ),
     CellSpec(
+        "drug", "D4", "Treatment organisations/services - Treatment",
+        "Which organisations deliver the talking therapies well, and why.",
+        (
+            S("K", "Therapeutic communities in English prisons", "(2010)", 2010),
+            S("R", "What makes a treatment service work? A review", "(2006)", 2006),
+        ),
+    ),
+    CellSpec(
+        "alcohol", "E3", "Local/national (commissioning/policy): Treatment",
+        "How commissioners and national policy shape medical treatment for drinkers.",
+        (
+            S("G", "Commissioning alcohol treatment: a guide", "(Public Health England, 2018)", 2018),
+            S("K", "Alcohol treatment in England (2017–18)", "(Public Health England, 2019)", 2019),
+            S("R", "Pharmacotherapy coverage across Europe", "(2015)", 2015),
+        ),
+    ),
+    CellSpec(
         "drug", "E5", "Local and national systems; Safeguarding the community",
         "How commissioning and policy protect children and the community.",
-        (
+        commentary=COMMENTARY_2,
+        studies=(
             S("S", "Hidden harm", "([UK] Advisory Council on the Misuse of Drugs, 2003)", 2003),
             S("K", "Parents in treatment: the 2009-10 national survey",
               "([UK] National Treatment Agency for Substance Misuse, 2012)", 2012),
@@ -230,7 +262,12 @@ def from_template(layout: str, cell: CellSpec, *, study_lines: list[str] | None 
     out = [_retitle(line, cell) if not line.startswith(_B5_DESC_START) else cell.description
            for line in lines[:first]]
     out += new
-    out += [_retitle(line, cell) for line in lines[last + 1 :]]
+    rest = [_retitle(line, cell) for line in lines[last + 1 :]]
+    if cell.commentary:  # the cell's own bite before B5's, after MORE and any blank line
+        at = next(i for i, line in enumerate(rest) if line.startswith("MORE")) + 1
+        sep = [""] if gap or layout != "copy-no-blank-lines" and rest[at:at + 1] == [""] else []
+        rest[at:at] = [x for para in cell.commentary for x in (*sep, para)]
+    out += rest
     return "\n".join(out)
 
 
@@ -247,8 +284,7 @@ def wrap_dump(text: str, width: int, indent: str = "   ", numbers: bool = False)
             if m and "(" in para:
                 n += 1
                 para = f"{m[1]}[{n}]{m[2]}"
-        out.append(textwrap.fill(para, width, initial_indent=indent, subsequent_indent=indent,
-                                 break_on_hyphens=False))
+        out.append(textwrap.fill(para, width, initial_indent=indent, subsequent_indent=indent))
     body = "\n\n".join(out)
     if numbers:
         body += "\n\nReferences\n\n" + "\n".join(
@@ -258,7 +294,7 @@ def wrap_dump(text: str, width: int, indent: str = "   ", numbers: bool = False)
 
 def wrap_tight(text: str, width: int) -> str:
     """Hard-wrapped with no blank lines at all (a dump pasted into a mail client)."""
-    return "\n".join(textwrap.fill(p, width, break_on_hyphens=False) for p in text.split("\n") if p.strip())
+    return "\n".join(textwrap.fill(p, width) for p in text.split("\n") if p.strip())
 
 
 def bullets(text: str, mark: str) -> str:
@@ -279,7 +315,7 @@ def lynx_list(text: str, width: int = 74) -> str:
         if m:
             n += 1
             item = textwrap.fill(f"{m[1]}[{n}]{m[2]}", width, initial_indent="   * ",
-                                 subsequent_indent="     ", break_on_hyphens=False)
+                                 subsequent_indent="     ")
             if out and out[-1].lstrip().startswith("* "):
                 out[-1] += "\n" + item
             else:
@@ -310,6 +346,7 @@ class Variant:
     studies: list[tuple[tuple[str, ...], str, int]] = field(default_factory=list)
     suffix: str = ".txt"
     path: str = "copies/copy"  # the file below the corpus, without suffix (no cell in it by default)
+    label: str | None = None  # the label it must give, when it has one
 
 
 PAGE_LAYOUTS = ["site-2021", "site-older", "site-2019", "copy-no-blank-lines", "list-form"]
@@ -359,8 +396,9 @@ def page_variants() -> Iterator[Variant]:
                 encodings = ["utf8"] if tname != "plain" else list(_ENCODINGS)
                 for enc in encodings:
                     path = f"{cell.matrix}/{cell.code}" if _needs_path(layout) else "copies/copy"
+                    label = None if layout == "copy-no-blank-lines" else cell.label
                     yield Variant(f"{cell.key}:{layout}:{tname}:{enc}", _ENCODINGS[enc](text), cell.key,
-                                  "cell", expected(cell), path=path)
+                                  "cell", expected(cell), path=path, label=label)
 
 
 def record_variants() -> Iterator[Variant]:
@@ -401,6 +439,8 @@ def check(variant: Variant, tmp: Path) -> tuple[int, int, list[str]]:
         problems.append(f"cell {parsed.cell.key} != {variant.cell}")
     if parsed.form != variant.form:
         problems.append(f"form {parsed.form} != {variant.form}")
+    if variant.label is not None and parsed.cell.label != variant.label:
+        problems.append(f"label {parsed.cell.label!r} != {variant.label!r}")
     got = [(s.types, s.title, s.year) for s in parsed.studies]
     right = 0
     for want in variant.studies:

@@ -85,3 +85,43 @@ def test_type_code_and_title_forms(line: str, want: tuple[tuple[str, ...], str, 
 def test_type_codes_in_brackets_on_a_line_of_their_own() -> None:
     assert studies("Drug Treatment Matrix cell A1\n\n[S] [G]\nHidden harm (2003). Children.\n") == [
         (("S", "G"), "Hidden harm", 2003)]
+
+
+@pytest.mark.parametrize(
+    "label",
+    ["Treatment organisations/services; Recovery", "Treatment services – Reducing harm",
+     "Local/national (commissioning/policy): Treatment", "commissioning and policy - recovery"],
+)
+def test_labels_with_the_other_versions_column_names(label: str) -> None:
+    parsed = parse_cell_text(f"Drug Treatment Matrix cell D4\n\n{label}\n\nWhat this cell covers.\n\n"
+                             "K A study of services (2010). It found.\n")
+    assert (parsed.cell.label, parsed.cell.description) == (label, "What this cell covers.")
+
+
+def test_a_prose_line_starting_with_a_column_word_is_not_a_label() -> None:
+    parsed = parse_cell_text("Drug Treatment Matrix cell D4\n\nServices, however, were few.\n\n"
+                             "K A study of services (2010). It found.\n")
+    assert (parsed.cell.label, parsed.cell.description) == ("", "Services, however, were few.")
+
+
+def test_wrapped_dump_keeps_hyphenated_words_and_finishes_a_title_cut_after_a_colon() -> None:
+    text = (
+        "   Alcohol Treatment Matrix cell E3: Local/national (commissioning/policy):\n   Treatment\n\n"
+        "   K Client-centred supervision in commissioning-\n   led services works (2014). It does.\n"
+    )
+    parsed = parse_cell_text(text)
+    assert parsed.cell.label == "Local/national (commissioning/policy): Treatment"
+    assert [s.title for s in parsed.studies] == [
+        "Client-centred supervision in commissioning-led services works"]
+
+
+def test_a_label_line_wrapped_without_blank_lines_keeps_its_description_apart() -> None:
+    text = ("Alcohol Treatment Matrix cell D2 Matrix cell logo\n"
+            "Organisational functioning; Generic and cross-cutting issues\n"
+            "Whether the organisation matters as much as the therapy, and what makes a good\n"
+            "one, according to the research.\n"
+            "K Does the organisation matter? Treatment climate and outcome (2006). It did.\n")
+    parsed = parse_cell_text(text)
+    assert parsed.cell.label == "Organisational functioning; Generic and cross-cutting issues"
+    assert parsed.cell.description.startswith("Whether the organisation")
+    assert parsed.cell.description.endswith("according to the research.")

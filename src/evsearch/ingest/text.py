@@ -63,6 +63,9 @@ _FORM_SECTIONS = {"record": "Repository record", "email": "Matrix Bite e-mail"}
 #: Words that make a unit prose, not a scrap of chrome.
 _PROSE_WORDS = 10
 
+#: Quotes and brackets that may close a sentence.
+_CLOSERS = "\"'”’)]*"
+
 
 def parse_cell_text(
     text: str, *, matrix: str | None = None, code: str | None = None, name: str | None = None
@@ -117,7 +120,7 @@ def units(text: str) -> list[Block]:
         if "\t" in raw and len(clean(joined)) < 60:
             pieces = [(joined, True)]
         elif len(lines) > 1 and _wrapped(lines):
-            pieces = [(joined, False)]
+            pieces = [(_join_wrapped([line.strip() for line in lines]), False)]
         else:
             pieces = [(line, False) for line in _unwrap(lines)]
         for piece, scrap in pieces:
@@ -141,7 +144,7 @@ def _wrapped(lines: Sequence[str]) -> bool:
     width = max(len(line) for line in stripped)
     if not 40 <= width <= 110 or any(len(line) < 0.6 * width for line in stripped[:-1]):
         return False
-    open_ends = sum(not ends_terminal(line) for line in stripped[:-1])
+    open_ends = sum(_open_end(line) for line in stripped[:-1])
     starters = sum(_starts_unit(line) for line in stripped[1:])  # the first may start one
     return open_ends >= 0.5 * (len(lines) - 1) and starters == 0
 
@@ -157,11 +160,36 @@ def _unwrap(lines: Sequence[str]) -> list[str]:
     out: list[str] = []
     full = False  # the previous line ran to the width without ending a sentence
     for line in stripped:
-        if out and full and not _starts_unit(line):
-            out[-1] = f"{out[-1]} {line}"
+        if out and full and not _starts_unit(line) and _continues_line(out[-1], line):
+            out[-1] = _join_wrapped([out[-1], line])
         else:
             out.append(line)
-        full = len(line) >= 0.75 * width and not ends_terminal(line)
+        full = len(line) >= 0.75 * width and _open_end(line)
+    return out
+
+
+def _open_end(line: str) -> bool:
+    """A wrapped line that does not end a paragraph: no full stop, question or exclamation mark
+    at its end (a colon or semicolon may end a wrapped line mid-sentence)."""
+    stripped = line.rstrip().rstrip(_CLOSERS)
+    return not stripped or stripped[-1] not in ".?!…"
+
+
+def _continues_line(line: str, nxt: str) -> bool:
+    """Whether ``nxt`` may continue ``line``: a label or a cell's title line is continued only
+    when it is visibly unfinished (a colon, dash or comma at its end, or a lower-case start)."""
+    if not (is_column_label(line) or find_cell_ref(line)):
+        return True
+    return starts_lower(nxt) or line.rstrip()[-1:] in ":;,-–—/&"
+
+
+def _join_wrapped(lines: Sequence[str]) -> str:
+    """Hard-wrapped lines as one: a line broken after a hyphen (``cross-`` / ``cutting``) joins
+    without a space, as text browsers break only at the hyphens a word already has."""
+    out = lines[0]
+    for line in lines[1:]:
+        glue = "" if re.search(r"[A-Za-z]-$", out) and line[:1].isalpha() else " "
+        out = f"{out}{glue}{line}"
     return out
 
 
