@@ -347,6 +347,7 @@ class Variant:
     suffix: str = ".txt"
     path: str = "copies/copy"  # the file below the corpus, without suffix (no cell in it by default)
     label: str | None = None  # the label it must give, when it has one
+    must_hold: tuple[str, ...] = ()  # texts some passage (or the description) must hold
 
 
 PAGE_LAYOUTS = ["site-2021", "site-older", "site-2019", "copy-no-blank-lines", "list-form"]
@@ -397,8 +398,9 @@ def page_variants() -> Iterator[Variant]:
                 for enc in encodings:
                     path = f"{cell.matrix}/{cell.code}" if _needs_path(layout) else "copies/copy"
                     label = None if layout == "copy-no-blank-lines" else cell.label
+                    hold = () if layout == "site-older" else (cell.description[-30:-1],)
                     yield Variant(f"{cell.key}:{layout}:{tname}:{enc}", _ENCODINGS[enc](text), cell.key,
-                                  "cell", expected(cell), path=path, label=label)
+                                  "cell", expected(cell), path=path, label=label, must_hold=hold)
 
 
 def record_variants() -> Iterator[Variant]:
@@ -410,11 +412,14 @@ def record_variants() -> Iterator[Variant]:
             base = base.replace("alcohol treatment matrix", f"{cell.name.lower()} treatment matrix")
             for tname in ("plain", "crlf", "w3m80", "tight78"):
                 text = _TEXT_TRANSFORMS[tname](base)
-                yield Variant(f"{cell.key}:{layout}:{tname}", text.encode("utf-8"), cell.key, form)
+                hold = "Whether treatment is chosen" if form == "record" else "Key studies"
+                yield Variant(f"{cell.key}:{layout}:{tname}", text.encode("utf-8"), cell.key, form,
+                              must_hold=(hold,))
 
 
 def all_variants() -> list[Variant]:
-    return [*page_variants(), *record_variants(), *html_variants(), *form_variants()]
+    return [*page_variants(), *record_variants(), *html_variants(), *form_variants(),
+            *message_variants()]
 
 
 # --------------------------------------------------------------------------- checking
@@ -452,6 +457,10 @@ def check(variant: Variant, tmp: Path) -> tuple[int, int, list[str]]:
     extra = [g for g in got if g not in variant.studies]
     if extra:
         problems.append(f"extra studies {extra}")
+    texts = [parsed.cell.description, *(p.text for p in parsed.passages)]
+    for want_text in variant.must_hold:
+        if not any(want_text in t for t in texts):
+            problems.append(f"lost text {want_text[:40]!r}")
     for p in parsed.passages:
         for _, title, _ in variant.studies:
             if len(title) > 15 and title in p.text:
@@ -479,7 +488,6 @@ def main(argv: list[str]) -> int:
     rate = right / total if total else 1.0
     print(f"{files} files, {failed} with problems; study lines right {right}/{total} = {rate:.1%}")
     return 0 if not failed else 1
-
 
 
 # --------------------------------------------------------------------------- HTML
@@ -549,7 +557,6 @@ def html_variants() -> Iterator[Variant]:
                           expected(cell), suffix=".htm")
 
 
-
 # --------------------------------------------------------------------------- title, label, MORE forms
 
 
@@ -596,7 +603,79 @@ def form_variants() -> Iterator[Variant]:
                           expected(cell))
         for k, form in enumerate(MORE_FORMS):
             text = "\n".join(form if line.startswith("MORE") else line for line in recent)
-            yield Variant(f"{cell.key}:more-form-{k}", text.encode("utf-8"), cell.key, "cell", expected(cell))
+            yield Variant(f"{cell.key}:more-form-{k}", text.encode("utf-8"), cell.key, "cell",
+                          expected(cell))
+
+
+# ---------------------------------------------------------- records and e-mails, other wordings
+
+
+def record_text(cell: CellSpec) -> str:
+    """A repository record in another wording: breadcrumb after "You are here:", metadata
+    fields, an "Abstract" heading instead of "What is cell X about?"."""
+    col, _, row = re.split(r"(\s*[;:]\s*|\s+-\s+)", cell.label, maxsplit=1)
+    title = f"{cell.name} treatment matrix cell {cell.code}: {col} - {row.lower()}."
+    return "\n".join([
+        "Skip to main content", "", f"You are here: Home > {title}", "",
+        f"Drug and Alcohol Findings. (2019) {title} Drug and Alcohol Findings {cell.name} Treatment "
+        "Matrix, 12 p..", "", f"PDF ({cell.name} Matrix cell {cell.code})", "",
+        f"External website: https://findings.org.uk/PHP/dl.php?f=Matrix/{cell.name}/{cell.code}.pdf", "",
+        "Item Type: Evidence resource", "Publication Type: Review, Guideline", "Drug Type: Alcohol",
+        "Intervention Type: Treatment method", "Date: 2019", "Page Range: 12 p.",
+        "Publisher: Drug and Alcohol Findings", "Subjects: HJ Treatment method > Treatment review",
+        "Repository Staff Only: item control page", "",
+        f"The {cell.name} Treatment Matrix maps the treatment universe and for each sub-territory "
+        "(a cell) lists the most important UK-relevant research (for example, Smith and Jones, 2010) "
+        "and guidance.", "", "Abstract", "", cell.description, "",
+        "Key studies (2005; 2008) were few, and the review listed in the cell (2012) is the place to start.",
+    ])
+
+
+def _qp(text: str) -> str:
+    import quopri
+
+    return quopri.encodestring(text.encode("utf-8")).decode("ascii")
+
+
+def email_message(cell: CellSpec, *, html: bool) -> str:
+    """A Matrix Bite e-mail as saved with its headers: quoted-printable text, or a multipart
+    message whose only body is base64 HTML."""
+    import base64
+
+    lines = [
+        "Drug and Alcohol Findings logo. Click to go to Effectiveness Bank web site Matrix cell",
+        "Supported by Alcohol Change UK web site. Opens new Window Alcohol Change UK", "",
+        f"{cell.name} Treatment Matrix cell {cell.code} Matrix cell logo",
+        "Is the worker the intervention – or the service’s name?", cell.description, "",
+        "Click button below to view cell and 'bite' commentary.", "View cell and bite",
+    ]
+    head = ("From: Drug and Alcohol Findings <findings@example.org>\nTo: reader@example.com\n"
+            f"Subject: Matrix Bite: {cell.name} Treatment Matrix cell {cell.code}\n"
+            "Date: Mon, 3 May 2021 09:00:00 +0100\nMIME-Version: 1.0\n")
+    if not html:
+        return (head + 'Content-Type: text/plain; charset="utf-8"\nContent-Transfer-Encoding: '
+                "quoted-printable\n\n" + _qp("\n".join(lines)))
+    body = "".join(f"<p>{_html_escape(line)}</p>\n" for line in lines if line)
+    page = f"<html><head><style>p {{margin: 0}}</style></head><body>{body}</body></html>"
+    return (head + 'Content-Type: multipart/alternative; boundary="b1"\n\n--b1\n'
+            "Content-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: base64\n\n"
+            + base64.encodebytes(page.encode("utf-8")).decode("ascii") + "\n--b1--\n")
+
+
+def message_variants() -> Iterator[Variant]:
+    for cell in CELLS:
+        hold = (cell.description[-30:-1],)
+        text = record_text(cell)
+        yield Variant(f"{cell.key}:record-other-wording", text.encode("utf-8"), cell.key, "record",
+                      must_hold=hold)
+        yield Variant(f"{cell.key}:record-other-wording:crlf", text.replace("\n", "\r\n").encode("cp1252"),
+                      cell.key, "record", must_hold=hold)
+        qp = email_message(cell, html=False)
+        yield Variant(f"{cell.key}:email-qp-txt", qp.encode("ascii"), cell.key, "email", must_hold=hold)
+        yield Variant(f"{cell.key}:email-qp-eml", qp.replace("\n", "\r\n").encode("ascii"), cell.key,
+                      "email", suffix=".eml", must_hold=hold)
+        yield Variant(f"{cell.key}:email-html-eml", email_message(cell, html=True).encode("ascii"),
+                      cell.key, "email", suffix=".eml", must_hold=hold)
 
 
 if __name__ == "__main__":

@@ -125,3 +125,52 @@ def test_a_label_line_wrapped_without_blank_lines_keeps_its_description_apart() 
     assert parsed.cell.label == "Organisational functioning; Generic and cross-cutting issues"
     assert parsed.cell.description.startswith("Whether the organisation")
     assert parsed.cell.description.endswith("according to the research.")
+
+
+# --------------------------------------------------------------------------- e-mails and records
+
+
+@pytest.mark.parametrize(("html", "suffix"), [(False, ".txt"), (False, ".eml"), (True, ".eml")])
+def test_an_email_saved_as_a_message(tmp_path: Path, html: bool, suffix: str) -> None:
+    """Quoted-printable text, or base64 HTML in a multipart message: decoded, not indexed as
+    ``=E2=80=99`` and soft line breaks."""
+    from evsearch.ingest import read_cell_file
+    from tests._variants import email_message
+
+    cell = CELLS[3]
+    path = tmp_path / f"bite{suffix}"
+    path.write_text(email_message(cell, html=html), encoding="ascii")
+    parsed = read_cell_file(path)
+    assert (parsed.cell.key, parsed.form, parsed.studies) == (cell.key, "email", ())
+    texts = [p.text for p in parsed.passages]
+    assert "Is the worker the intervention – or the service’s name?" in texts  # decoded
+    assert cell.description in texts
+
+
+def test_a_pasted_header_without_mime_headers_stays_plain_text() -> None:
+    from evsearch.ingest.mail import is_mime_message
+
+    assert not is_mime_message("From: me@example.org\nSubject: notes\n\nK A trial (2010). It did.")
+    assert not is_mime_message("Subject: notes\nMIME-Version: 1.0")  # no blank line: no body
+
+
+def test_a_record_in_other_wording_drops_its_metadata_fields() -> None:
+    from tests._variants import record_text
+
+    cell = CELLS[3]
+    parsed = parse_cell_text(record_text(cell))
+    assert (parsed.cell.key, parsed.form, parsed.studies) == (cell.key, "record", ())
+    texts = [p.text for p in parsed.passages]
+    assert cell.description in texts
+    assert not [t for t in texts if t.startswith(("Publication Type", "Drug Type", "Subjects"))]
+
+
+def test_a_logo_line_does_not_swallow_the_blurb_under_it() -> None:
+    parsed = parse_cell_text(
+        "Drug Treatment Matrix cell C1 Matrix cell logo\n"
+        "Is the worker the intervention – or the service’s name?\n"
+        "What managers and supervisors can do to make harm reduction happen.\n"
+    )
+    assert [p.text for p in parsed.passages] == [
+        "Is the worker the intervention – or the service’s name?",
+        "What managers and supervisors can do to make harm reduction happen."]

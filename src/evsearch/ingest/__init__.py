@@ -1,7 +1,8 @@
 """Files -> :class:`~evsearch.model.ParsedCell`: the ingest stage (no engine, no CLI).
 
 One reader per form (:mod:`.text` for ``.txt``, :mod:`.html` for ``.htm``/``.html``,
-:mod:`.pdf` for ``.pdf`` via the text reader), all built on the shared cell grammar
+:mod:`.pdf` for ``.pdf`` and :mod:`.mail` for e-mails (``.eml``, or raw messages saved as
+``.txt``) via the text reader), all built on the shared cell grammar
 (:mod:`.grammar`, :mod:`.identity`, :mod:`.commentary`, :mod:`.sections`, :mod:`.documents`).
 :func:`read_cell_file` picks the reader by suffix; :func:`discover_cell_files` finds the files
 of a corpus.
@@ -38,6 +39,7 @@ from evsearch.ingest.files import (
     page_name,
 )
 from evsearch.ingest.grammar import DEFAULT_SECTION
+from evsearch.ingest.mail import is_mime_message, message_text
 from evsearch.ingest.text import MAX_PANEL_BLOCKS, PAGE_MATRIX, parse_cell_text
 from evsearch.model import ParsedCell
 
@@ -93,7 +95,7 @@ def read_cell_file(path: Path, *, root: Path | None = None) -> ParsedCell:
     suffix = path.suffix.lower()
     if suffix not in CELL_SUFFIXES:
         raise IngestError(
-            f"{path}: cell files are .txt, .htm, .html or .pdf, not {path.suffix or 'no suffix'!r}",
+            f"{path}: cell files are .txt, .htm, .html, .pdf or .eml, not {path.suffix or 'no suffix'!r}",
             "save the cell page as HTML (.htm) or as text (.txt)",
         )
     try:
@@ -111,8 +113,11 @@ def read_cell_file(path: Path, *, root: Path | None = None) -> ParsedCell:
             if not data.startswith(b"%PDF-"):
                 raise IngestError("is not a PDF (it does not start with %PDF-)", "check the file")
             return parse_cell_text(pdf_text(data), matrix=matrix, code=code, name=name)
-        if suffix == ".txt":
+        if suffix in (".txt", ".eml"):
             text = decode(data)
+            if suffix == ".eml" or is_mime_message(text):  # an e-mail saved with its headers
+                check_text(data, text)
+                text = message_text(data)
             check_text(data, text)
             return parse_cell_text(text, matrix=matrix, code=code, name=name)
         from evsearch.ingest.html import parse_cell_html

@@ -11,7 +11,7 @@ from evsearch.errors import CorpusError, IngestError
 from evsearch.ingest.identity import MATRIX_NAMES
 
 #: File suffixes that may hold a cell page.
-CELL_SUFFIXES: tuple[str, ...] = (".txt", ".htm", ".html", ".pdf")
+CELL_SUFFIXES: tuple[str, ...] = (".txt", ".htm", ".html", ".pdf", ".eml")
 
 
 _CODE_RE = re.compile(r"^[A-Ea-e][1-5]$")
@@ -26,7 +26,7 @@ _PATH_MATRIX_RE = re.compile(r"^(?P<matrix>alcohol|drugs?)(?:$|[\s_.\-])", re.IG
 
 
 def discover_cell_files(corpus_dir: Path) -> list[Path]:
-    """Every ``.txt``/``.htm``/``.html`` file under ``corpus_dir``, sorted.
+    """Every ``.txt``/``.htm``/``.html``/``.pdf``/``.eml`` file under ``corpus_dir``, sorted.
 
     Symlinks that resolve outside ``corpus_dir`` are skipped, so a corpus cannot pull in
     files from elsewhere.

@@ -216,14 +216,20 @@ def strip_markup(text: str) -> str:
     return " ".join(text.split())
 
 
-def is_chrome(text: str) -> bool:
-    """Site chrome (the lines and patterns of ``data/chrome.txt``) wherever it sits."""
+def is_chrome(text: str, *, short: bool = True) -> bool:
+    """Site chrome (the lines and patterns of ``data/chrome.txt``) wherever it sits; with
+    ``short=False`` only the lines that are chrome whatever their length."""
     line = _LIST_MARK_RE.sub("", text.strip(), count=1).strip(" |")
     if not line:
         return True
     if _CHROME_ALWAYS.fullmatch(line):
         return True
-    return len(line.split()) <= 40 and not ends_terminal(line) and bool(_CHROME_SHORT.fullmatch(line))
+    return (
+        short
+        and len(line.split()) <= 40
+        and not ends_terminal(line)
+        and bool(_CHROME_SHORT.fullmatch(line))
+    )
 
 
 def ends_terminal(text: str) -> bool:

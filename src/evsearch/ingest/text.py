@@ -144,6 +144,8 @@ def _wrapped(lines: Sequence[str]) -> bool:
     width = max(len(line) for line in stripped)
     if not 40 <= width <= 110 or any(len(line) < 0.6 * width for line in stripped[:-1]):
         return False
+    if not _continues_line(stripped[0], stripped[1]):
+        return False
     open_ends = sum(_open_end(line) for line in stripped[:-1])
     starters = sum(_starts_unit(line) for line in stripped[1:])  # the first may start one
     return open_ends >= 0.5 * (len(lines) - 1) and starters == 0
@@ -176,11 +178,14 @@ def _open_end(line: str) -> bool:
 
 
 def _continues_line(line: str, nxt: str) -> bool:
-    """Whether ``nxt`` may continue ``line``: a label or a cell's title line is continued only
-    when it is visibly unfinished (a colon, dash or comma at its end, or a lower-case start)."""
-    if not (is_column_label(line) or find_cell_ref(line)):
+    """Whether ``nxt`` may continue ``line``: a label, a cell's title line or a chrome line
+    (``... Matrix cell logo``) is continued only when it is visibly unfinished (a colon, dash
+    or comma at its end, or a next line that does not start with a capital)."""
+    if not nxt[:1].isupper():
         return True
-    return starts_lower(nxt) or line.rstrip()[-1:] in ":;,-–—/&"
+    if not (is_column_label(line) or find_cell_ref(line) or is_chrome(line, short=False)):
+        return True
+    return line.rstrip()[-1:] in ":;,-–—/&"
 
 
 def _join_wrapped(lines: Sequence[str]) -> str:
