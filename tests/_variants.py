@@ -325,6 +325,21 @@ def lynx_list(text: str, width: int = 74) -> str:
     return "\n\n".join(out)
 
 
+def w3m_table(text: str, width: int = 78) -> str:
+    """w3m's rendering of the study table: the code column, then the text column wrapped
+    beside it (continuation lines indented under the text), no blank line between rows."""
+    out: list[str] = []
+    for para in text.split("\n"):
+        m = re.match(r"^((?:[SKRG] )+)(\S.*\(.*)$", para)
+        if m:
+            codes = m[1].strip().ljust(4)
+            rows = textwrap.wrap(m[2], width - 4)
+            out.append("\n".join(f"{codes if i == 0 else '    '}{row}" for i, row in enumerate(rows)))
+        elif para.strip():
+            out.append("\n" + textwrap.fill(para, width) + "\n")
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out))
+
+
 def codes_on_own_line(text: str) -> str:
     """Each study's type codes on a line of their own above it (``S G`` / ``Title (2003). ...``)."""
     out = []
@@ -367,6 +382,10 @@ _TEXT_TRANSFORMS: dict[str, Callable[[str], str]] = {
     "spaced": lambda t: re.sub(r"\n+", "\n\n", t),
     "code-dash": lambda t: re.sub(r"(?m)^([SKRG](?: [SKRG])*) (?=\S.*\()", "\\1 – ", t),
     "bracket-codes": lambda t: re.sub(r"(?m)^([SKRG]) (?=\S.*\()", "[\\1] ", t),
+    "w3m-table": lambda t: w3m_table(t),
+    "soft-hyphens": lambda t: re.sub(r"(?m)^[SKRG] .*$",
+                                     lambda m: re.sub(r"(?<=\b[a-z]{3})(?=[a-z]{3})", "\u00ad", m[0]), t),
+    "nested-bullet": lambda t: bullets(t, "   o"),
     "nbsp": lambda t: re.sub(r"(?m)^([SKRG]) ", "\\1\u00a0", t),
     "tab": lambda t: re.sub(r"(?m)^([SKRG]) ", "\\1\t", t),
 }

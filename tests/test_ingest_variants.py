@@ -174,3 +174,15 @@ def test_a_logo_line_does_not_swallow_the_blurb_under_it() -> None:
     assert [p.text for p in parsed.passages] == [
         "Is the worker the intervention – or the service’s name?",
         "What managers and supervisors can do to make harm reduction happen."]
+
+
+def test_soft_hyphens_and_word_joiners_in_a_copied_title_are_dropped() -> None:
+    assert studies("Drug Treatment Matrix cell A1\n\nK Treat\u00adment in pri\u2060sons (2010). It did.\n") == [
+        (("K",), "Treatment in prisons", 2010)]
+
+
+@pytest.mark.parametrize("mark", ["o", "+", "#", "◦", "■"])
+def test_studies_in_a_nested_list_of_a_text_browser(mark: str) -> None:
+    text = f"Drug Treatment Matrix cell A1\n\n   {mark} K A trial in prisons (2010). It did.\n" \
+           f"   {mark} R A review of prisons (2012). It did too.\n"
+    assert studies(text) == [(("K",), "A trial in prisons", 2010), (("R",), "A review of prisons", 2012)]

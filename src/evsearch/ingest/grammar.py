@@ -50,8 +50,9 @@ def _load_chrome() -> tuple[re.Pattern[str], re.Pattern[str]]:
 
 _CHROME_ALWAYS, _CHROME_SHORT = _load_chrome()
 
-#: A chrome line may carry a list or bullet mark (``- Home``).
-_LIST_MARK_RE = re.compile(r"^(?:[-*+•·▪‣–]|\d{1,2}[.)])\s+")
+#: A chrome line or study may carry a list or bullet mark (``- Home``; text browsers mark
+#: nested lists with ``+``, ``o``, ``#`` and ``@``).
+_LIST_MARK_RE = re.compile(r"^(?:[-*+•·▪‣–◦○●■□➢#@o]|\d{1,2}[.)])\s+")
 
 #: Study type codes before a title: ``K``, ``S G``, ``S/G``; glued before a quote (``K'Not``).
 STUDY_RE = re.compile(
@@ -183,7 +184,10 @@ _TERMINAL = ".?!:;…"
 _CLOSERS = "\"'”’)]*"
 
 
-_DROP_CHARS = {"\ufe0e", "\ufe0f", "\u200b", "\u200c", "\u200d"}
+#: Invisible characters dropped from the text: variation selectors, zero-width spaces and
+#: joiners, soft hyphens, word joiners and stray byte-order marks (a copy keeps them, so
+#: ``treat\u00adment`` must read as ``treatment``).
+_DROP_CHARS = {"\ufe0e", "\ufe0f", "\u200b", "\u200c", "\u200d", "\u00ad", "\u2060", "\ufeff"}
 
 
 STOPWORDS = frozenset(
