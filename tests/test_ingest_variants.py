@@ -177,8 +177,8 @@ def test_a_logo_line_does_not_swallow_the_blurb_under_it() -> None:
 
 
 def test_soft_hyphens_and_word_joiners_in_a_copied_title_are_dropped() -> None:
-    assert studies("Drug Treatment Matrix cell A1\n\nK Treat\u00adment in pri\u2060sons (2010). It did.\n") == [
-        (("K",), "Treatment in prisons", 2010)]
+    text = "Drug Treatment Matrix cell A1\n\nK Treat\u00adment in pri\u2060sons (2010). It did.\n"
+    assert studies(text) == [(("K",), "Treatment in prisons", 2010)]
 
 
 @pytest.mark.parametrize("mark", ["o", "+", "#", "◦", "■"])
