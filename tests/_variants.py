@@ -438,7 +438,7 @@ def record_variants() -> Iterator[Variant]:
 
 def all_variants() -> list[Variant]:
     return [*page_variants(), *record_variants(), *html_variants(), *form_variants(),
-            *message_variants()]
+            *message_variants(), *path_variants(), *pdf_variants()]
 
 
 # --------------------------------------------------------------------------- checking
@@ -695,6 +695,46 @@ def message_variants() -> Iterator[Variant]:
                       "email", suffix=".eml", must_hold=hold)
         yield Variant(f"{cell.key}:email-html-eml", email_message(cell, html=True).encode("ascii"),
                       cell.key, "email", suffix=".eml", must_hold=hold)
+
+
+
+# --------------------------------------------------------------------------- file names, PDFs
+
+#: Where a user may keep a copy without a title line: the path names the cell.
+PATH_FORMS = [
+    "{matrix}/{code}", "{matrix}/{code}/copy", "{Matrix} Matrix cell {code} (1)", "{matrix}-{code}-list",
+    "copies/{matrix}_{code}_2019", "Matrix/{site}/{code}-saved", "{matrix}/{code_lower}",
+]
+
+
+def path_variants() -> Iterator[Variant]:
+    for cell in CELLS:
+        text = from_template("copy-no-blank-lines", cell).encode("utf-8")
+        for k, form in enumerate(PATH_FORMS):
+            site = "Alcohol" if cell.matrix == "alcohol" else "Drugs"
+            path = form.format(matrix=cell.matrix, Matrix=cell.name, site=site, code=cell.code,
+                               code_lower=cell.code.lower())
+            yield Variant(f"{cell.key}:path-form-{k}", text, cell.key, "cell", expected(cell), path=path)
+
+
+def pdf_variants() -> Iterator[Variant]:
+    """The cell printed to PDF (reportlab, as the PDF tests do), when reportlab is installed."""
+    import importlib.util
+    import tempfile
+
+    if importlib.util.find_spec("reportlab") is None:
+        return
+    from tests.test_ingest_forms import make_pdf
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for cell in CELLS:
+            for layout in ("site-2021", "list-form"):
+                text = from_template(layout, cell)
+                if layout == "list-form":
+                    text = text.replace("\n", "\n\n")
+                out = make_pdf(text, Path(tmp) / f"{layout}.pdf")
+                yield Variant(f"{cell.key}:pdf-{layout}", out.read_bytes(), cell.key, "cell", expected(cell),
+                              suffix=".pdf", path=f"{cell.matrix}/{cell.code}/{layout}")
 
 
 if __name__ == "__main__":

@@ -186,3 +186,25 @@ def test_studies_in_a_nested_list_of_a_text_browser(mark: str) -> None:
     text = f"Drug Treatment Matrix cell A1\n\n   {mark} K A trial in prisons (2010). It did.\n" \
            f"   {mark} R A review of prisons (2012). It did too.\n"
     assert studies(text) == [(("K",), "A trial in prisons", 2010), (("R",), "A review of prisons", 2012)]
+
+
+@pytest.mark.parametrize(
+    ("relpath", "key"),
+    [
+        ("drug/A1/site-2019.txt", "drug/A1"),
+        ("Alcohol Matrix cell B5 (1).txt", "alcohol/B5"),
+        ("alcohol-B5-list.txt", "alcohol/B5"),
+        ("copies/drug_e1_2019.txt", "drug/E1"),
+        ("Matrix/Drugs/E1-saved.txt", "drug/E1"),
+        ("alcohol/b5.txt", "alcohol/B5"),
+        ("alcohol/notes-b15.txt", "page/alcohol-notes-b15"),  # b15 is no cell code
+    ],
+)
+def test_the_path_names_the_cell_in_other_forms(tmp_path: Path, relpath: str, key: str) -> None:
+    from evsearch.ingest import read_cell_file
+
+    path = tmp_path / relpath
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("Key studies on staff and what they do.\n\nK A study of staff (2001). Found things.\n",
+                    encoding="utf-8")
+    assert read_cell_file(path, root=tmp_path).cell.key == key
