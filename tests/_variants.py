@@ -543,18 +543,30 @@ def html_rows(cell: CellSpec, style: str) -> str:
             rows.append(f"{imgs} {link} {paren}. {summary}<br>")
         elif style == "dl":
             rows.append(f"<dt>{imgs} {link} {paren}.</dt><dd>{summary}</dd>")
+        elif style == "span-nbsp":
+            rows.append(f'<p class="study"><span class="t{codes[0]}">{s.codes}</span>&nbsp;{link} {paren}. '
+                        f"{summary}</p>")
+        elif style == "code-in-link":
+            rows.append(f'<p><a href="doc_{n}.txt">{s.codes} {title}</a> {paren}. {summary}</p>')
+        elif style == "paren-in-link":
+            rows.append(f'<p>{s.codes} <a href="doc_{n}.txt">{title} {paren}</a>. {summary}</p>')
+        elif style == "three-columns":
+            rows.append(f"<tr><td>{s.codes}</td><td>{link}</td><td>{paren}. {summary}</td></tr>")
     more = ('<b>MORE</b> <a href="http://findings.org.uk/topic_search.htm">Retrieve all relevant '
             "Effectiveness Bank analyses</a>.")
-    if style in ("table", "noalt", "table-noanchor", "bold-codes"):
+    if style in ("table", "noalt", "table-noanchor", "bold-codes", "three-columns"):
         return ('<table class="studies">' + "\n".join(rows) + f"<tr><td></td><td>{more}</td></tr></table>")
     if style == "list":
         return "<ul>" + "\n".join(rows) + f"<li>{more}</li></ul>"
     if style == "dl":
         return "<dl>" + "\n".join(rows) + f"</dl><p>{more}</p>"
-    return "<p>" + "\n".join(rows) + f"{more}</p>"
+    if style == "br":
+        return "<p>" + "\n".join(rows) + f"{more}</p>"
+    return "\n".join(rows) + f"<p>{more}</p>"
 
 
-HTML_STYLES = ["table", "noalt", "table-noanchor", "bold-codes", "list", "br", "dl"]
+HTML_STYLES = ["table", "noalt", "table-noanchor", "bold-codes", "list", "br", "dl", "span-nbsp",
+               "code-in-link", "paren-in-link", "three-columns"]
 
 
 def html_page(cell: CellSpec, style: str) -> str:
