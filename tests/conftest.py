@@ -15,6 +15,14 @@ CORPUS = ROOT / "corpus"
 B5 = CORPUS / "alcohol" / "B5.txt"
 
 
+@pytest.fixture(autouse=True)
+def _hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The caller's own settings never reach a test (or the CLI processes it starts): default
+    folders, colour and terminal width are what the tests set."""
+    for name in ("EVSEARCH_INDEX", "EVSEARCH_CORPUS", "NO_COLOR", "COLUMNS"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture(scope="session")
 def b5_text() -> str:
     return B5.read_text(encoding="utf-8")

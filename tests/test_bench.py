@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from evsearch.index import ingest_corpus
 
 from ._scripts import load_script
 
 
+@pytest.mark.slow
 def test_make_corpus_writes_cells_the_ingester_reads(tmp_path: Path) -> None:
     make_corpus = load_script("make_corpus")
     make_corpus.write_corpus(500, tmp_path / "a", seed=3)
@@ -22,6 +25,7 @@ def test_make_corpus_writes_cells_the_ingester_reads(tmp_path: Path) -> None:
     assert 120 <= kinds.count("Study") <= 200  # about 9 studies per 28 passages
 
 
+@pytest.mark.slow
 def test_bench_smoke(tmp_path: Path) -> None:
     bench = load_script("bench")
     result = bench.run([500], queries=3, cli_runs=1, work_dir=tmp_path)

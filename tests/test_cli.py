@@ -92,11 +92,28 @@ def test_search_text_output(runner: CliRunner, built_index: Path) -> None:
     assert "\x1b[" not in out  # no colour when not a terminal
 
 
-def test_misspelt_query_says_what_it_searched(runner: CliRunner, built_index: Path) -> None:
-    code, out, _ = run(runner, "search", "motivatonal intervewing", index=built_index)
-    assert code == 0
-    assert out.splitlines()[0] == ("Showing results for 'motivational interviewing' instead of "
-                                   "'motivatonal intervewing'.")
+@pytest.mark.parametrize(
+    "options", [[], ["--brief"], ["--format", "csv"], ["--format", "jsonl"], ["--format", "ris"]]
+)
+def test_misspelt_query_says_what_it_searched(
+    runner: CliRunner, built_index: Path, options: list[str]
+) -> None:
+    code, out, err = run(runner, "search", "motivatonal intervewing", *options, index=built_index)
+    assert code == 0 and "alcohol/B5/r2005-motivational-interviewing-work" in out
+    assert err.splitlines()[0] == (
+        "note: showing results for 'motivational interviewing' instead of 'motivatonal intervewing', "
+        "which found nothing (--no-correct: search as typed)"
+    )
+
+
+def test_no_correct_searches_as_typed(runner: CliRunner, built_index: Path) -> None:
+    code, out, err = run(runner, "search", "motivatonal intervewing", "--no-correct", "--json",
+                         index=built_index)
+    data = json.loads(out)
+    assert code == 0 and data["total"] == 0 and data["corrected"] is False
+    assert data["suggestion"] == "motivational interviewing"
+    code, out, err = run(runner, "search", "offender supervison", "--brief", index=built_index)
+    assert err.strip() == "note: did you mean 'offender supervision'?"
 
 
 def test_show_and_stats(runner: CliRunner, built_index: Path) -> None:

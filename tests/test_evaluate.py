@@ -105,3 +105,23 @@ def test_peers(harness: ModuleType, beir_dir: Path, capsys: pytest.CaptureFixtur
     for name, run_peer in harness.PEERS.items():
         run = run_peer(collection)
         assert run.ranking["q1"][0] == "d3", name
+
+
+def test_levers_table(beir_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for module in ("tantivy", "bm25s", "Stemmer"):
+        pytest.importorskip(module)
+    levers = load_script("levers", "levers_script")
+    cache = tmp_path / "cache"
+    argv = [str(beir_dir), "--cache", str(cache), "--only", "text-only,no-feedback", "--json"]
+    assert levers.main(argv) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert set(first["levers"]) == {"default", "text-only", "no-feedback"}
+    assert set(first["peers"]) == set(levers.evaluate.PEER_NAMES)
+    assert first["levers"]["default"][beir_dir.name] > 0
+    # an override is undone after its row: the default ranking is the same on a second run,
+    # which reads the index and the peers' figures from the cache
+    assert levers.main(argv) == 0
+    assert json.loads(capsys.readouterr().out) == first
+    assert any(cache.glob("*-peers.json"))
+    import evsearch.config as config
+    assert config.PRF_DOCS == 10

@@ -94,6 +94,7 @@ def test_defaults_in_a_checkout() -> None:
     assert default_index_dir() == ROOT / "index"
 
 
+@pytest.mark.slow
 def test_the_wheel_ships_the_corpus_and_the_word_lists(tmp_path: Path) -> None:
     """`pip install .` must give a working default corpus from any directory."""
     import subprocess

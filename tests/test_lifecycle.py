@@ -270,6 +270,7 @@ def test_two_writers_racing_threads(synth, trials) -> None:
     assert not problems and state["alcohol/A1"] == 4 and len(state) == 8
 
 
+@pytest.mark.slow
 def test_two_writers_racing_processes(synth, trials) -> None:
     corpus, index, _ = synth
     trials.write_cell(corpus, "drug/B2", 0, trials.B5.read_text(encoding="utf-8"))
@@ -289,6 +290,7 @@ def test_two_writers_racing_processes(synth, trials) -> None:
 
 # --- crashes -------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_kill_9_at_random_points(tmp_path: Path, trials) -> None:
     outcomes = trials.trials(20, n_cells=6, seed=5, workdir=tmp_path)
     failed = [o for o in outcomes if o.result.startswith("FAILED")]
@@ -335,6 +337,7 @@ def _open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
 def test_long_running_reader_sees_every_commit_without_leaking_files(tmp_path, trials) -> None:
     corpus, index = tmp_path / "corpus", tmp_path / "index"
@@ -366,6 +369,7 @@ def test_long_running_reader_sees_every_commit_without_leaking_files(tmp_path, t
     assert all(len(counts) == 1 for counts in fds_by_segments.values()), fds_by_segments  # no leak
 
 
+@pytest.mark.slow
 def test_readers_during_rebuilds_never_fail_or_see_an_empty_index(synth, trials) -> None:
     corpus, index, _ = synth
     with open_index(index=index) as idx:

@@ -1,4 +1,6 @@
-"""The array scorer gives Whoosh's own BM25F scores, on one segment and on several with deletions."""
+"""The array scorer: BM25F as defined (checked against a plain per-document computation), and the
+same scores as Whoosh's collectors for the rest of the query tree, on one segment and on several
+with deletions."""
 
 from __future__ import annotations
 
@@ -19,7 +21,14 @@ from evsearch.index import open_searcher, update_index
 from evsearch.search.plan import build_filter, build_query
 from evsearch.search.query import parse_query
 from evsearch.search.rank import Page as _Page
-from evsearch.search.rank import _array_page, _facets, _sorted_matches, top_docs, weighting
+from evsearch.search.rank import (
+    _array_page,
+    _facets,
+    _sorted_matches,
+    engine_query,
+    top_docs,
+    weighting,
+)
 from evsearch.search.scorer import ArrayScorer, Unsupported
 
 from ._scripts import load_script
@@ -100,7 +109,9 @@ def searcher(
 
 
 def _whoosh_scores(searcher: Any, q: wq.Query, fq: Any, mask: Any) -> dict[int, float]:
-    results = searcher.search(q, filter=fq, mask=mask, limit=None)
+    # Whoosh's collectors over the same tree, its BM25F terms scored by the array scorer
+    # (they are checked on their own by test_bm25f_is_robertson_and_zaragozas)
+    results = searcher.search(engine_query(_array_scorer(searcher), q), filter=fq, mask=mask, limit=None)
     return {hit.docnum: hit.score for hit in results}
 
 
@@ -183,7 +194,9 @@ def test_sorted_pages_and_facets_equal_whooshs(segmented_index: Path, sort: str)
         found = _array_page(_array_scorer(s), q, None, mask, opts)
         assert found is not None
         total, page, facets = found
-        order, scores, w_total, results = _sorted_matches(s, q, None, mask, opts, True)
+        order, scores, w_total, results = _sorted_matches(
+            s, engine_query(_array_scorer(s), q), None, mask, opts, True
+        )
         assert total == w_total
         assert [d for d, _ in page] == [results.docnum(i) for i in order]
         assert [sc for _, sc in page] == pytest.approx(scores, rel=1e-9)
@@ -302,3 +315,34 @@ def test_the_whoosh_fallback_gives_the_same_pages(
     assert slow.facets == fast.facets
     if options.get("sort", "relevance") != "relevance" or options.get("facets"):
         assert [h.id for h in slow.hits] == [h.id for h in fast.hits]  # both: ties in cell order
+
+
+@pytest.mark.parametrize("term", ["supervis", "offend", "motiv"])
+def test_bm25f_is_robertson_and_zaragozas(built_index: Path, term: str) -> None:
+    # a plain per-document computation from Whoosh's public API: per-field frequencies, each
+    # weighted and divided by its length normalisation (average over the documents having
+    # the field), added before saturation; one Lucene idf over the documents having the term
+    from math import log
+
+    from evsearch.search.scorer import FieldedTerm
+
+    weights = {"title": 3.0, "section": 2.0, "text": 1.0}
+    for s in _open(built_index):
+        n = s.doc_count_all()
+        tf: dict[int, float] = {}
+        for f, w in weights.items():
+            having = [d for d in range(n) if (s.doc_field_length(d, f, 0) or 0) > 0]
+            avg = s.field_length(f) / len(having)
+            if (f, term) not in s.reader():
+                continue
+            m = s.postings(f, term)
+            while m.is_active():
+                d = m.id()
+                norm = (1 - BM25_B) + BM25_B * (s.doc_field_length(d, f) or 0) / avg
+                tf[d] = tf.get(d, 0.0) + w * m.weight() / norm
+                m.next()
+        idf = log(1 + (n - len(tf) + 0.5) / (len(tf) + 0.5))
+        expected = {d: idf * x / (BM25_K1 + x) for d, x in tf.items()}
+        got = _array_scorer(s).matches(FieldedTerm([wq.Term(f, term, boost=w) for f, w in weights.items()]))
+        assert len(expected) > 3
+        assert dict(zip(got.ids.tolist(), got.scores.tolist(), strict=True)) == pytest.approx(expected)

@@ -140,11 +140,31 @@ def test_misspelt_query_gets_a_suggestion_and_corrected_results(idx: SearchIndex
     assert idx.search("motivational interviewing").suggestion is None
 
 
-def test_a_partly_misspelt_query_is_searched_corrected(idx: SearchIndex) -> None:
+def test_a_query_that_finds_documents_is_searched_as_typed_with_a_suggestion(idx: SearchIndex) -> None:
     result = idx.search("offender supervison")
-    assert result.suggestion == "offender supervision" and result.corrected
-    assert result.total == idx.search("offender supervision").total
+    assert result.suggestion == "offender supervision" and not result.corrected
+    assert ids(result) == ids(idx.search("offender", suggest=False))
     assert idx.search("Faye Taxmann").suggestion == "Faye Taxman"
+
+
+@pytest.mark.parametrize("word", ["relapse", "women", "youth", "placebo", "Counselling", "naltrexone"])
+def test_a_real_word_is_never_corrected(idx: SearchIndex, word: str) -> None:
+    # none of these is in B5 (nor close to one of its words): searched as typed
+    result = idx.search(word)
+    assert result.suggestion is None and not result.corrected
+    assert result.query == word
+
+
+@pytest.mark.parametrize("query", ['"supervison"', "+supervison", "text:supervison", "mentor -supervison"])
+def test_quoted_required_excluded_and_fielded_words_are_never_corrected(idx: SearchIndex, query: str) -> None:
+    result = idx.search(query)
+    assert result.suggestion is None and not result.corrected
+
+
+def test_correction_can_be_turned_off(idx: SearchIndex) -> None:
+    result = idx.search("motivatonal intervewing", correct=False)
+    assert result.total == 0 and not result.corrected
+    assert result.suggestion == "motivational interviewing"  # still offered
 
 
 def test_no_match_is_an_empty_result(idx: SearchIndex) -> None:

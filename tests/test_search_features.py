@@ -105,11 +105,23 @@ def test_bad_search_options_are_query_errors(idx: SearchIndex, kwargs: dict, mes
 def test_similar_finds_documents_sharing_key_terms(idx: SearchIndex) -> None:
     result = idx.similar("alcohol/B5/r2005-motivational-interviewing-work", limit=3)
     assert isinstance(result, SimilarResult)
-    assert result.terms[:2] == ("motiv", "etho")
+    assert result.terms[:5] == ("motivational", "ethos", "punishing", "undermine", "interviewing")
     assert S7 not in [h.id for h in idx.similar(S7, limit=100).hits]
-    assert [h.id for h in result.hits] == [P10, S2, P24]
+    assert [h.id for h in result.hits] == [P10, P24, S2]
     assert [h.id for h in idx.similar(S7, kind="study", limit=2).hits] == [
         "alcohol/B5/k2014-client-centred-supervision", "alcohol/B5/k2016-job-perception-lack"]
+
+
+def test_similar_to_a_pasted_text(idx: SearchIndex) -> None:
+    pasted = idx.get(S7).text
+    result = idx.similar(text=pasted, limit=3)
+    assert result.id is None and result.hits[0].id == S7  # the source itself first
+    assert all(t.isalpha() and t == t.lower() for t in result.terms)
+    assert "punishing" in result.terms  # words as written, not stems ("punish")
+    with pytest.raises(QueryError):
+        idx.similar()
+    with pytest.raises(QueryError):
+        idx.similar(S7, text="both")
 
 
 def test_related_links_a_study_to_its_commentary(idx: SearchIndex) -> None:
@@ -130,11 +142,12 @@ def test_explain_gives_per_field_term_contributions(idx: SearchIndex) -> None:
     assert isinstance(exp, Explanation) and exp.matched and exp.reason is None
     assert exp.score == idx.search("motivational interviewing prison", limit=1).hits[0].score
     assert [(t.field, t.term, t.frequency, t.weight) for t in exp.terms] == [
-        ("title", "interview", 1, 2.5), ("title", "motiv", 1, 2.5),
-        ("text", "motiv", 2, 1.0), ("text", "interview", 1, 1.0),
-    ]
+        ("title", "motiv interview", 1, 3.0), ("title", "interview", 1, 3.0),
+        ("text", "motiv", 2, 1.0), ("title", "motiv", 1, 3.0),
+        ("text", "motiv interview", 1, 1.0), ("text", "interview", 1, 1.0),
+    ]  # the words, and the phrase of the field's term they make (a synonym-table entry)
     assert exp.missing == ("prison",)
-    assert exp.term_total == round(sum(t.contribution for t in exp.terms), 4)
+    assert exp.term_total == pytest.approx(exp.score, abs=1e-3)  # the scorer's own numbers
     excluded = idx.explain("motivational -interviewing", "alcohol/B5/r2005-motivational-interviewing-work")
     assert not excluded.matched and excluded.reason == "it contains an excluded word"
     filtered = idx.explain("motivational type:G", "alcohol/B5/r2005-motivational-interviewing-work")
@@ -146,7 +159,8 @@ def test_explain_gives_per_field_term_contributions(idx: SearchIndex) -> None:
 def test_explain_scores_as_search_does(idx: SearchIndex, query: str) -> None:
     # synonym expansions included: each hit's explained score is its search score
     for hit in idx.search(query, limit=5).hits:
-        assert idx.explain(query, hit.id).score == hit.score
+        exp = idx.explain(query, hit.id)
+        assert exp.score == hit.score and exp.term_total == pytest.approx(hit.score, abs=1e-3)
 
 
 # --- CLI -------------------------------------------------------------------------------------
@@ -180,7 +194,7 @@ cell     alcohol/B5 (4)
 4 matching documents; showing 3-3 (page 3 of 4).
 
  3. [K 2008] Relationship with therapist seems more important for offenders than other clients
-    alcohol/B5  alcohol/B5/k2008-relationship-therapist-seems  score 2.35
+    alcohol/B5  alcohol/B5/k2008-relationship-therapist-seems  score 0.45
     At a Canadian substance use rehabilitation centre, seeing their therapist as
     understanding and involved was related to whether patients under criminal
     justice supervision/pressure completed treatment, and the relationship was
@@ -204,15 +218,15 @@ def test_cli_filter_options_match_query_syntax(run) -> None:
                     "--brief")
     by_query = run("search", "supervision type:K,R year:>=2005", "--brief")
     assert by_option.output == by_query.output == (
-        "alcohol/B5/k2014-client-centred-supervision      3.92  [K 2014] Client-centred supervision "
+        "alcohol/B5/k2014-client-centred-supervision      0.61  [K 2014] Client-centred supervision "
         "motivates UK offenders\n"
-        "alcohol/B5/k2008-relationship-therapist-seems    2.35  [K 2008] Relationship with therapist seems "
+        "alcohol/B5/k2008-relationship-therapist-seems    0.45  [K 2008] Relationship with therapist seems "
         "more important for offenders than other clients\n"
     )
     both = run("search", "offenders", "--matrix", "alcohol", "--cell", "B5", "--year-to", "2002",
                "--brief")
     assert both.output == (
-        "alcohol/B5/r2002-supervising-offenders-quality    7.59  [R 2002] Supervising offenders is about "
+        "alcohol/B5/r2002-supervising-offenders-quality    0.76  [R 2002] Supervising offenders is about "
         "the quality of the relationship\n"
     )
 
@@ -220,11 +234,11 @@ def test_cli_filter_options_match_query_syntax(run) -> None:
 def test_cli_brief_is_one_line_per_hit(run) -> None:
     result = run("search", "supervision", "--brief", "--limit", "3", "--sort", "-year")
     assert result.output == """\
-alcohol/B5/k2014-client-centred-supervision      3.92  [K 2014] Client-centred supervision motivates UK \
+alcohol/B5/k2014-client-centred-supervision      0.61  [K 2014] Client-centred supervision motivates UK \
 offenders
-alcohol/B5/k2008-relationship-therapist-seems    2.35  [K 2008] Relationship with therapist seems more \
+alcohol/B5/k2008-relationship-therapist-seems    0.45  [K 2008] Relationship with therapist seems more \
 important for offenders than other clients
-alcohol/B5/g2005-manual-research-based           7.06  [G 2005] Manual for research-based offender \
+alcohol/B5/g2005-manual-research-based           0.69  [G 2005] Manual for research-based offender \
 supervision
 """
 
@@ -311,16 +325,16 @@ criminal justice settings?
 def test_cli_similar(run) -> None:
     result = run("similar", S7, "--kind", "study", "--limit", "2", "--brief")
     assert result.output == """\
-alcohol/B5/k2014-client-centred-supervision    3.36  [K 2014] Client-centred supervision motivates UK \
+alcohol/B5/k2014-client-centred-supervision    0.73  [K 2014] Client-centred supervision motivates UK \
 offenders
-alcohol/B5/k2016-job-perception-lack           1.73  [K 2016] 'Not my job' perception and lack of \
+alcohol/B5/k2016-job-perception-lack           0.54  [K 2016] 'Not my job' perception and lack of \
 confidence impede assessment of domestic violence
 """
     text = run("similar", "alcohol/B5/r2005-motivational-interviewing-work", "--limit", "1").output
     assert text.splitlines()[:4] == [
-        "Documents like alcohol/B5/r2005-motivational-interviewing-work (key terms: motiv, etho, punish, "
-        "undermin, interview, arm, "
-        "twist, ask, contradict, effect, center, time)",
+        "Documents like alcohol/B5/r2005-motivational-interviewing-work (key terms: motivational, ethos, "
+        "punishing, undermine, interviewing, arm, twisting, asks, contradictions, effectiveness, "
+        "centred, time)",
         "12 matching documents; showing 1.",
         "",
         " 1. Are the practitioner's therapeutic skills really unimportant?",
@@ -333,13 +347,15 @@ def test_cli_explain(run) -> None:
     result = run("explain", "motivational interviewing prison", S7)
     assert result.exit_code == 0
     assert result.output == """\
-alcohol/B5/r2005-motivational-interviewing-work matches 'motivational interviewing prison' with score 16.70.
+alcohol/B5/r2005-motivational-interviewing-work matches 'motivational interviewing prison' with score 4.28.
 
-  field        term       tf length weight   bm25f contribution
-  title        interview   1      6   2.50    1.91         4.76
-  title        motiv       1      6   2.50    1.71         4.27
-  text         motiv       2     18   1.00    4.24         4.24
-  text         interview   1     18   1.00    3.42         3.42
+  field        term             tf length weight   bm25f contribution
+  title        motiv interview   1      6   3.00    0.33         1.00
+  title        interview         1      6   3.00    0.28         0.84
+  text         motiv             2     18   1.00    0.74         0.74
+  title        motiv             1      6   3.00    0.22         0.65
+  text         motiv interview   1     18   1.00    0.57         0.57
+  text         interview         1     18   1.00    0.48         0.48
 
 Not in the document: prison
 """
@@ -349,9 +365,10 @@ Not in the document: prison
         "it contains an excluded word.")
     data = json.loads(run("explain", "motivational interviewing", S7, "--json").output)
     assert data["matched"] is True and data["terms"][0] == {
-        "field": "title", "term": "interview", "frequency": 1, "field_length": 6, "weight": 2.5,
-        "score": 1.9058, "contribution": 4.7645,
+        "field": "title", "term": "motiv interview", "frequency": 1, "field_length": 6, "weight": 3.0,
+        "score": 0.3326, "contribution": 0.9978,
     }
+    assert sum(t["contribution"] for t in data["terms"]) == pytest.approx(data["score"], abs=1e-3)
 
 
 def test_cli_errors(run) -> None:
@@ -370,15 +387,15 @@ def test_cli_errors(run) -> None:
     assert run("search", "supervision", "--page", "0").exit_code == 2
 
 
-def test_colour_only_when_allowed(run) -> None:
+def test_colour_only_when_allowed(run, built_index: Path) -> None:
     args = ("search", "supervision", "--limit", "1")
     coloured = run(*args, color=True).output
     assert click.style("supervision", fg="yellow", bold=True) in coloured
     assert "\x1b[" not in run(*args, color=True, env={"NO_COLOR": "1"}).output
     assert "\x1b[" not in run(*args, "--no-color", color=True).output
     assert "\x1b[" not in run(*args).output  # not a terminal
-    plain = CliRunner().invoke(cli, ["--no-color", *args], env={"COLUMNS": "80", "NO_COLOR": None},
-                               color=True)
+    plain = CliRunner().invoke(cli, ["--no-color", *args, "--index", str(built_index)],
+                               env={"COLUMNS": "80", "NO_COLOR": None}, color=True)
     assert "\x1b[" not in plain.output
 
 
@@ -404,3 +421,22 @@ def test_version() -> None:
     from evsearch import __version__
 
     assert CliRunner().invoke(cli, ["--version"]).output == f"evsearch, version {__version__}\n"
+
+
+def test_cli_explain_prints_no_contributions_for_a_document_that_does_not_match(run) -> None:
+    result = run("explain", "probation officers", S7)
+    assert result.output == (
+        f"{S7} does not match 'probation officers': it does not match the query's words.\n"
+        "Not in the document: probat, offic\n"
+    )
+
+
+@pytest.mark.parametrize("query", ["domestic abuse", "MI in the CJS", "Can motivational interviewing "
+                                   "work in criminal justice settings?", "dropout"])
+def test_cli_explain_contributions_add_up_to_the_score(run, query: str) -> None:
+    data = json.loads(run("search", query, "--json", "--limit", "3").output)
+    assert data["hits"]
+    for hit in data["hits"]:
+        exp = json.loads(run("explain", query, hit["id"], "--json").output)
+        assert exp["score"] == hit["score"]
+        assert sum(t["contribution"] for t in exp["terms"]) == pytest.approx(hit["score"], abs=2e-3)

@@ -16,23 +16,18 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from whoosh.analysis import (
-    Analyzer,
-    Filter,
-    LowercaseFilter,
-    RegexTokenizer,
-    StemFilter,
-    StopFilter,
-    Token,
-    Tokenizer,
-)
+from whoosh.analysis.acore import Token
+from whoosh.analysis.analyzers import Analyzer
+from whoosh.analysis.filters import Filter, LowercaseFilter, StopFilter
+from whoosh.analysis.morph import StemFilter
+from whoosh.analysis.tokenizers import RegexTokenizer, Tokenizer
 
 #: Words: runs of letters/digits, keeping internal dots (``u.s``) together.
 TOKEN_PATTERN = r"\w+(?:\.?\w+)*"
 
 
 def _data_lines(name: str) -> list[str]:
-    text = resources.files("evsearch").joinpath("data", name).read_text(encoding="utf-8")
+    text = resources.files("evsearch").joinpath("data").joinpath(name).read_text(encoding="utf-8")
     return [
         line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
     ]
@@ -40,13 +35,21 @@ def _data_lines(name: str) -> list[str]:
 
 @functools.lru_cache(maxsize=1)
 def stopwords() -> frozenset[str]:
-    """The shipped stopword list (``data/stopwords.txt``)."""
+    """The shipped stopword list (``data/stopwords.txt``).
+
+    >>> {"the", "of", "and"} <= stopwords() and "offender" not in stopwords()
+    True
+    """
     return frozenset(_data_lines("stopwords.txt"))
 
 
 @functools.lru_cache(maxsize=1)
 def british_to_american() -> dict[str, str]:
-    """British -> American spellings from the ``breame`` word list (1,730 pairs)."""
+    """British -> American spellings from the ``breame`` word list (1,730 pairs).
+
+    >>> british_to_american()["counselling"], british_to_american()["behaviour"]
+    ('counseling', 'behavior')
+    """
     from breame.data.spelling_constants import BRITISH_ENGLISH_SPELLINGS
 
     return {k.lower(): v.lower() for k, v in BRITISH_ENGLISH_SPELLINGS.items()}
@@ -61,7 +64,8 @@ class SpellingFilter(Filter):
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SpellingFilter)
 
-    def __call__(self, tokens: Iterator[Any]) -> Iterator[Any]:
+    # whoosh's Filter narrows Composable's ``__call__(value, **kwargs)`` to a token stream
+    def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:  # type: ignore[override]
         mapping = self.mapping
         for t in tokens:
             t.text = mapping.get(t.text, t.text)
@@ -70,18 +74,22 @@ class SpellingFilter(Filter):
 
 @functools.lru_cache(maxsize=1)
 def _snowball_stem() -> Any:
-    from nltk.stem.snowball import SnowballStemmer
+    from ._snowball import EnglishStemmer
 
-    return SnowballStemmer("english").stem
+    return EnglishStemmer().stem
 
 
-#: word -> stem, filled as words are stemmed and preloaded from an index's ``stems.json``,
-#: so that a search whose words the corpus has seen never imports NLTK (0.9 s here).
+#: word -> stem, filled as words are stemmed and preloaded from an index's ``stems.json``.
 _STEMS: dict[str, str] = {}
 
 
 def stem(word: str) -> str:
-    """Stem one (lowercased, American-spelt) word with NLTK's Snowball English stemmer."""
+    """Stem one (lowercased, American-spelt) word with NLTK's Snowball English stemmer (its
+    code, in ``_snowball``: importing NLTK would cost 0.9 to 6 s).
+
+    >>> stem("counseling"), stem("offenders"), stem("supervision")
+    ('counsel', 'offend', 'supervis')
+    """
     found = _STEMS.get(word)
     if found is None:
         found = _STEMS[word] = _snowball_stem()(word)
@@ -103,14 +111,14 @@ def stem_table(vocabulary: Iterable[str]) -> dict[str, str]:
     them: American-spelt), for saving beside an index."""
     spelling = british_to_american()
     synonym_words = [w for line in _data_lines("synonyms.txt") for w in words(line)]
-    out = {}
+    out: dict[str, str] = {}
     for word in [*vocabulary, *synonym_words]:
         american = spelling.get(word, word)
         out[american] = stem(american)
     return out
 
 
-def text_analyzer() -> Analyzer:
+def text_analyzer() -> TextTokenizer:
     """The stemming analyzer of every searchable text field (the pipeline below, in one pass)."""
     return TextTokenizer()
 
@@ -127,7 +135,7 @@ def _composed_analyzer() -> Analyzer:
     )
 
 
-def word_analyzer() -> Analyzer:
+def word_analyzer() -> WordTokenizer:
     """Unstemmed words, for the spelling vocabulary: what a user would type (the pipeline
     below, in one pass)."""
     return WordTokenizer()
@@ -141,17 +149,27 @@ def _composed_word_analyzer() -> Analyzer:
 
 
 def analyze(text: str) -> list[str]:
-    """The index terms of ``text``: ``analyze("Counselling offenders")`` -> ``['counsel', 'offend']``."""
+    """The index terms of ``text``: words, lowercased, American-spelt, stemmed, no stopwords.
+
+    >>> analyze("Counselling the offenders")
+    ['counsel', 'offend']
+    >>> analyze("counseling") == analyze("counselling") and analyze("behavior") == analyze("behaviour")
+    True
+    """
     return [t.text for t in _shared_analyzer()(text)]
 
 
 @functools.lru_cache(maxsize=1)
-def _shared_analyzer() -> Analyzer:
+def _shared_analyzer() -> TextTokenizer:
     return text_analyzer()
 
 
 def words(text: str) -> list[str]:
-    """The lowercased words of ``text`` as a user typed them (no stemming, no stopwords)."""
+    """The lowercased words of ``text`` as a user typed them (stopwords kept, nothing stemmed).
+
+    >>> words("Can MI work in the U.S. prisons?")
+    ['can', 'mi', 'work', 'in', 'the', 'u.s', 'prisons']
+    """
     return [t.text for t in RegexTokenizer(TOKEN_PATTERN)(text.lower())]
 
 
@@ -182,11 +200,13 @@ MAX_SYNONYM_TERMS = 5
 def expansions(terms: list[str]) -> list[tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]]:
     """The synonym entries found in a run of analyzed query terms, with what each expands to.
 
-    >>> expansions(analyze("MI with domestic violence perpetrators"))  # doctest: +SKIP
-    [(('mi',), (('motiv', 'interview'), ...)), (('domest', 'violenc'), (('ipv',), ...))]
+    >>> for entry, alternatives in expansions(analyze("MI with domestic violence perpetrators")):
+    ...     print(entry, "->", alternatives[:2])
+    ('domest', 'violenc') -> (('domest', 'abus'), ('dv',))
+    ('mi',) -> (('motiv', 'interview'),)
     """
     index = _synonym_index()
-    found = []
+    found: list[tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]] = []
     for n in range(MAX_SYNONYM_TERMS, 0, -1):
         for i in range(len(terms) - n + 1):
             key = tuple(terms[i : i + n])
@@ -196,19 +216,27 @@ def expansions(terms: list[str]) -> list[tuple[tuple[str, ...], tuple[tuple[str,
 
 
 def is_synonym_term(word: str) -> bool:
-    """True when ``word`` alone is an entry of the synonym table (an acronym, say)."""
+    """True when ``word`` alone is an entry of the synonym table (an acronym, say).
+
+    >>> is_synonym_term("CBT"), is_synonym_term("supervision")
+    (True, False)
+    """
     return tuple(analyze(word)) in _synonym_index()
 
 
-class TextTokenizer(Tokenizer):
+class TextTokenizer(Tokenizer, Analyzer):
     """The text pipeline in one pass: the tokens of ``RegexTokenizer | LowercaseFilter |
     SpellingFilter | StopFilter | StemFilter``, without a generator per filter per token.
 
     Indexing spends much of its time in analysis; this yields the same terms, positions and
-    character ranges (``tests/test_analysis.py`` compares them), about twice as fast.
+    character ranges (``tests/test_analysis.py`` compares them), about twice as fast. It is a
+    whole analyzer, so it is also an :class:`~whoosh.analysis.Analyzer` for the schema's fields.
     """
 
     def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
         self.expression = re.compile(TOKEN_PATTERN)
         self._terms: dict[str, tuple[str, bool]] = {}  # raw token -> (term, is a stopword)
 
@@ -222,7 +250,7 @@ class TextTokenizer(Tokenizer):
         return {}  # the cache is not pickled with the schema
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__()  # type: ignore[misc]
+        self._reset()
 
     def has_morph(self) -> bool:
         return True
@@ -241,7 +269,7 @@ class TextTokenizer(Tokenizer):
         american = british_to_american().get(lower, lower)
         return (american, True) if american in stopwords() else (stem(american), False)
 
-    def __call__(  # type: ignore[override]
+    def __call__(
         self,
         value: str,
         positions: bool = False,

@@ -12,15 +12,18 @@ from .errors import QueryError
 
 # --- fields ------------------------------------------------------------------------------------
 
-#: Per-field weights of plain words (BM25F-style: a field's score is multiplied by its weight).
-#: Its keys, in this order, are the fields a plain word is searched in.
+#: Per-field weights of plain words in BM25F (Robertson and Zaragoza): a field's term
+#: frequency counts this many times before the fields' frequencies are added and saturated.
+#: Titles weigh 3 (the per-lever table in the README: 1 and 2 rank worse over the six test
+#: collections, 4 no better); the other fields 1. Its keys, in this order, are the fields a
+#: plain word is searched in.
 FIELD_WEIGHTS: dict[str, float] = {
-    "title": 2.5,  # a study's title: the cell's one-line statement of what it found
-    "doc_title": 1.0,  # a passage's document title, shared by all the document's passages
-    "section": 1.5,
+    "title": 3.0,  # a study's title: the cell's one-line statement of what it found
+    "doc_title": 3.0,  # a passage's document title, shared by all the document's passages
+    "section": 3.0,  # a passage's section heading
     "text": 1.0,
-    "organisation": 2.0,
-    "meta": 0.5,
+    "organisation": 1.0,
+    "meta": 1.0,
 }
 #: The fields a plain word is searched in (and whose frequent terms have saved postings).
 SEARCH_FIELDS: tuple[str, ...] = tuple(FIELD_WEIGHTS)
@@ -46,20 +49,40 @@ STUDY_TYPE_NAMES: dict[str, str] = {"S": "seminal", "K": "key", "R": "review", "
 
 # --- ranking -----------------------------------------------------------------------------------
 
+#: BM25F's saturation and length normalisation (Lucene's defaults; idf is Lucene's too).
 BM25_B = 0.75
 BM25_K1 = 1.2
-#: Per-field length normalisation. Organisation and meta are short labels present on few
-#: documents: their average length (over all documents) is tiny, so normalising by it
-#: would bury a match in a four-word organisation name.
+#: Per-field length normalisation. Organisation and meta are short labels: a match in a
+#: four-word organisation name is not diluted by its length.
 FIELD_B: dict[str, float] = {"organisation": 0.0, "meta": 0.0}
-#: Weight of a synonym or acronym expansion relative to the words the user typed.
+#: Weight of a synonym expansion relative to the words the user typed.
 EXPANSION_WEIGHT = 0.3
+#: Weight of the expansions of an acronym the user typed (``MI``): what they mean.
+ACRONYM_WEIGHT = 1.0
+#: A multiword term of the synonym table typed as words ("intimate partner violence") also
+#: counts as a phrase, with this weight, on top of its words.
+FIELD_PHRASE_WEIGHT = 1.0
+#: A quoted phrase among other words also counts as its words (a question quoting a title).
+PHRASE_WORDS = True
+#: Joined, hyphenated and separate forms of a compound find each other (``dropout``,
+#: ``drop-out``, ``drop out``); at most MAX_SPLITS ways to split a joined word are tried.
+FORMS = True
+MAX_SPLITS = 2
+#: Adjacent typed words, found together as a phrase, add this much (0: off; the lever table
+#: shows it lowers ADI), for at most PROXIMITY_PAIRS pairs.
+PROXIMITY_WEIGHT = 0.0
+PROXIMITY_PAIRS = 16
+#: A word typed n times weighs n (off: it lowers MED by 0.02).
+QUERY_TF = False
+#: Plain query terms shorter than this are left out when longer ones remain (1: none is; the
+#: lever table: single letters and digits lower CACM).
+MIN_TERM_CHARS = 2
 #: Pseudo-relevance feedback (RM3, see :func:`evsearch.search.plan.with_feedback`);
 #: PRF_DOCS = 0 turns it off.
 PRF_DOCS = 10
 PRF_TERMS = 20
 PRF_WEIGHT = 0.3
-PRF_MIN_TERMS = 5
+PRF_MIN_TERMS = 3
 PRF_MIN_DOCS = 500
 PRF_MAX_DOCS = 2_000_000  # feedback is a second, longer search: above this, questions slow down
 PRF_MAX_DF = 0.1
@@ -72,8 +95,9 @@ MAX_LIMIT = 1000
 MAX_PREFIX_TERMS = 256
 #: Orders of search results: relevance (score, ties by cell order), year ascending, year descending.
 SORTS: tuple[str, ...] = ("relevance", "year", "-year")
-#: How many key terms ``similar`` searches for.
+#: How many key terms ``similar`` searches for; how long a pasted text may be.
 SIMILAR_TERMS = 12
+MAX_SIMILAR_CHARS = 100_000
 #: Spelling suggestions (fuzzy matching against the vocabulary) are sought for at most this
 #: many words of a query, each at most this long: fuzzy expansion cost grows with both.
 MAX_SUGGEST_WORDS = 8

@@ -21,7 +21,14 @@ from __future__ import annotations
 
 
 class EvsearchError(Exception):
-    """Base of every error evsearch raises on purpose."""
+    """Base of every error evsearch raises on purpose.
+
+    >>> err = QueryError("unknown study type 'X'", hint="study types are S, K, R, G")
+    >>> str(err), err.hint
+    ("unknown study type 'X'", 'study types are S, K, R, G')
+    >>> IndexBusyError("another run holds the index").hint  # each kind has a default hint
+    'wait for the other `evsearch index` to finish, or pass --wait SECONDS'
+    """
 
     default_hint = "run `evsearch --help` for usage"
 

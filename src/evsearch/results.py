@@ -51,7 +51,13 @@ class SearchResult:
 
     @property
     def pages(self) -> int:
-        """How many pages of ``limit`` hits the matches fill."""
+        """How many pages of ``limit`` hits the matches fill.
+
+        >>> SearchResult("supervision", total=16, hits=(), limit=5).pages
+        4
+        >>> SearchResult("xylophone", total=0, hits=()).pages
+        0
+        """
         return -(-self.total // self.limit) if self.limit else 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -183,8 +189,8 @@ class Facets:
 class SimilarResult:
     """Documents like one document, found from its key terms (``evsearch similar ID``)."""
 
-    id: str
-    terms: tuple[str, ...]  # the key terms searched for (index terms: stemmed)
+    id: str | None  # the document, or None for a pasted text
+    terms: tuple[str, ...]  # the key terms searched for, as words
     total: int
     hits: tuple[Hit, ...]
 
@@ -227,23 +233,23 @@ class Related:
 
 @dataclass(frozen=True)
 class TermScore:
-    """What one query term in one field adds to a document's score (BM25F)."""
+    """What one query term in one field adds to a document's score.
+
+    BM25F adds a term's weighted, length-normalised frequencies over its fields before
+    saturating them: ``contribution`` is this field's share of the term's score (in
+    proportion to what the field adds to the term's frequency), and the contributions of
+    all rows add up to the document's score."""
 
     field: str
-    term: str  # the index term (analysed: lowercased, stemmed)
+    term: str  # the index term (analysed: lowercased, stemmed), or a phrase's terms
     frequency: int  # occurrences in the document's field
     field_length: int  # the field's length in the document, in terms
-    weight: float  # the field weight (boost) the query gives the term
-    score: float  # the BM25F score of the term in the field, before the weight
-
-    @property
-    def contribution(self) -> float:
-        return round(self.score * self.weight, 4)
+    weight: float  # the field's weight times the query's weight of the term
+    score: float  # contribution / weight
+    contribution: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["contribution"] = self.contribution
-        return d
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -260,8 +266,7 @@ class Explanation:
 
     @property
     def term_total(self) -> float:
-        """The sum of the term contributions; ``score`` differs by what synonym expansions,
-        phrases and feedback terms add."""
+        """The sum of the term contributions: the score (up to rounding)."""
         return round(sum(t.contribution for t in self.terms), 4)
 
     def to_dict(self) -> dict[str, Any]:

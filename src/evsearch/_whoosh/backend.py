@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from whoosh import query as wq
 from whoosh.reading import TermNotFound
 
 from .postcache import SegmentCache
@@ -20,6 +21,55 @@ from .postings import BYTE_LENGTHS, segment_length_bytes, segment_postings
 
 _EMPTY_IDS = np.zeros(0, dtype=np.int64)
 _EMPTY_SCORES = np.zeros(0, dtype=np.float64)
+
+
+class _Scored(wq.Query):
+    """A Whoosh query matching given documents with given scores (global document numbers):
+    a BM25F term the array scorer computed, for Whoosh's collectors."""
+
+    def __init__(self, backend: WhooshBackend, ids: np.ndarray, scores: np.ndarray) -> None:
+        self.backend = backend
+        self.ids = ids
+        self.scores = scores
+        self.boost = 1.0
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        return f"_Scored({len(self.ids)} documents)"
+
+    def is_leaf(self) -> bool:
+        return True
+
+    def estimate_size(self, ixreader: Any) -> int:
+        return len(self.ids)
+
+    def estimate_min_size(self, ixreader: Any) -> int:
+        return len(self.ids)
+
+    def terms(self, phrases: bool = False) -> Any:
+        return iter(())
+
+    def existing_terms(self, *args: Any, **kwargs: Any) -> set[Any]:
+        return set()
+
+    def matcher(self, searcher: Any, context: Any = None) -> Any:
+        from whoosh.matching import ListMatcher, NullMatcher
+
+        top = self.backend.searcher
+        offset = 0 if searcher is top else top._offset_for_subsearcher(searcher)
+        if offset is None:
+            offset = 0
+        lo, hi = offset, offset + searcher.doc_count_all()
+        keep = (self.ids >= lo) & (self.ids < hi)
+        ids = (self.ids[keep] - lo).tolist()
+        if not ids:
+            return NullMatcher()
+        return ListMatcher(ids, weights=self.scores[keep].tolist())
 
 
 class WhooshBackend:
@@ -93,6 +143,28 @@ class WhooshBackend:
 
     def avg_field_length(self, field: str) -> float:
         return float(self.searcher.avg_field_length(field) or 1)
+
+    def total_field_length(self, field: str) -> float:
+        return float(self.searcher.field_length(field) or 0)
+
+    def phrase_frequencies(self, phrase: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Where a phrase occurs, and how often (the number of its spans in the document)."""
+        plain = wq.Phrase(phrase.fieldname, phrase.words, slop=phrase.slop)
+        ids: list[int] = []
+        tf: list[float] = []
+        for sub, offset in self._leaves:
+            m = plain.matcher(sub, sub.context())
+            while m.is_active():
+                ids.append(m.id() + offset)
+                tf.append(float(len(m.spans())) if hasattr(m, "spans") else 1.0)
+                m.next()
+        if not ids:
+            return _EMPTY_IDS, _EMPTY_SCORES
+        order = np.argsort(np.asarray(ids, dtype=np.int64), kind="stable")
+        return np.asarray(ids, dtype=np.int64)[order], np.asarray(tf, dtype=np.float64)[order]
+
+    def scored_query(self, ids: np.ndarray, scores: np.ndarray) -> Any:
+        return _Scored(self, ids, scores)
 
     def terms(self, field: str) -> list[str]:
         return [

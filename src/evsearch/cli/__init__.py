@@ -247,6 +247,8 @@ def hit_filter_options(f: F) -> F:
 @click.option("--facets", is_flag=True,
               help="Also count all matches by kind, type, year, decade, matrix and cell.")
 @click.option("--brief", is_flag=True, help="One line per hit: id, score, type and year, title.")
+@click.option("--no-correct", "no_correct", is_flag=True,
+              help="Never replace a misspelt query by its suggestion (it is still offered).")
 @format_options(FORMATS)
 @handle_errors
 def search_cmd(
@@ -264,6 +266,7 @@ def search_cmd(
     sort: str,
     facets: bool,
     brief: bool,
+    no_correct: bool,
     fmt: str,
     as_json: bool,
 ) -> None:
@@ -294,11 +297,13 @@ def search_cmd(
         result = idx.search(
             query, limit=limit, page=page, sort=sort, facets=facets, kind=kind,
             study_type=",".join(study_types) or None, cell=cell, matrix=matrix,
-            year_from=year_from, year_to=year_to,
+            year_from=year_from, year_to=year_to, correct=not no_correct,
         )
     if fmt == "json":
         emit_json(result.to_dict())
-    elif fmt == "text" and not brief:
+        return
+    render.note_spelling(result)
+    if fmt == "text" and not brief:
         print_result(result)
     else:
         emit_hits(result.hits, fmt, brief)
@@ -338,7 +343,9 @@ def show_cmd(doc_id: str, corpus_dir: Path | None, index_dir: Path | None, fmt: 
     render.print_document(doc, related)
 
 @cli.command("similar")
-@click.argument("doc_id", metavar="ID")
+@click.argument("doc_id", metavar="[ID]", required=False)
+@click.option("--text", "text", metavar="TEXT",
+              help="Find documents like this text (a pasted paragraph or abstract) instead of an ID.")
 @index_options
 @click.option("-n", "--limit", default=10, show_default=True, type=click.IntRange(1, MAX_LIMIT),
               help="How many documents to show.")
@@ -347,21 +354,23 @@ def show_cmd(doc_id: str, corpus_dir: Path | None, index_dir: Path | None, fmt: 
 @click.option("--brief", is_flag=True, help="One line per hit: id, score, type and year, title.")
 @format_options(FORMATS)
 @handle_errors
-def similar_cmd(doc_id: str, corpus_dir: Path | None, index_dir: Path | None, limit: int,
-                kind: str | None, brief: bool, fmt: str, as_json: bool) -> None:
-    """Documents like one document (more like this), found from its key terms.
+def similar_cmd(doc_id: str | None, text: str | None, corpus_dir: Path | None, index_dir: Path | None,
+                limit: int, kind: str | None, brief: bool, fmt: str, as_json: bool) -> None:
+    """Documents like one document, or like a pasted text (more like this), found from its
+    key terms.
 
     \b
     Examples:
       evsearch similar alcohol/B5/r2005-motivational-interviewing-work
       evsearch similar alcohol/B5/r2005-motivational-interviewing-work --kind study --brief
+      evsearch similar --text "Probation officers trained in motivational interviewing ..."
     """
     from ..search import open_index
 
     fmt = _format(fmt, as_json)
     _, index = _dirs(corpus_dir, index_dir)
     with open_index(index=index) as idx:
-        result = idx.similar(doc_id, limit=limit, kind=kind)
+        result = idx.similar(doc_id, text=text, limit=limit, kind=kind)
     if fmt == "json":
         emit_json(result.to_dict())
     elif fmt == "text" and not brief:
@@ -380,10 +389,10 @@ def explain_cmd(query: str, doc_id: str, corpus_dir: Path | None, index_dir: Pat
                 as_json: bool) -> None:
     """Why a document scored as it did for a query: its BM25F score per field and term.
 
-    Each row is one query term found in one field of the document: how often it occurs
-    there (tf), the field's length, the field's weight, the term's BM25F score and its
-    contribution (score x weight). The score is their sum, plus what the query's synonym
-    expansions, phrases and feedback terms add.
+    Each row is one term of the query (a word typed, a phrase, an expansion, a feedback
+    term) found in one field of the document: how often it occurs there (tf), the field's
+    length, the weight, and the row's contribution: its field's share of the term's BM25F
+    score (bm25f x weight). The contributions add up to the score.
 
     \b
     Example:

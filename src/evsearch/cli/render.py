@@ -135,13 +135,19 @@ def ris(hit: Any) -> str:
     return "\n".join(f"{tag}  - {value}" for tag, value in lines) + "\n"
 
 
+def note_spelling(result: Any) -> None:
+    """One line on stderr when the query was corrected (or a correction is suggested), in
+    every format but JSON (whose ``suggestion`` and ``corrected`` fields say it)."""
+    if result.corrected:
+        click.echo(f"note: showing results for {clean(result.suggestion)!r} instead of "
+                   f"{clean(result.query)!r}, which found nothing (--no-correct: search as typed)",
+                   err=True)
+    elif result.suggestion:
+        click.echo(f"note: did you mean {clean(result.suggestion)!r}?", err=True)
+
+
 def print_result(result: Any) -> None:
     width = terminal_width()
-    if result.corrected:
-        click.echo(f"Showing results for {clean(result.suggestion)!r} instead of "
-                   f"{clean(result.query)!r}.")
-    elif result.suggestion:
-        click.echo(f"Did you mean: {clean(result.suggestion)}")
     if result.facets is not None and result.total:
         print_facets(result.facets, width)
     if not result.hits:
@@ -252,7 +258,8 @@ def print_document(doc: Any, related: Any) -> None:
 
 def print_similar(result: Any) -> None:
     """A ``similar`` result as text."""
-    click.echo(f"Documents like {result.id} (key terms: {', '.join(result.terms)})")
+    like = result.id if result.id is not None else "the text"
+    click.echo(f"Documents like {like} (key terms: {', '.join(clean(t) for t in result.terms)})")
     if not result.hits:
         click.echo("No matches.")
         return
@@ -276,11 +283,6 @@ def print_explanation(exp: Any) -> None:
             click.echo(f"  {t.field:<12} {clean(t.term):<{term_w}} {t.frequency:>3} {t.field_length:>6} "
                        f"{t.weight:>6.2f} {t.score:>7.2f} {t.contribution:>12.2f}")
         click.echo()
-        if exp.matched and abs(exp.term_total - exp.score) > 0.005:
-            note = (f"Term contributions sum to {exp.term_total:.2f}; with the synonym expansions "
-                    f"and feedback terms of the query, the score is {exp.score:.2f}.")
-            for line in wrap(note, terminal_width()):
-                click.echo(line)
     if exp.missing:
         click.echo("Not in the document: " + ", ".join(clean(t) for t in exp.missing))
 

@@ -134,6 +134,7 @@ class SearchIndex:
         year_to: int | None = None,
         snippets: bool = True,
         suggest: bool = True,
+        correct: bool = True,
     ) -> SearchResult:
         """Run ``query`` and return page ``page`` of ``limit`` hits, ranked by ``sort``.
 
@@ -142,9 +143,13 @@ class SearchIndex:
         ``"year"`` or ``"-year"`` (newest first; undated documents last); ties go by score,
         then by the documents' order in their cell. ``total`` counts every page; with
         ``facets=True`` the result counts all matches by kind, type, year, decade, matrix, cell.
-        When some words are in no document and look misspelt, ``suggestion`` is the query
-        with them corrected from the index's vocabulary, the hits are those of the
-        suggestion, and ``corrected`` is True.
+
+        Spelling: a plain word that no document has and that is not an English word (see
+        :mod:`evsearch.search.corrections`) may be misspelt; ``suggestion`` is then the query with it
+        corrected from the index's vocabulary ("did you mean"). The query is replaced by the
+        suggestion (``corrected`` True) only when it finds nothing as typed and the suggestion
+        finds something, and only with ``correct`` (the default). Quoted, ``+``, ``-`` and
+        fielded words are never corrected; ``suggest=False`` seeks no suggestion at all.
 
         >>> idx.search("supervision", kind="study", sort="-year", page=2, limit=3)  # doctest: +SKIP
         """
@@ -174,12 +179,11 @@ class SearchIndex:
             if suggest:
                 suggestion = extras.suggest(searcher, query, parsed.clauses)
                 if suggestion:
-                    # a suggestion replaces only words no document has, which add nothing to
-                    # the results: the corrected query finds all the original finds, and more
-                    fixed = parse_query(suggestion)
-                    corrected = _run(searcher, scorer, query, fixed.clauses, filters, page_opts)
-                    if corrected.total:
-                        return replace(corrected, suggestion=suggestion, corrected=True)
+                    if correct and not result.total:
+                        fixed = parse_query(suggestion)
+                        corrected = _run(searcher, scorer, query, fixed.clauses, filters, page_opts)
+                        if corrected.total:
+                            return replace(corrected, suggestion=suggestion, corrected=True)
                     return replace(result, suggestion=suggestion)
             return result
 
@@ -209,22 +213,35 @@ class SearchIndex:
         return sorted(views, key=lambda v: (v.cell, v.kind != "study", v.order))
 
     def similar(
-        self, doc_id: str, *, limit: int = 10, page: int = 1, kind: str | None = None
+        self,
+        doc_id: str | None = None,
+        *,
+        text: str | None = None,
+        limit: int = 10,
+        page: int = 1,
+        kind: str | None = None,
     ) -> SimilarResult:
-        """Documents like ``doc_id`` (more-like-this): a search for its key terms, itself left out.
+        """Documents like ``doc_id`` (more-like-this: a search for its key terms, itself left
+        out), or like a pasted ``text`` (a paragraph, an abstract). ``terms`` are the key
+        terms as words (the form the source uses most), not index terms.
 
         >>> study = "alcohol/B5/r2005-motivational-interviewing-work"
         >>> [h.id for h in idx.similar(study, limit=3).hits]  # doctest: +SKIP
+        >>> idx.similar(text="Probation officers trained in motivational interviewing")  # doctest: +SKIP
         """
         check_limit(limit)
         check_page(page)
+        if (doc_id is None) == (text is None):
+            raise QueryError("give either a document id or a text",
+                             hint='evsearch similar ID, or evsearch similar --text "..."')
         filters = Filters()
         if kind:
             filters.kinds.add(normalise_kind(kind))
         with self._lock:
             searcher, scorer = self._view()
             return extras.similar(
-                searcher, scorer, doc_id, filters, Page(limit, page, "relevance", False, True)
+                searcher, scorer, doc_id, None if text is None else scrub_surrogates(text), filters,
+                Page(limit, page, "relevance", False, True),
             )
 
     def related(self, doc_id: str) -> Related:
@@ -242,11 +259,13 @@ class SearchIndex:
         return extras.related(view, cell_docs)
 
     def explain(self, query: str, doc_id: str) -> Explanation:
-        """Why ``doc_id`` scored as it did for ``query``: its BM25F score per field and term.
+        """Why ``doc_id`` scored as it did for ``query``: the scorer's own numbers.
 
-        Each matched term's score is Whoosh's BM25F scorer on that document's field, times
-        the field weight the query gives it; ``score`` is their sum, plus what synonym
-        expansions, phrases and feedback terms of the query add.
+        Each row is one query term (a word typed, an expansion, a feedback term, a phrase)
+        in one field of the document: its frequency there, the field's length, the weight,
+        and the row's share of the term's BM25F score; the rows add up to ``score``, the
+        score search gives the document. A document the query does not match (or filters
+        out) has ``matched`` False, a ``reason``, and no rows.
 
         >>> study = "alcohol/B5/r2005-motivational-interviewing-work"
         >>> idx.explain("motivational interviewing", study).terms[0]  # doctest: +SKIP

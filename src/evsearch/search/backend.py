@@ -11,7 +11,11 @@ the engine only through :class:`Backend`:
 - ``field_lengths(field)``: every document's length of a scored field (0 when empty), as the
   engine records it (whoosh3 keeps a one-byte approximation; scores use what is recorded),
   or None for a field that is not scored (its stored weight is then the score).
-- ``avg_field_length(field)``: the average the length normalisation divides by.
+- ``avg_field_length(field)``: the average Whoosh's own BM25F divides by (over all documents);
+  ``total_field_length(field)``: the sum of a field's lengths (BM25F divides it by the number
+  of documents that have the field, as Lucene does).
+- ``phrase_frequencies(phrase)``: the documents holding a phrase and how often each does (a
+  phrase is a term of BM25F like any other).
 - ``column(field)``: the value of a sortable field for every document (``seq`` for cell
   order, ``year``, and the single-valued facet fields of
   :data:`evsearch.config.FACET_FIELDS`); indexable by document number, may be lazy.
@@ -65,6 +69,19 @@ class Backend(Protocol):
 
     def avg_field_length(self, field: str) -> float:
         """The average length of ``field`` over all documents (1 when there is none)."""
+        ...
+
+    def total_field_length(self, field: str) -> float:
+        """The sum of every document's length of ``field``."""
+        ...
+
+    def phrase_frequencies(self, phrase: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids, frequencies)`` of a ``Phrase``: where it occurs and how often, ids ascending."""
+        ...
+
+    def scored_query(self, ids: np.ndarray, scores: np.ndarray) -> Any:
+        """A query of the engine that matches ``ids`` with ``scores`` (for searching a query
+        shape the array scorer does not know with the engine's own collectors)."""
         ...
 
     def terms(self, field: str) -> list[str]:

@@ -4,6 +4,7 @@ explanations of a score, and spelling suggestions."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any
 
 from whoosh import query as wq
@@ -12,18 +13,20 @@ from ..analysis import analyze, is_synonym_term, words
 from ..config import (
     FIELD_WEIGHTS,
     KNOWN_WORD_FIELDS,
+    MAX_SIMILAR_CHARS,
     MAX_SUGGEST_WORD_CHARS,
     MAX_SUGGEST_WORDS,
     SIMILAR_FIELDS,
     SIMILAR_SOURCE_FIELDS,
     SIMILAR_TERMS,
 )
-from ..errors import DocumentNotFoundError
+from ..errors import DocumentNotFoundError, QueryError
 from ..results import DocumentView, Explanation, Related, SimilarResult, TermScore
-from .plan import build_filter, build_query
+from .corrections import is_english_word
+from .plan import build_filter, build_query, with_feedback
 from .query import Clause, Filters, parse_query
 from .rank import Page, best_docs, make_view, ranked_page
-from .scorer import ArrayScorer
+from .scorer import ArrayScorer, FieldedTerm
 
 
 def _heading_key(heading: str) -> str:
@@ -31,38 +34,37 @@ def _heading_key(heading: str) -> str:
     return " ".join(heading.replace("\u2019", "'").replace("\u2018", "'").casefold().split())
 
 
-def _term_scores(searcher: Any, q: wq.Query, docnum: int) -> list[TermScore]:
-    """The BM25F score of each of the query's terms in each field of one document."""
-    wanted: dict[tuple[str, str], float] = {}
-    for leaf in q.leaves():
-        if isinstance(leaf, wq.Term):
-            pairs = [(leaf.fieldname, leaf.text)]
-        elif isinstance(leaf, wq.Phrase):
-            pairs = [(leaf.fieldname, w) for w in leaf.words]
-        else:
-            continue
-        for fieldname, text in pairs:
-            text = text.decode("utf-8") if isinstance(text, bytes) else text
-            wanted.setdefault((fieldname, text), float(leaf.boost))
-    reader = searcher.reader()
+def _term_scores(scorer: ArrayScorer, q: wq.Query, docnum: int) -> list[TermScore]:
+    """The scorer's breakdown of one document's score: a row per term and field, each the
+    field's share of the term's score, largest first (they add up to the score)."""
     out = []
-    for (fieldname, text), boost in wanted.items():
-        if (fieldname, text) not in reader:
-            continue
-        m = searcher.postings(fieldname, text)
-        m.skip_to(docnum)
-        if not m.is_active() or m.id() != docnum:
-            continue
-        out.append(TermScore(
-            field=fieldname,
-            term=text,
-            frequency=int(m.weight()),
-            field_length=int(searcher.doc_field_length(docnum, fieldname, 0)),
-            weight=boost,
-            score=round(float(m.score()), 4),
-        ))
+    for part in scorer.explain(q, docnum):
+        total = sum(f.normalised for f in part.fields)
+        for f in part.fields:
+            share = part.score * f.normalised / total if total else 0.0
+            weight = f.weight * part.boost
+            out.append(TermScore(
+                field=f.field, term=f.text, frequency=int(round(f.frequency)),
+                field_length=int(f.field_length), weight=round(weight, 4),
+                score=round(share / weight, 4) if weight else 0.0, contribution=round(share, 4),
+            ))
+        if not part.fields:
+            out.append(TermScore(field="", term=part.label, frequency=0, field_length=0,
+                                 weight=round(part.boost, 4), score=round(part.score / part.boost, 4)
+                                 if part.boost else 0.0, contribution=round(part.score, 4)))
     out.sort(key=lambda t: (-t.contribution, t.field, t.term))
     return out
+
+
+def _surface_words(text: str, terms: list[str]) -> list[str]:
+    """Each index term of ``terms`` as the word ``text`` most often writes it (``motiv`` ->
+    ``motivational``), in the order of ``terms``."""
+    forms: dict[str, Counter[str]] = {t: Counter() for t in terms}
+    for word in words(text):
+        for term in analyze(word):
+            if term in forms:
+                forms[term][word] += 1
+    return [forms[t].most_common(1)[0][0] if forms[t] else t for t in terms]
 
 
 # --- spelling ----------------------------------------------------------------------------------
@@ -98,13 +100,17 @@ def _replace_word(text: str, wrong: str, right: str) -> str:
 # --- the operations ----------------------------------------------------------------------------
 
 def suggest(searcher: Any, query: str, clauses: list[Clause]) -> str | None:
-    """A corrected query built from the index's own vocabulary, or None."""
+    """A corrected query built from the index's own vocabulary, or None.
+
+    Only plain words are candidates, and only those no document has that are not English
+    words (:func:`evsearch.search.corrections.is_english_word`): a correction never changes a real
+    word."""
     reader = searcher.reader()
     replacements: dict[str, str] = {}
     tried = 0
     for clause in clauses:
-        if clause.kind == "prefix" or clause.occur == "must_not":
-            continue
+        if not (clause.kind == "word" and clause.occur == "should" and clause.field is None):
+            continue  # quoted, required, excluded and fielded words are as the user meant
         for word in words(clause.text):
             if len(word) < 4 or len(word) > MAX_SUGGEST_WORD_CHARS:
                 continue
@@ -112,6 +118,8 @@ def suggest(searcher: Any, query: str, clauses: list[Clause]) -> str | None:
                 continue
             if not analyze(word) or is_synonym_term(word) or _known(reader, word):
                 continue
+            if is_english_word(word):
+                continue  # a real word is never changed, even if no document has it
             tried += 1
             if tried > MAX_SUGGEST_WORDS:
                 break
@@ -127,27 +135,34 @@ def suggest(searcher: Any, query: str, clauses: list[Clause]) -> str | None:
 
 
 def similar(
-    searcher: Any, scorer: ArrayScorer, doc_id: str, filters: Filters, opts: Page
+    searcher: Any, scorer: ArrayScorer, doc_id: str | None, text: str | None, filters: Filters,
+    opts: Page,
 ) -> SimilarResult:
-    """Documents like ``doc_id`` (more-like-this): a search for its key terms, itself left out."""
-    stored = searcher.document(id=doc_id)
-    if stored is None:
-        raise DocumentNotFoundError(f"no document with id {doc_id!r}")
-    source = " ".join(stored.get(f) or "" for f in SIMILAR_SOURCE_FIELDS)
-    key_terms = [t for t, _ in searcher.key_terms_from_text("text", source, SIMILAR_TERMS)]
-    if not key_terms:
-        return SimilarResult(doc_id, (), 0, ())
+    """Documents like ``doc_id`` (itself left out), or like a pasted ``text``: a search for
+    the key terms, shown as the words the source uses."""
+    mask: wq.Query | None = None
+    if doc_id is not None:
+        stored = searcher.document(id=doc_id)
+        if stored is None:
+            raise DocumentNotFoundError(f"no document with id {doc_id!r}")
+        source = " ".join(stored.get(f) or "" for f in SIMILAR_SOURCE_FIELDS)
+        mask = wq.Term("id", doc_id)
+    else:
+        source = text or ""
+        if len(source) > MAX_SIMILAR_CHARS:
+            raise QueryError(
+                f"the text is {len(source):,} characters long; the limit is {MAX_SIMILAR_CHARS:,}",
+                hint="paste a paragraph or an abstract",
+            )
     weights = dict(searcher.key_terms_from_text("text", source, SIMILAR_TERMS))
-    subs = [
-        wq.Term(f, t, boost=FIELD_WEIGHTS[f] * weights[t])
-        for t in key_terms
-        for f in SIMILAR_FIELDS
+    if not weights:
+        return SimilarResult(doc_id, (), 0, ())
+    subs: list[wq.Query] = [
+        FieldedTerm([wq.Term(f, t, boost=FIELD_WEIGHTS[f]) for f in SIMILAR_FIELDS], boost=w, label=t)
+        for t, w in weights.items()
     ]
-    q = wq.Or(subs)
-    total, hits, _ = ranked_page(
-        searcher, scorer, q, build_filter(filters), wq.Term("id", doc_id), opts
-    )
-    return SimilarResult(doc_id, tuple(key_terms), total, hits)
+    total, hits, _ = ranked_page(searcher, scorer, wq.Or(subs), build_filter(filters), mask, opts)
+    return SimilarResult(doc_id, tuple(_surface_words(source, list(weights))), total, hits)
 
 
 def related(view: DocumentView, cell_docs: list[DocumentView]) -> Related:
@@ -180,7 +195,8 @@ def cell_documents(searcher: Any, cell: str) -> list[DocumentView]:
 
 
 def explain(searcher: Any, scorer: ArrayScorer, query: str, doc_id: str) -> Explanation:
-    """Why ``doc_id`` scored as it did for ``query``: its BM25F score per field and term."""
+    """Why ``doc_id`` scored as it did for ``query``: the scorer's own numbers, a row per
+    term and field, adding up to the score search gives it (no rows when it does not match)."""
     parsed = parse_query(query)
     docnum = searcher.document_number(id=doc_id)
     if docnum is None:
@@ -196,24 +212,22 @@ def explain(searcher: Any, scorer: ArrayScorer, query: str, doc_id: str) -> Expl
     score = 0.0
     if q is None or isinstance(q, wq.Every):
         reason = "the query has no words to score"
+    elif mask is not None and hits_doc(mask):
+        reason = "it contains an excluded word"
+    elif fq is not None and not hits_doc(fq):
+        reason = "the query's filters (type:, kind:, cell:, matrix:, year:) leave it out"
     else:
-        best = best_docs(searcher, scorer, q, only, None, 1)  # scored as searches are
+        q = with_feedback(searcher, scorer, q, parsed.clauses, fq, mask)  # as searches do
+        best = best_docs(searcher, scorer, q, only, None, 1)
         if best:
             score = round(float(best[0][1]), 4)
         else:
             reason = "it does not match the query's words"
-    if reason is None and mask is not None and hits_doc(mask):
-        reason = "it contains an excluded word"
-    if reason is None and fq is not None and not hits_doc(fq):
-        reason = "the query's filters (type:, kind:, cell:, matrix:, year:) leave it out"
-    terms = _term_scores(searcher, q, docnum) if q is not None else []
+    terms = _term_scores(scorer, q, docnum) if reason is None and q is not None else []
     wanted = [
         t for c in parsed.clauses if c.kind != "prefix" and c.occur != "must_not"
         for t in analyze(c.text)
     ]
-    seen = {t.term for t in terms}
+    seen = {w for t in terms for w in t.term.split()}
     missing = tuple(dict.fromkeys(t for t in wanted if t not in seen))
-    return Explanation(
-        query, doc_id, reason is None, score if reason is None else 0.0, tuple(terms),
-        missing, reason,
-    )
+    return Explanation(query, doc_id, reason is None, score, tuple(terms), missing, reason)

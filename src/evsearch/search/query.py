@@ -39,6 +39,8 @@ TEXT_FIELD_NAMES = {
 FILTER_FIELD_NAMES = {"type", "kind", "cell", "matrix", "year"}
 
 MAX_QUERY_CHARS = 2_000
+#: At most this many phrases, prefixes, fielded, required and excluded words per query; and
+#: at most this many distinct plain words are searched (the most informative ones).
 MAX_CLAUSES = 64
 MIN_PREFIX_CHARS = 2
 YEAR_MIN, YEAR_MAX = 1000, 2999
@@ -89,6 +91,11 @@ _CELL_RE = re.compile(r"^(?:(alcohol|drugs?)/)?([A-Ea-e][1-5])$", re.IGNORECASE)
 
 
 def normalise_type(value: str) -> str:
+    """A study type code, upper-cased; anything but S, K, R or G is a :class:`QueryError`.
+
+    >>> normalise_type(" k ")
+    'K'
+    """
     code = value.strip().upper()
     if code not in STUDY_TYPES:
         raise QueryError(
@@ -99,6 +106,11 @@ def normalise_type(value: str) -> str:
 
 
 def normalise_kind(value: str) -> str:
+    """``study`` or ``passage`` (plurals and any case accepted).
+
+    >>> normalise_kind("Studies"), normalise_kind("passage")
+    ('study', 'passage')
+    """
     try:
         return _KINDS[value.strip().lower()]
     except KeyError:
@@ -118,7 +130,15 @@ def normalise_matrix(value: str) -> str:
 
 
 def normalise_cell(value: str) -> str:
-    """``B5`` -> ``b5``; ``alcohol/B5`` -> ``alcohol/b5`` (the cell field's terms)."""
+    """``B5`` -> ``b5``; ``alcohol/B5`` -> ``alcohol/b5`` (the cell field's terms).
+
+    >>> normalise_cell("B5"), normalise_cell("drugs/a1")
+    ('b5', 'drug/a1')
+    >>> normalise_cell("F9")
+    Traceback (most recent call last):
+    ...
+    evsearch.errors.QueryError: unknown cell 'F9'
+    """
     m = _CELL_RE.match(value.strip())
     if not m:
         raise QueryError(
@@ -130,6 +150,15 @@ def normalise_cell(value: str) -> str:
 
 
 def parse_year(value: str) -> int:
+    """A year between 1000 and 2999.
+
+    >>> parse_year("2008")
+    2008
+    >>> parse_year("soon")
+    Traceback (most recent call last):
+    ...
+    evsearch.errors.QueryError: bad year 'soon'
+    """
     try:
         year = int(value)
     except ValueError:
@@ -188,6 +217,14 @@ def parse_query(text: str) -> ParsedQuery:
 
     >>> [c.text for c in parse_query('Can MI work in prisons?').clauses]
     ['Can', 'MI', 'work', 'in', 'prisons?']
+    >>> parsed = parse_query('+title:supervis* "formal power" -probation type:K,R year:>=2005')
+    >>> for c in parsed.clauses:
+    ...     print(c.occur, c.kind, c.field, repr(c.text))
+    must prefix title 'supervis'
+    should phrase None 'formal power'
+    must_not word None 'probation'
+    >>> sorted(parsed.filters.types), parsed.filters.year_from, parsed.filters.year_to
+    (['K', 'R'], 2005, None)
     """
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(
@@ -198,6 +235,9 @@ def parse_query(text: str) -> ParsedQuery:
     filters = Filters()
     i, n = 0, len(text)
     pending_occur: str | None = None
+    # AND, OR and NOT are operators only in a query that has lower-case letters too: in a
+    # query typed (or pasted) in capitals they are words like the others
+    operators = any(c.islower() for c in text)
     while i < n:
         ch = text[i]
         if ch.isspace():
@@ -236,7 +276,7 @@ def parse_query(text: str) -> ParsedQuery:
             if value.strip():
                 _apply_filter(fieldname, value, filters)
             continue
-        if fieldname is None and not quoted and value in ("AND", "OR", "NOT"):
+        if operators and fieldname is None and not quoted and value in ("AND", "OR", "NOT"):
             if value == "NOT":
                 pending_occur = "must_not"
             elif value == "AND":
@@ -256,9 +296,13 @@ def parse_query(text: str) -> ParsedQuery:
             clauses.append(Clause(value.rstrip("*"), "prefix", field_, occur))
         else:
             clauses.append(Clause(value, "word", field_, occur))
-    if len(clauses) > MAX_CLAUSES:
+    # plain words are never refused (a pasted paragraph is searched by its most informative
+    # words); phrases, prefixes, fields, + and - each cost a search of their own
+    special = sum(1 for c in clauses if not (c.kind == "word" and c.occur == "should" and c.field is None))
+    if special > MAX_CLAUSES:
         raise QueryError(
-            f"the query has {len(clauses)} terms; the limit is {MAX_CLAUSES}",
+            f"the query has {special} phrases, prefixes, fielded or required words; "
+            f"the limit is {MAX_CLAUSES}",
             hint="search for fewer, more specific words",
         )
     return ParsedQuery(clauses, filters)

@@ -6,6 +6,7 @@ broken the same way on every page: by score, then by ``seq`` (cell order).
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -13,12 +14,13 @@ from typing import Any
 import numpy as np
 from whoosh import query as wq
 from whoosh import scoring, sorting
+from whoosh.query.compound import BinaryQuery
 
 from ..config import BM25_B, BM25_K1, FACET_FIELDS, FIELD_B
 from ..results import DocumentView, FacetCount, Facets, Hit
 from .query import YEAR_MAX, YEAR_MIN
-from .scorer import ArrayScorer, Matches, Unsupported
-from .snippets import MarkFormatter, highlight_docs, highlight_hit, leading_snippet
+from .scorer import ArrayScorer, FieldedTerm, Matches, Unsupported
+from .snippets import MarkFormatter, for_highlighting, highlight_docs, highlight_hit, leading_snippet
 
 
 def weighting() -> scoring.BM25F:
@@ -59,7 +61,7 @@ def ranked_page(
     start = (opts.page - 1) * opts.limit
     found = _array_page(scorer, q, fq, mask, opts)
     if found is None:
-        return _whoosh_page(searcher, q, fq, mask, opts)
+        return _whoosh_page(searcher, scorer, q, fq, mask, opts)
     total, page, facets = found
     stored = [scorer.backend.stored(docnum) for docnum, _ in page]
     if opts.snippets and scored:
@@ -76,11 +78,33 @@ def ranked_page(
     return total, hits, facets
 
 
+def engine_query(scorer: ArrayScorer, q: Any) -> Any:
+    """``q`` for the engine's own collectors: each BM25F term (which only the array scorer
+    computes) replaced by the engine's query of its documents and scores."""
+    if isinstance(q, FieldedTerm):
+        m = scorer.bm25f(q, q.boost)
+        m = m.restrict(scorer.live()[m.ids])
+        return scorer.backend.scored_query(m.ids, m.scores)
+    if isinstance(q, BinaryQuery):
+        out: Any = copy.copy(q)
+        out.a, out.b = engine_query(scorer, q.a), engine_query(scorer, q.b)
+        out.subqueries = (out.a, out.b)
+        return out
+    if isinstance(q, wq.CompoundQuery):
+        whole: Any = copy.copy(q)
+        whole.subqueries = [engine_query(scorer, s) for s in q.subqueries]
+        return whole
+    return q
+
+
 def _whoosh_page(
-    searcher: Any, q: wq.Query, fq: wq.Query | None, mask: wq.Query | None, opts: Page
+    searcher: Any, scorer: ArrayScorer, q: wq.Query, fq: wq.Query | None, mask: wq.Query | None,
+    opts: Page,
 ) -> tuple[int, tuple[Hit, ...], Facets | None]:
     """:func:`ranked_page` through Whoosh's own collectors, for a query the array scorer
     cannot score."""
+    shown = q
+    q = engine_query(scorer, q)
     scored = not isinstance(q, wq.Every)
     start = (opts.page - 1) * opts.limit
     if opts.sort == "relevance" and not opts.facets:
@@ -95,6 +119,7 @@ def _whoosh_page(
         order, scores, total, results = _sorted_matches(searcher, q, fq, mask, opts, scored)
         facets = _facets(results) if opts.facets else None
     results.formatter = MarkFormatter()
+    results.q = for_highlighting(shown)
     hits = []
     for rank, (i, score) in enumerate(zip(order, scores, strict=True), start=start + 1):
         hit = results[i]
@@ -139,7 +164,8 @@ def best_docs(
     found = top_docs(scorer, q, fq, mask, k)
     if found is not None:
         return found[1]
-    return [(h.docnum, h.score or 0.0) for h in searcher.search(q, filter=fq, mask=mask, limit=k)]
+    hits = searcher.search(engine_query(scorer, q), filter=fq, mask=mask, limit=k)
+    return [(h.docnum, h.score or 0.0) for h in hits]
 
 
 def _array_page(

@@ -5,10 +5,12 @@ per word make a query of four common words a union of 24 posting lists, walked o
 at a time. At 100,000 passages that takes hundreds of milliseconds. This module reads each
 term's posting list through the engine seam (:class:`~evsearch.search.backend.Backend`) as
 numpy arrays (recently read lists are kept in memory, ``POSTINGS_CACHE_BYTES``) and computes
-the same BM25F formula (Whoosh's ``scoring.bm25``, with the same quantised field lengths and
-the same idf) for all of a term's documents at once; ors add, and-maybes add where the first
-matches, disjunction-maxes take the best. ``tests/test_scorer.py`` checks the scores against
-Whoosh's own.
+BM25F as Robertson and Zaragoza define it for the words of a query (:class:`FieldedTerm`:
+field-weighted, per-field length-normalised frequencies added before saturation, one Lucene
+idf per term over documents) for all of a term's documents at once; a bare ``Term`` is scored
+with Whoosh's own BM25F formula; ors add, and-maybes add where the first matches,
+disjunction-maxes take the best. ``tests/test_scorer.py`` checks BM25F against a plain
+per-document computation, and the rest against Whoosh's own scores.
 
 Leaves other than terms (phrases, numeric ranges) are scored by the engine, one document at
 a time (``Backend.leaf_matches``): they match few documents. A query shape this module does
@@ -26,6 +28,17 @@ import numpy as np
 from whoosh import query as wq
 
 from .backend import Backend
+from .bm25f import (
+    Expansion,
+    FieldedTerm,
+    FieldPart,
+    TermBreakdown,
+    length_normalised,
+    lucene_idf,
+    saturate,
+)
+
+__all__ = ["ArrayScorer", "Expansion", "FieldedTerm", "Matches", "TermBreakdown", "Unsupported"]
 
 #: Up to this many tied candidates, ``top`` reads their ``seq`` one by one (else loads the column).
 SEQ_LOOKUPS = 2000
@@ -37,7 +50,10 @@ _EMPTY_SCORES = np.zeros(0, dtype=np.float64)
 
 def _is_sum(q: wq.Query) -> bool:
     """An or whose score is the sum of its parts' (not a disjunction-max, no coordination)."""
-    return isinstance(q, wq.Or) and not isinstance(q, wq.DisjunctionMax) and not q.minmatch and not q.scale
+    return (
+        isinstance(q, wq.Or) and not isinstance(q, (wq.DisjunctionMax, FieldedTerm))
+        and not q.minmatch and not q.scale
+    )
 
 
 class Unsupported(Exception):
@@ -147,6 +163,8 @@ class ArrayScorer:
     # -- the query tree ------------------------------------------------------------------------
     def _eval(self, q: Any, boost: float) -> Matches:
         """``q``'s matches, scores times ``boost`` (the product of the boosts above it)."""
+        if isinstance(q, FieldedTerm):
+            return self.bm25f(q, boost * q.boost)
         if isinstance(q, wq.Term):
             return self._term(q.fieldname, q.text, boost * q.boost)
         if isinstance(q, type(wq.NullQuery)):
@@ -217,6 +235,137 @@ class ArrayScorer:
         _, ia, ib = np.intersect1d(a.ids, b.ids, assume_unique=True, return_indices=True)
         scores[ia] += b.scores[ib]
         return Matches(a.ids, scores * boost)
+
+    # -- BM25F ---------------------------------------------------------------------------------
+    def _field_frequencies(self, part: Any) -> tuple[str, np.ndarray, np.ndarray]:
+        """A part of a ``FieldedTerm``: its field, documents and frequencies there."""
+        if isinstance(part, wq.Term):
+            text = part.text.decode("utf-8") if isinstance(part.text, bytes) else part.text
+            if not self.backend.has_field(part.fieldname):
+                return part.fieldname, _EMPTY_IDS, _EMPTY_SCORES
+            ids, tf, _ = self._read_postings(part.fieldname, text)
+            return part.fieldname, ids, tf
+        if isinstance(part, wq.Phrase):
+            if not self.backend.has_field(part.fieldname):
+                return part.fieldname, _EMPTY_IDS, _EMPTY_SCORES
+            return part.fieldname, *self.backend.phrase_frequencies(part)
+        raise Unsupported(type(part).__name__)
+
+    def _normalised(self, fieldname: str, weight: float, ids: np.ndarray, tf: np.ndarray) -> np.ndarray:
+        """weight * tf / ((1 - b) + b * length / average length): a field's share of BM25F's tf."""
+        lengths = self._field_lengths(fieldname)
+        if lengths is None:
+            return weight * tf
+        b = self.field_b.get(fieldname, self.b)
+        return length_normalised(tf, weight, lengths[ids], self._avg_with_field(fieldname, lengths), b)
+
+    def _avg_with_field(self, fieldname: str, lengths: np.ndarray) -> float:
+        """The field's average length over the documents that have it, as Lucene computes it
+        (Whoosh divides by every document: a field most documents lack, a title say, would
+        look long wherever it is present)."""
+        key = "\0" + fieldname
+        avg = self._avg.get(key)
+        if avg is None:
+            having = int(np.count_nonzero(lengths))
+            total = self.backend.total_field_length(fieldname) or float(lengths.sum())
+            avg = self._avg[key] = (total / having) if having else 1.0
+        return avg
+
+    def bm25f(self, q: FieldedTerm, boost: float) -> Matches:
+        """BM25F (Robertson and Zaragoza 2009) of one term over its fields:
+        ``idf * tf / (k1 + tf)`` with ``tf`` the sum over fields of the field weight times the
+        field's frequency divided by its length normalisation, and ``idf`` Lucene's, over the
+        documents having the term in any of the fields."""
+        id_parts: list[np.ndarray] = []
+        tf_parts: list[np.ndarray] = []
+        part: Any
+        for part in q.subqueries:
+            fieldname, ids, tf = self._field_frequencies(part)
+            if len(ids) and part.boost > 0:
+                id_parts.append(ids)
+                tf_parts.append(self._normalised(fieldname, part.boost, ids, tf))
+        if not id_parts:
+            return Matches.empty()
+        if len(id_parts) == 1:
+            uniq, acc = id_parts[0], tf_parts[0]
+        else:
+            uniq, inverse = np.unique(np.concatenate(id_parts), return_inverse=True)
+            acc = np.bincount(inverse, weights=np.concatenate(tf_parts))
+        return Matches(uniq, saturate(acc, lucene_idf(self.n, len(uniq)) * boost, self.k1))
+
+    def breakdown(self, q: FieldedTerm, boost: float, docnum: int) -> TermBreakdown | None:
+        """How ``q`` scores in one document (None when the document does not have it):
+        the numbers ``bm25f`` computes, field by field."""
+        fields: list[FieldPart] = []
+        docs: list[np.ndarray] = []
+        part: Any
+        for part in q.subqueries:
+            fieldname, ids, tf = self._field_frequencies(part)
+            if not len(ids) or part.boost <= 0:
+                continue
+            docs.append(ids)
+            at = np.searchsorted(ids, docnum)
+            if at < len(ids) and ids[at] == docnum:
+                lengths = self._field_lengths(fieldname)
+                fields.append(FieldPart(
+                    fieldname,
+                    " ".join(part.words) if isinstance(part, wq.Phrase) else str(part.text),
+                    float(tf[at]),
+                    float(lengths[docnum]) if lengths is not None else 0.0,
+                    float(part.boost),
+                    float(self._normalised(fieldname, part.boost, ids[at : at + 1], tf[at : at + 1])[0]),
+                ))
+        if not fields:
+            return None
+        df = len(np.unique(np.concatenate(docs)))
+        idf = lucene_idf(self.n, df)
+        tf_total = sum(f.normalised for f in fields)
+        score = idf * boost * q.boost * tf_total / (self.k1 + tf_total)
+        return TermBreakdown(q.label, idf, boost * q.boost, score, tuple(fields))
+
+    # -- explaining one document's score ---------------------------------------------------
+    def explain(self, q: wq.Query, docnum: int) -> list[TermBreakdown]:
+        """What each scored part of ``q`` adds to document ``docnum``'s score, as ``_eval``
+        computes it: the scores of the parts add up to the document's score."""
+        out: list[TermBreakdown] = []
+        self._explain(q, 1.0, docnum, out)
+        return [b for b in out if b.score]
+
+    def _score_at(self, q: wq.Query, boost: float, docnum: int) -> float | None:
+        m = self._eval(q, boost)
+        at = int(np.searchsorted(m.ids, docnum))
+        return float(m.scores[at]) if at < len(m.ids) and m.ids[at] == docnum else None
+
+    def _explain(self, q: wq.Query, boost: float, docnum: int, out: list[TermBreakdown]) -> None:
+        if isinstance(q, FieldedTerm):
+            found = self.breakdown(q, boost, docnum)
+            if found is not None:
+                out.append(found)
+            return
+        if isinstance(q, wq.AndMaybe):
+            if self._score_at(q.a, 1.0, docnum) is None:
+                return
+            self._explain(q.a, boost, docnum, out)
+            if self._score_at(q.b, 1.0, docnum) is not None:
+                self._explain(q.b, boost, docnum, out)
+            return
+        if isinstance(q, (wq.Or, wq.And, wq.DisjunctionMax)) and len(q.subqueries) == 1:
+            self._explain(q.subqueries[0], boost, docnum, out)
+            return
+        if isinstance(q, (wq.Or, wq.And, wq.DisjunctionMax)):
+            boost *= q.boost
+            present = [(sub, self._score_at(sub, 1.0, docnum)) for sub in q.subqueries]
+            present = [(sub, score) for sub, score in present if score is not None]
+            if isinstance(q, wq.DisjunctionMax):
+                present = [max(present, key=lambda p: p[1] or 0.0)] if present else []
+            elif isinstance(q, wq.And) and len(present) < len(q.subqueries):
+                return
+            for sub, _ in present:
+                self._explain(sub, boost, docnum, out)
+            return
+        score = self._score_at(q, boost, docnum)  # another leaf: a term, a phrase
+        if score is not None:
+            out.append(TermBreakdown(str(q), 0.0, boost, score, ()))
 
     # -- leaves --------------------------------------------------------------------------------
     def _term(self, fieldname: str, text: str | bytes, boost: float) -> Matches:

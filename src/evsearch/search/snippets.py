@@ -7,6 +7,7 @@ the only tags in a snippet are ``<mark>`` and ``</mark>``.
 
 from __future__ import annotations
 
+import copy
 import html
 import re
 from collections.abc import Iterable
@@ -14,7 +15,10 @@ from typing import Any
 
 from whoosh import highlight
 from whoosh.query import Phrase, Query
+from whoosh.query.compound import BinaryQuery, CompoundQuery
 from whoosh.searching import Results
+
+from .scorer import Expansion, FieldedTerm
 
 #: About how long a snippet is; a text up to 1.25 times this is shown whole.
 SNIPPET_CHARS = 240
@@ -46,9 +50,28 @@ def highlight_docs(
     """The snippets of one page of (document number, score), ``texts`` their stored text.
 
     Whoosh's highlighter works on search results: the page is handed to it as one."""
-    results = Results(searcher, q, [(score, docnum) for docnum, score in page])
+    results = Results(searcher, for_highlighting(q), [(score, docnum) for docnum, score in page])
     results.formatter = MarkFormatter()
     return [highlight_hit(results, results[i], text) for i, text in enumerate(texts)]
+
+
+def for_highlighting(q: Any) -> Any:
+    """``q`` with each phrase expansion reduced to its phrase, so that snippets mark the
+    phrase where it occurs, not its words wherever they are."""
+    if isinstance(q, Expansion) and isinstance(q.gate, FieldedTerm) and any(
+        isinstance(p, Phrase) for p in q.gate.subqueries
+    ):
+        return q.gate
+    if isinstance(q, BinaryQuery):
+        out: Any = copy.copy(q)
+        out.a, out.b = for_highlighting(q.a), for_highlighting(q.b)
+        out.subqueries = (out.a, out.b)
+        return out
+    if isinstance(q, CompoundQuery):
+        whole: Any = copy.copy(q)
+        whole.subqueries = [for_highlighting(s) for s in q.subqueries]
+        return whole
+    return q
 
 
 def _has_phrase(q: Any) -> bool:
@@ -126,6 +149,12 @@ def _word_end(text: str, end: int) -> int:
 
 
 def leading_snippet(text: str, chars: int = SNIPPET_CHARS) -> str:
+    """The start of ``text``, cut at a space and HTML-escaped: the snippet of a hit with no match
+    to show.
+
+    >>> leading_snippet("Probation <officers> & their clients", chars=24)
+    'Probation &lt;officers&gt; &amp; …'
+    """
     if len(text) <= chars:
         return html.escape(text, quote=False)
     cut = text.rfind(" ", 0, chars)
