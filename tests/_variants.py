@@ -340,6 +340,37 @@ def w3m_table(text: str, width: int = 78) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out))
 
 
+def glue_legend(text: str) -> str:
+    """The legend, the list's controls and the first study on one line (a copy that lost the
+    line breaks between them)."""
+    lines = text.split("\n")
+    first = next((i for i, line in enumerate(lines) if re.match(r"^[SKRG] \S.*\(", line)), None)
+    legend = next((i for i, line in enumerate(lines) if line.startswith("S Seminal studies")), None)
+    if first is None or legend is None or legend > first:
+        return text
+    if any("Matrix cell" in line for line in lines[legend:first]):
+        return text  # only what is next to each other on the page
+    glued = " ".join(line for line in lines[legend : first + 1] if line.strip())
+    return "\n".join([*lines[:legend], glued, *lines[first + 1 :]])
+
+
+def glue_pairs(text: str) -> str:
+    """Each two study lines on one line (table rows copied without their line break)."""
+    out: list[str] = []
+    pending = False
+    for line in text.split("\n"):
+        is_study = bool(re.match(r"^[SKRG] \S.*\(", line))
+        if is_study and pending:
+            while out and not out[-1].strip():
+                out.pop()
+            out[-1] = f"{out[-1]} {line}"
+            pending = False
+        else:
+            out.append(line)
+            pending = is_study if is_study else pending and not line.strip()
+    return "\n".join(out)
+
+
 def codes_on_own_line(text: str) -> str:
     """Each study's type codes on a line of their own above it (``S G`` / ``Title (2003). ...``)."""
     out = []
@@ -386,6 +417,13 @@ _TEXT_TRANSFORMS: dict[str, Callable[[str], str]] = {
     "soft-hyphens": lambda t: re.sub(r"(?m)^[SKRG] .*$",
                                      lambda m: re.sub(r"(?<=\b[a-z]{3})(?=[a-z]{3})", "\u00ad", m[0]), t),
     "nested-bullet": lambda t: bullets(t, "   o"),
+    "legend-glued": lambda t: glue_legend(t),
+    "legend-split": lambda t: re.sub(
+        r"(?m)^S Seminal studies ?K Key studies ?R Reviews ?G Guidance ?more Search for more studies$",
+        "S\nSeminal studies\nK\nKey studies\nR\nReviews\nG\nGuidance\nmore\nSearch for more studies", t),
+    "pairs": lambda t: glue_pairs(t),
+    "cut-head": lambda t: re.sub(r"(?m)^([SKRG] .*?) (\((?:[^()]*[,;] )?(?:19|20)\d\d[a-z]?[^()]*\)\.)",
+                                 "\\1\n\\2", t),
     "nbsp": lambda t: re.sub(r"(?m)^([SKRG]) ", "\\1\u00a0", t),
     "tab": lambda t: re.sub(r"(?m)^([SKRG]) ", "\\1\t", t),
 }

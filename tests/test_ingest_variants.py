@@ -208,3 +208,38 @@ def test_the_path_names_the_cell_in_other_forms(tmp_path: Path, relpath: str, ke
     path.write_text("Key studies on staff and what they do.\n\nK A study of staff (2001). Found things.\n",
                     encoding="utf-8")
     assert read_cell_file(path, root=tmp_path).cell.key == key
+
+
+# --------------------------------------------------------------------------- what copying does to the list
+
+T = "Drug Treatment Matrix cell E5: Local and national systems; Safeguarding the community\n\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "want"),
+    [
+        # the legend, each code and its word on lines of their own, is not a list of studies
+        ("S\nSeminal studies\nK\nKey studies\nR\nReviews\nG\nGuidance\nmore\nSearch for more studies\n\n"
+         "K Hidden harm (2003). It did.\n", [(("K",), "Hidden harm", 2003)]),
+        # the legend and the list's controls glued in front of the first study
+        ("S Seminal studiesK Key studiesR ReviewsG Guidancemore Search for more studies K Hidden harm "
+         "(2003). It did.\n", [(("K",), "Hidden harm", 2003)]),
+        ("Links to other documents. Hover over for notes. Click to highlight passage referred to. Unfold "
+         "extra text K Hidden harm (2003). It did.\nR Drug courts (2011). Yes.\n",
+         [(("K",), "Hidden harm", 2003), (("R",), "Drug courts", 2011)]),
+        # two rows on one line
+        ("K Hidden harm (2003). It did. R Drug courts in the US (2011). Yes they did.\n",
+         [(("K",), "Hidden harm", 2003), (("R",), "Drug courts in the US", 2011)]),
+        # ... but a summary naming someone with an initial stays one study
+        ("K Hidden harm (2003). It did. G Smith (2010) found more.\n", [(("K",), "Hidden harm", 2003)]),
+        # the head cut before its parenthesis, the title a question, the code on a line of its own
+        ("K Hidden harm\n([UK] Advisory Council on the Misuse of Drugs, 2003). It did.\n",
+         [(("K",), "Hidden harm", 2003)]),
+        ("R Who misses out?\n(Public Health England, 2017). Many.\n", [(("R",), "Who misses out?", 2017)]),
+        ("K\nHidden harm\n(2003). It did.\n", [(("K",), "Hidden harm", 2003)]),
+    ],
+)
+def test_what_copying_does_to_the_study_list(body: str, want: list[tuple[tuple[str, ...], str, int]]) -> None:
+    parsed = parse_cell_text(T + body)
+    assert [(s.types, s.title, s.year) for s in parsed.studies] == want
+    assert not [p for p in parsed.passages if "(20" in p.text]  # no study line filed as a passage

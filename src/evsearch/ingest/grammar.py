@@ -137,6 +137,50 @@ def study_parts(text: str) -> tuple[re.Match[str], re.Match[str] | None] | None:
     return m, head
 
 
+#: Chrome that a copy may glue in front of the first study: the legend (two items or more)
+#: and the list's controls ("Links to other documents ... Unfold extra text").
+_CHROME_PREFIX_RE = re.compile(
+    r"^(?:(?:(?:S|K|R|G|more|MORE)\s*(?:(?:Seminal|Key) stud(?:y|ies)|Reviews?|Guidance"
+    r"|Search for more studies)\s*){2,}"
+    r"|Links to other documents\b.{0,200}?\bUnfold (?:extra|supplementary) text"
+    r"(?:\s*Unfold (?:extra|supplementary) text)?\s*)+"
+)
+
+
+def strip_chrome_prefix(text: str) -> str:
+    """``text`` without the legend or list controls glued in front of it (``S Seminal
+    studiesK Key studies... K Title (2008). ...`` -> ``K Title (2008). ...``); unchanged when
+    nothing follows them (the line is then chrome)."""
+    m = _CHROME_PREFIX_RE.match(text)
+    return text[m.end() :].strip() if m and text[m.end() :].strip() else text
+
+
+#: Where a second study line starts inside a line: after a sentence's end, type codes, then a
+#: capital, digit, quote or bracket (two rows of a table copied without their line break).
+_GLUED_STUDY_RE = re.compile(
+    r"(?<=[.?!…])[\"'”’)\]]*\s+(?=[SKRG](?:[\s,/&+]{1,3}[SKRG])*\s+[\"'‘“(\[]?[A-Z0-9])"
+)
+
+
+def split_glued_studies(text: str) -> list[str]:
+    """A study line holding the next study lines too -> one line each; a piece is split off only
+    when it is a complete study line itself (type codes, title, year parenthesis).
+
+    >>> split_glued_studies("K A trial (2003). It did. R A review (2011). It found.")
+    ['K A trial (2003). It did.', 'R A review (2011). It found.']
+    >>> split_glued_studies("K A trial (2003). It did. G Smith (2010) found more.")
+    ['K A trial (2003). It did. G Smith (2010) found more.']
+    """
+    if len(text) > 20_000:
+        return [text]
+    pieces = [text]
+    for m in reversed(list(_GLUED_STUDY_RE.finditer(text))):
+        head, tail = pieces[0][: m.start()], pieces[0][m.end() :]
+        if is_study_line(tail) and is_study_line(head):
+            pieces[0:1] = [head, tail]
+    return pieces
+
+
 def is_study_line(text: str) -> bool:
     """A complete study line: type codes, a title, then a parenthesis with a year."""
     parts = study_parts(text)

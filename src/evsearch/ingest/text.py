@@ -36,7 +36,9 @@ from evsearch.ingest.grammar import (
     is_study_line,
     is_type_only,
     parse_study,
+    split_glued_studies,
     starts_lower,
+    strip_chrome_prefix,
     strip_markup,
     study_parts,
 )
@@ -224,8 +226,35 @@ class _Reading:
     flow: list[Block] = field(default_factory=list)
 
 
+def _mend(blocks: Sequence[Block]) -> list[Block]:
+    """Undo what copying did to the study list: chrome glued in front of a study, two studies
+    on one line, a study's head cut before its parenthesis (``K Hidden harm`` / ``(2003). ...``)."""
+    out: list[Block] = []
+    for block in blocks:
+        text = strip_chrome_prefix(block.text)
+        if out and _head_continues(out[-1].text, text):
+            block = out.pop()
+            text = f"{block.text} {text}"
+        pieces = split_glued_studies(text) if study_parts(text) else [text]
+        out.extend(Block(piece, block.bulleted, scrap=block.scrap) for piece in pieces)
+    return out
+
+
+def _head_continues(study: str, text: str) -> bool:
+    """``text`` (a bracket first) finishes the head of a study line cut before its year (the
+    title may end in a question or exclamation mark, not a full stop)."""
+    return (
+        text[:1] == "("
+        and study_parts(study) is not None
+        and not is_study_line(study)
+        and not study.rstrip().rstrip(_CLOSERS).endswith((".", ";", ":", "…"))  # "... out?" may
+        and is_study_line(f"{study} {text}")
+    )
+
+
 def _read(blocks: Sequence[Block]) -> _Reading:
     r = _Reading()
+    blocks = _mend(blocks)
     prefix = ""  # a line of type codes waiting for its study
     in_list = False  # the previous unit was a study
     for block in blocks:
@@ -237,7 +266,8 @@ def _read(blocks: Sequence[Block]) -> _Reading:
             continue
         if prefix:
             candidate, prefix = f"{prefix} {text}", ""
-            if study_parts(candidate):
+            # (not the legend's "S" / "Seminal studies")
+            if study_parts(candidate) and not is_chrome(candidate):
                 r.studies.append(candidate)
                 in_list = True
                 continue
@@ -284,6 +314,8 @@ def _continues_study(study: str, text: str) -> bool:
     if len(study) > MAX_PARAGRAPH_CHARS:
         return False
     if not ends_terminal(study) and starts_lower(text):
+        return True
+    if _head_continues(study, text):  # "K" / "Hidden harm" / "(2003). ..."
         return True
     parts = study_parts(study)
     head = parts[1] if parts else None
