@@ -243,13 +243,14 @@ def _mend(blocks: Sequence[Block]) -> list[Block]:
 def _head_continues(study: str, text: str) -> bool:
     """``text`` (a bracket first) finishes the head of a study line cut before its year (the
     title may end in a question or exclamation mark, not a full stop)."""
-    return (
-        text[:1] == "("
-        and study_parts(study) is not None
-        and not is_study_line(study)
-        and not study.rstrip().rstrip(_CLOSERS).endswith((".", ";", ":", "…"))  # "... out?" may
-        and is_study_line(f"{study} {text}")
-    )
+    if text[:1] != "(" or study.rstrip().rstrip(_CLOSERS).endswith((".", ";", ":", "…")):
+        return False  # "... out?" may end a title
+    parts = study_parts(study)
+    joined = study_parts(f"{study} {text}")
+    if parts is None or joined is None or joined[1] is None:
+        return False
+    # no head yet, or one that a year in the title made ("Project MATCH (1997): matching ...")
+    return parts[1] is None or len(joined[1]["title"]) > len(parts[1]["title"])
 
 
 def _read(blocks: Sequence[Block]) -> _Reading:
