@@ -476,7 +476,8 @@ def record_variants() -> Iterator[Variant]:
 
 def all_variants() -> list[Variant]:
     return [*page_variants(), *record_variants(), *html_variants(), *form_variants(),
-            *message_variants(), *path_variants(), *pdf_variants()]
+            *message_variants(), *path_variants(), *markdown_variants(),
+            *pdf_variants()]
 
 
 # --------------------------------------------------------------------------- checking
@@ -755,6 +756,21 @@ PATH_FORMS = [
     "{matrix}/{code}", "{matrix}/{code}/copy", "{Matrix} Matrix cell {code} (1)", "{matrix}-{code}-list",
     "copies/{matrix}_{code}_2019", "Matrix/{site}/{code}-saved", "{matrix}/{code_lower}",
 ]
+
+
+def _md(text: str) -> str:
+    return re.sub(r"([\\`*_\[\]])", r"\\\1", text)
+
+
+def markdown_variants() -> Iterator[Variant]:
+    """The page saved as Markdown by a browser extension: ``- **K** [Title](https://...) (2008).``."""
+    for cell in CELLS:
+        lines = [f"- **{s.codes}** [{_md(s.title)}](https://findings.org.uk/PHP/dl.php?file=doc_{n}.txt) "
+                 f"{s.paren}. {s.summary}" for n, s in enumerate(cell.studies, start=1)]
+        text = from_template("site-2021", cell, study_lines=lines)
+        text = text.replace("What is this cell about?", "## What is this cell about?\n\n")
+        yield Variant(f"{cell.key}:markdown", text.encode("utf-8"), cell.key, "cell", expected(cell),
+                      label=cell.label)
 
 
 def path_variants() -> Iterator[Variant]:

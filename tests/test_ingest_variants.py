@@ -243,3 +243,22 @@ def test_what_copying_does_to_the_study_list(body: str, want: list[tuple[tuple[s
     parsed = parse_cell_text(T + body)
     assert [(s.types, s.title, s.year) for s in parsed.studies] == want
     assert not [p for p in parsed.passages if "(20" in p.text]  # no study line filed as a passage
+
+
+def test_a_page_saved_as_markdown() -> None:
+    text = (T + "- **K** [Hidden harm](https://findings.org.uk/PHP/dl.php?file=ACMD_1.txt) ([UK] Advisory "
+            "Council on the Misuse of Drugs, 2003). It did.\n- **G** [Quality standards \\[England\\]]"
+            "(https://x.org/a_(b)) (2008). Yes.\n")
+    assert studies(text) == [(("K",), "Hidden harm", 2003), (("G",), "Quality standards [England]", 2008)]
+
+
+def test_a_page_saved_as_html_under_a_txt_name_is_read_as_html(tmp_path: Path) -> None:
+    from evsearch.ingest import read_cell_file
+
+    page = (Path(__file__).parent / "fixtures" / "alcohol-B5.htm").read_bytes()
+    (tmp_path / "page.htm").write_bytes(page)
+    (tmp_path / "page.txt").write_bytes(b"\n  <!-- saved -->\n" + page)
+    as_txt, as_htm = read_cell_file(tmp_path / "page.txt"), read_cell_file(tmp_path / "page.htm")
+    assert (as_txt.cell.key, as_txt.studies) == (as_htm.cell.key, as_htm.studies)
+    assert as_txt.passages == as_htm.passages
+    assert not [p for p in as_txt.passages if "<" in p.text or "function unfold" in p.text]

@@ -24,6 +24,7 @@ Rules it states rather than leaves to accident:
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -76,6 +77,11 @@ def __getattr__(name: str) -> Any:
 #: tens of kilobytes as text, a few hundred as HTML.
 MAX_CELL_FILE_BYTES = 2 * 1024 * 1024
 
+#: What an HTML page starts with (a page saved as HTML is read as HTML whatever its name).
+_HTML_START_RE = re.compile(
+    r"^\ufeff?\s*(?:<!--.{0,2000}?-->\s*){0,5}<(?:!doctype\s+html|html)\b", re.IGNORECASE | re.DOTALL
+)
+
 #: The largest PDF read: a cell's PDF is a dozen pages, a few hundred kilobytes.
 MAX_PDF_BYTES = 20 * 1024 * 1024
 
@@ -118,6 +124,11 @@ def read_cell_file(path: Path, *, root: Path | None = None) -> ParsedCell:
             if suffix == ".eml" or is_mime_message(text):  # an e-mail saved with its headers
                 check_text(data, text)
                 text = message_text(data)
+            elif _HTML_START_RE.match(text[:12_000]):  # a page saved as HTML under a .txt name
+                from evsearch.ingest.html import parse_cell_html
+
+                check_text(data, decode_html(data))
+                return parse_cell_html(data, matrix=matrix, code=code, name=name)
             check_text(data, text)
             return parse_cell_text(text, matrix=matrix, code=code, name=name)
         from evsearch.ingest.html import parse_cell_html

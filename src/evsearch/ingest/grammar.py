@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import files
 
@@ -203,8 +204,13 @@ _XREF_NAMED_RE = re.compile(
 )
 
 
-_MARKUP_RES = (
+_MARKUP_RES: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
     (re.compile(r"</?[A-Za-z][^<>]*>"), ""),
+    # a Markdown link or image (a page saved as Markdown): its text, "[Title](https://...)"
+    (re.compile(
+        r"!?\[((?:[^\[\]\\]|\\.|\[[^\[\]]{0,100}\]){1,600})\]"
+        r"\((?:https?://|www\.|/|\.\.?/)[^\s()]{0,500}(?:\([^\s()]{0,80}\)[^\s()]{0,80})?\)"
+    ), lambda m: re.sub(r"\\([\\`*_{}\[\]()#+\-.!])", r"\1", m[1])),
     (re.compile(r"\[\d{1,4}\](?=[\w‘“'\"(\[])"), ""),  # a text browser's link number: "[12]Title"
     (re.compile(r"\*(?=\S)([^*\n]+?)(?<=\S)\*"), r"\1"),
     (re.compile(r"\*"), ""),
