@@ -262,3 +262,13 @@ def test_a_page_saved_as_html_under_a_txt_name_is_read_as_html(tmp_path: Path) -
     assert (as_txt.cell.key, as_txt.studies) == (as_htm.cell.key, as_htm.studies)
     assert as_txt.passages == as_htm.passages
     assert not [p for p in as_txt.passages if "<" in p.text or "function unfold" in p.text]
+
+
+def test_a_sidebar_sentence_before_the_title_is_not_the_description() -> None:
+    text = ("Drug Treatment Matrix\n\nIncludes interventions to reduce harm, cross-modality fundamentals, doctors "
+            "and drugs.\n\nDrug Treatment Matrix cell A1 Matrix cell logo\n\nInterventions; Reducing harm\n\n"
+            "Key studies on interventions which reduce the harm done by drug use.\n\n"
+            "K Naloxone saves lives (2016). It did.\n")
+    parsed = parse_cell_text(text)
+    assert parsed.cell.description == "Key studies on interventions which reduce the harm done by drug use."
+    assert not [p for p in parsed.passages if p.text.startswith("Includes interventions")]

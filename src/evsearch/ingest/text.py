@@ -217,6 +217,7 @@ class _Reading:
 
     refs: list[CellRef] = field(default_factory=list)
     label: str | None = None
+    anchor: int = 0  # prose units before the cell's title or label line (a sidebar's)
     studies: list[str] = field(default_factory=list)
     before: list[Block] = field(default_factory=list)  # prose units before the first study
     after: list[Block] = field(default_factory=list)  # units after it (not studies)
@@ -284,6 +285,8 @@ def _read(blocks: Sequence[Block]) -> _Reading:
             r.refs.append(ref)
             if ref.heading:  # "What is cell B5 about?" heads the text that follows
                 _keep(r, Block(text, block.bulleted))
+            elif not r.studies:
+                r.anchor = len(r.before)
             continue
         if block.scrap or is_chrome(text):
             continue
@@ -292,6 +295,7 @@ def _read(blocks: Sequence[Block]) -> _Reading:
             r.refs.append(mention)
         if r.label is None and not r.studies and is_label(text):
             r.label = text.rstrip(".").strip()
+            r.anchor = len(r.before)
             continue
         if in_list and _continues_study(r.studies[-1], text):
             r.studies[-1] = f"{r.studies[-1]} {text}"
@@ -336,10 +340,13 @@ def _is_prose(block: Block) -> bool:
 
 
 def _arrange(r: _Reading) -> None:
-    """The description (the first prose before the list) and the flow of the commentary."""
+    """The description (the first prose before the list, after the cell's title or label line
+    when there is one there: a sidebar's sentences come before them) and the flow of the
+    commentary."""
     before = list(r.before)
     if r.studies:
-        desc = next((i for i, b in enumerate(before) if _is_description(b)), None)
+        found = [i for i, b in enumerate(before) if _is_description(b)]
+        desc = next((i for i in found if i >= r.anchor), found[0] if found else None)
         if desc is not None:
             r.description = before.pop(desc).text
             before = before[desc:]
