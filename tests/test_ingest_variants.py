@@ -266,7 +266,8 @@ def test_a_page_saved_as_html_under_a_txt_name_is_read_as_html(tmp_path: Path) -
 
 def test_a_sidebar_sentence_before_the_title_is_not_the_description() -> None:
     text = ("Drug Treatment Matrix\n\nIncludes interventions to reduce harm, cross-modality fundamentals, "
-            "doctors and drugs.\n\nDrug Treatment Matrix cell A1 Matrix cell logo\n\nInterventions; Reducing harm\n\n"
+            "doctors and drugs.\n\nDrug Treatment Matrix cell A1 Matrix cell logo\n\n"
+            "Interventions; Reducing harm\n\n"
             "Key studies on interventions which reduce the harm done by drug use.\n\n"
             "K Naloxone saves lives (2016). It did.\n")
     parsed = parse_cell_text(text)
