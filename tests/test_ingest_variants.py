@@ -273,3 +273,13 @@ def test_a_sidebar_sentence_before_the_title_is_not_the_description() -> None:
     parsed = parse_cell_text(text)
     assert parsed.cell.description == "Key studies on interventions which reduce the harm done by drug use."
     assert not [p for p in parsed.passages if p.text.startswith("Includes interventions")]
+
+
+def test_a_record_naming_only_the_code_takes_the_matrix_its_text_names() -> None:
+    parsed = parse_cell_text(
+        "The Drug Treatment Matrix is concerned with the treatment of drug-related problems.\n\n"
+        "What is cell B1 about?\n\nPractitioners matter in reducing harm, and this cell looks at how.\n")
+    assert (parsed.cell.key, parsed.form, parsed.studies) == ("drug/B1", "record", ())
+    both = parse_cell_text("The Drug Treatment Matrix and the Alcohol Treatment Matrix.\n\n"
+                           "What is cell B1 about?\n\nPractitioners matter.\n")
+    assert both.form == "page"  # two matrices named: no guess

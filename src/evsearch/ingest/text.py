@@ -80,6 +80,9 @@ def parse_cell_text(
     """
     reading = _read(units(text))
     ident = resolve_identity(reading.refs, matrix, code)
+    if not ident.known and matrix is None and (named := _matrix_named(text)):
+        # "What is cell B1 about?" and a path without a matrix: the matrix the text talks about
+        ident = resolve_identity(reading.refs, named, code)
     notes = [ident.note] if ident.note else []
     form: CellForm
     if not ident.known:
@@ -104,6 +107,15 @@ def parse_cell_text(
     return assemble(
         ident.matrix, ident.code, label, description, drafts, sections, passages, form=form, notes=notes
     )
+
+
+_MATRIX_NAMED_RE = re.compile(r"\b(alcohol|drugs?) (?:treatment )?matrix\b", re.IGNORECASE)
+
+
+def _matrix_named(text: str) -> str | None:
+    """The one matrix a text names (``The Drug Treatment Matrix is ...``), else None."""
+    named = {m.lower().rstrip("s") for m in _MATRIX_NAMED_RE.findall(text[:200_000])}
+    return named.pop() if len(named) == 1 else None
 
 
 # --------------------------------------------------------------------------- units
