@@ -13,7 +13,11 @@ queries then run against SQLite FTS5 (``porter`` tokenizer, ``bm25()``) and tant
 (``en_stem``) over the same documents' title and text, words joined by OR; the peers get the
 words minus evsearch's stopwords, the terms evsearch itself searches for. Finally the
 end-to-end time of ``evsearch search`` on the bundled corpus and of ``evsearch --help``, each
-a new process (interpreter start included; median of ``--cli-runs``).
+a new process (interpreter start included; median of ``--cli-runs``). The web layer: the
+server-side time of the results page (``GET /?q=...``: HTML with 10 hits, snippets and
+facets, through the ASGI application without the network) for the common words and the
+questions at each size, and the time from starting ``evsearch serve`` to its first answered
+request on the bundled corpus (a new process each run, median of ``--cli-runs``).
 """
 
 from __future__ import annotations
@@ -184,6 +188,108 @@ def tantivy_engine(
     return search, build
 
 
+# --- the web layer -------------------------------------------------------------------------------
+
+def asgi_times(app: Any, paths: list[str]) -> list[float]:
+    """Seconds of each ``GET path`` through an ASGI application in-process, one after another
+    in one event loop (as a server runs them, its worker threads kept): the server's side of a
+    request, without the network or an HTTP parser."""
+    import asyncio
+    from urllib.parse import urlsplit
+
+    async def get(path: str) -> tuple[int, bytes]:
+        parts = urlsplit(path)
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+            "scheme": "http", "path": parts.path, "raw_path": parts.path.encode(),
+            "query_string": parts.query.encode(), "root_path": "",
+            "headers": [(b"host", b"127.0.0.1"), (b"accept", b"text/html")],
+            "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+        }
+        status: list[int] = []
+        body: list[bytes] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            elif message["type"] == "http.response.body":
+                body.append(message.get("body", b""))
+
+        await app(scope, receive, send)
+        return status[0], b"".join(body)
+
+    async def run_all() -> list[float]:
+        times = []
+        for path in paths:
+            t0 = time.perf_counter()
+            code, html = await get(path)
+            times.append(time.perf_counter() - t0)
+            if code != 200 or b'class="hit ' not in html and b"No matches" not in html:
+                raise SystemExit(f"the results page failed for {path!r}: {code}")
+        return times
+
+    return asyncio.run(run_all())
+
+
+def web_page_times(index_dir: Path, corpus: Path, queries: dict[str, list[str]]) -> dict[str, Any]:
+    """p50/p95/p99 ms of the results page (10 hits, snippets, facets) for two query sets, after
+    one pass over the queries (the server's own index is new: warm it as the rows above are)."""
+    from urllib.parse import quote_plus
+
+    from evsearch.web import create_app
+
+    app = create_app(index=index_dir, corpus=corpus)
+    try:
+        out: dict[str, Any] = {}
+        for name in ("common", "questions"):
+            paths = ["/?q=" + quote_plus(q) for q in queries[name]]
+            asgi_times(app, paths)  # warm-up pass
+            out[name] = percentiles(asgi_times(app, paths))
+        return out
+    finally:
+        app.state.web.index.close()
+
+
+def serve_startup_time(index_dir: Path, corpus: Path, runs: int) -> float:
+    """Median seconds from starting ``evsearch serve`` (a new process) to its first answered
+    request (``GET /?q=...``), on an index that exists."""
+    import http.client
+    import signal
+
+    cmd = [sys.executable, "-m", "evsearch", "serve", "--index", str(index_dir), "--corpus", str(corpus),
+           "--port", "0"]
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        with subprocess.Popen(cmd, env=_cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) as proc:
+            try:
+                assert proc.stdout is not None
+                line = proc.stdout.readline()  # printed once listening, before uvicorn starts
+                m = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+                if not m:
+                    raise SystemExit(f"evsearch serve did not start: {line!r}")
+                conn = http.client.HTTPConnection("127.0.0.1", int(m.group(1)), timeout=60)
+                conn.request("GET", "/?q=motivational+interviewing")
+                response = conn.getresponse()
+                response.read()
+                times.append(time.perf_counter() - t0)
+                conn.close()
+                if response.status != 200:
+                    raise SystemExit(f"evsearch serve answered {response.status}")
+            finally:
+                proc.send_signal(signal.SIGINT)
+                try:
+                    proc.communicate(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.communicate()
+    return round(statistics.median(times), 3)
+
+
 # --- one size ----------------------------------------------------------------------------------
 
 def bench_size(n: int, work: Path, n_queries: int, seed: int) -> dict[str, Any]:
@@ -242,6 +348,7 @@ def bench_size(n: int, work: Path, n_queries: int, seed: int) -> dict[str, Any]:
                 return idx.search(q)
 
             out["queries"][name]["evsearch_cold_snippets"] = timed(cold, queries[name])
+    out["web_results_page"] = web_page_times(index_dir, corpus, queries)
     out["peak_rss_mb"] = peak_rss_mb()
     out["cli_search_s"] = cli_search_time(index_dir, corpus, queries["common"][0])
 
@@ -369,8 +476,15 @@ def table(result: dict[str, Any]) -> str:
                 lines.append(
                     f"{name:<12} {engine:<22} {t['p50_ms']:>8} {t['p95_ms']:>8} {t['p99_ms']:>8}   {ratio}"
                 )
+        if "web_results_page" in r:
+            for name, t in r["web_results_page"].items():
+                lines.append(f"{name:<12} {'web results page':<22} {t['p50_ms']:>8} {t['p95_ms']:>8} "
+                             f"{t['p99_ms']:>8}   (HTML: 10 hits, snippets, facets)")
         lines.append("")
     lines.append(f"evsearch search (bundled corpus, new process): {result['cli_search_s']} s")
+    if "serve_first_answer_s" in result:
+        lines.append(f"evsearch serve to its first answered request (bundled corpus): "
+                     f"{result['serve_first_answer_s']} s")
     lines.append(f"evsearch --help: {result['cli_help_s']} s")
     lines.append(f"total benchmark time: {result['bench_s']} s")
     return "\n".join(lines)
@@ -389,6 +503,7 @@ def run(sizes: list[int], *, queries: int = 50, cli_runs: int = 5, seed: int = 1
             result["sizes"][str(n)] = bench_size(n, where, queries, seed)
             shutil.rmtree(where, ignore_errors=True)
         result["cli_search_s"], result["cli_help_s"] = cli_times(work, cli_runs)
+        result["serve_first_answer_s"] = serve_startup_time(work / "cli-index", ROOT / "corpus", cli_runs)
         result["machine"] = {"cpus": os.cpu_count(), "load_avg": [round(x, 2) for x in os.getloadavg()]}
         result["bench_s"] = round(time.perf_counter() - started, 1)
         return result

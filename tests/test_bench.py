@@ -37,5 +37,8 @@ def test_bench_smoke(tmp_path: Path) -> None:
         for engine in ("evsearch", "evsearch_snippets", "evsearch_cold_snippets", "fts5"):
             assert set(row[engine]) == {"p50_ms", "p95_ms", "p99_ms"}
     assert result["cli_search_s"] > 0 and result["cli_help_s"] > 0
+    assert result["serve_first_answer_s"] > 0
+    for name in ("common", "questions"):
+        assert set(size["web_results_page"][name]) == {"p50_ms", "p95_ms", "p99_ms"}
     assert size["saved_postings_bytes"] >= 0 and size["peak_rss_build_mb"] > 0
     assert "500" in bench.table(result)

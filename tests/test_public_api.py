@@ -14,7 +14,7 @@ def test_all_is_sorted_and_complete() -> None:
     public = {n for n in dir(evsearch) if not n.startswith("_")} - {"annotations"}
     modules = {
         "analysis", "cli", "config", "errors", "index", "ingest", "model",
-        "results", "search",
+        "results", "search", "web",
     }
     assert public - modules == set(evsearch.__all__) - {"__version__"}
     for name in evsearch.__all__:  # every exported name resolves, the lazy ones included

@@ -430,6 +430,39 @@ def stats_cmd(corpus_dir: Path | None, index_dir: Path | None, as_json: bool) ->
         return
     render.print_stats(stats)
 
+@cli.command("serve")
+@index_options
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; the default lets only this computer connect.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0: any free port).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the search page in a web browser.")
+@handle_errors
+def serve_cmd(corpus_dir: Path | None, index_dir: Path | None, host: str, port: int,
+              open_browser: bool) -> None:
+    """Search in a web browser: a local server over the index (Ctrl-C to stop).
+
+    The server only reads the index; when the corpus changes, its pages say so and how
+    to update. With no index yet, one is built from the corpus first.
+
+    \b
+    Example:
+      evsearch serve --open
+      evsearch serve --port 8080 --corpus corpus --index index
+    """
+    from ..index import update_index
+    from ..web import serve  # Starlette, uvicorn and Jinja2 load here, for this command only
+
+    corpus, index = _dirs(corpus_dir, index_dir)
+
+    def build() -> None:
+        click.echo(f"no index at {index} yet: building it from {clean(str(corpus))}", err=True)
+        update_index(corpus=corpus, index=index)
+
+    serve(index=index, corpus=corpus, host=host, port=port, open_browser=open_browser, echo=click.echo,
+          build_missing=build)
+
+
 def _quiet_broken_pipe() -> None:
     """The reader went away (``evsearch search x | head``): stop quietly, as Unix tools do."""
     try:

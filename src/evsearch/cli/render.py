@@ -94,18 +94,10 @@ def emit_hits(hits: Any, fmt: str, brief: bool) -> None:
         for hit in hits:
             click.echo(json.dumps(hit.to_dict(), ensure_ascii=False))
     elif fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(_HIT_COLUMNS)
-        for hit in hits:
-            row = hit.to_dict()
-            row["links"] = "; ".join(row["links"])
-            writer.writerow(["" if row[c] is None else row[c] for c in _HIT_COLUMNS])
-        click.echo(out.getvalue(), nl=False)
+        click.echo(render_csv(hits), nl=False)
     elif fmt == "ris":
         studies = [h for h in hits if h.kind == "study"]
-        for hit in studies:
-            click.echo(ris(hit))
+        click.echo(render_ris(studies), nl=False)
         if len(studies) < len(hits):
             click.echo(f"note: left out {len(hits) - len(studies)} passages: RIS holds studies only "
                        "(add --kind study)", err=True)
@@ -116,6 +108,23 @@ def emit_hits(hits: Any, fmt: str, brief: bool) -> None:
             tag = f"[{hit.study_type} {hit.year or 'n.d.'}] " if hit.kind == "study" else ""
             title = click.style(clean(hit.title or "(untitled)"), bold=True)
             click.echo(fit(f"{hit.id:<{id_width}}  {hit.score:>6.2f}  {tag}{title}", width))
+
+
+def render_csv(hits: Any) -> str:
+    """Hits as CSV: a header row, then one row per hit with the JSON hit's columns."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(_HIT_COLUMNS)
+    for hit in hits:
+        row = hit.to_dict()
+        row["links"] = "; ".join(row["links"])
+        writer.writerow(["" if row[c] is None else row[c] for c in _HIT_COLUMNS])
+    return out.getvalue()
+
+
+def render_ris(hits: Any) -> str:
+    """The studies among ``hits`` as RIS records, each followed by a blank line."""
+    return "".join(ris(hit) + "\n" for hit in hits if hit.kind == "study")
 
 
 def ris(hit: Any) -> str:

@@ -39,6 +39,7 @@ class SourceBatch:
             "size": self.size,
             "mtime_ns": self.mtime_ns,
             "cell": self.parsed.claim if self.parsed else None,  # the duplicate rule's key
+            "label": self.parsed.cell.label if self.parsed else None,
             "documents": len(self.documents),
             "studies": studies,
             "shadowed_by": self.shadowed_by,

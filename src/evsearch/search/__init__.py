@@ -274,6 +274,22 @@ class SearchIndex:
             searcher, scorer = self._view()
             return extras.explain(searcher, scorer, query, doc_id)
 
+    def cell_labels(self) -> dict[str, str]:
+        """Each indexed cell's own label, as its page gives it: ``{"alcohol/B5": "Practitioners;
+        Safeguarding the community", ...}`` (cells indexed before labels were recorded: none)."""
+        with self._lock:
+            self._current()
+            assert self._gen is not None
+            files = self._gen.meta.get("files", {})
+        labels: dict[str, str] = {}
+        for e in files.values():
+            if not (e.get("cell") and e.get("label")) or e.get("shadowed_by"):
+                continue
+            cell, _, form = str(e["cell"]).partition("#")  # "alcohol/B5#record": the cell's record
+            if not form or cell not in labels:  # the cell page's own label first
+                labels[cell] = str(e["label"])
+        return labels
+
     def stats(self) -> IndexStats:
         """What the index holds and where it is."""
         with self._lock:

@@ -7,7 +7,6 @@ broken the same way on every page: by score, then by ``seq`` (cell order).
 from __future__ import annotations
 
 import copy
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -194,8 +193,10 @@ def _array_page(
 def _array_facets(scorer: ArrayScorer, ids: np.ndarray) -> Facets:
     """Facet counts over the matched documents ``ids``, from the index's columns."""
 
-    def counts(values: np.ndarray) -> dict[Any, int]:
-        return dict(Counter(values.tolist()))
+    def counts(fieldname: str) -> dict[Any, int]:
+        codes, values = scorer.column_codes(fieldname)
+        found = np.bincount(codes[ids], minlength=len(values))
+        return {values[i]: int(found[i]) for i in np.flatnonzero(found).tolist()}
 
     groups: dict[str, dict[Any, int]] = {}
     for name, (fieldname, overlap) in FACET_FIELDS.items():
@@ -208,7 +209,7 @@ def _array_facets(scorer: ArrayScorer, ids: np.ndarray) -> Facets:
                 if n:
                     groups[name][value] = n
         else:
-            groups[name] = counts(scorer.column(fieldname)[ids])
+            groups[name] = counts(fieldname)
     return _facets_from_groups(groups)
 
 

@@ -91,6 +91,7 @@ class ArrayScorer:
         self._seq: Any = None
         self._seq_rank: np.ndarray | None = None
         self._columns: dict[str, np.ndarray] = {}
+        self._codes: dict[str, tuple[np.ndarray, list[Any]]] = {}
         self._cached_bytes = 0
         self._postings: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray, int]] = OrderedDict()
 
@@ -152,6 +153,18 @@ class ArrayScorer:
             else:
                 found = np.array(values, dtype=object)
             self._columns[fieldname] = found
+        return found
+
+    def column_codes(self, fieldname: str) -> tuple[np.ndarray, list[Any]]:
+        """A sortable field's column as small integers and the values they stand for, so that
+        counting values over many documents is one ``np.bincount`` (facets)."""
+        found = self._codes.get(fieldname)
+        if found is None:
+            index: dict[Any, int] = {}
+            codes = np.fromiter((index.setdefault(v, len(index)) for v in self.column(fieldname).tolist()),
+                                dtype=np.int32, count=len(self.column(fieldname)))
+            found = (codes, list(index))
+            self._codes[fieldname] = found
         return found
 
     def live(self) -> np.ndarray:
