@@ -432,6 +432,10 @@ _ENCODINGS: dict[str, Callable[[str], bytes]] = {
     "utf8": lambda t: t.encode("utf-8"),
     "bom": lambda t: t.encode("utf-8-sig"),
     "cp1252": lambda t: t.encode("cp1252", errors="replace"),
+    # pasted together from two sources: the study lines in windows-1252, the rest UTF-8
+    "mixed": lambda t: b"\n".join(
+        line.encode("cp1252", errors="replace") if re.match(r"^[SKRG] ", line) else line.encode("utf-8")
+        for line in t.split("\n")),
 }
 
 

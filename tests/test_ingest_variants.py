@@ -295,3 +295,13 @@ def test_a_record_naming_only_the_code_takes_the_matrix_its_text_names() -> None
     both = parse_cell_text("The Drug Treatment Matrix and the Alcohol Treatment Matrix.\n\n"
                            "What is cell B1 about?\n\nPractitioners matter.\n")
     assert both.form == "page"  # two matrices named: no guess
+
+
+def test_a_copy_with_utf8_and_windows_1252_lines(tmp_path: Path) -> None:
+    from evsearch.ingest import read_cell_file
+
+    path = tmp_path / "drug" / "E5.txt"
+    path.parent.mkdir()
+    title = "Drug Treatment Matrix cell E5 – Local and national systems; Safeguarding the community\n\n"
+    path.write_bytes(title.encode() + "K Users call naloxone “a second chance” (2015). It did.\n".encode("cp1252"))
+    assert [s.title for s in read_cell_file(path).studies] == ["Users call naloxone “a second chance”"]

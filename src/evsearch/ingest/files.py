@@ -65,8 +65,12 @@ def discover_cell_files(corpus_dir: Path) -> list[Path]:
 
 
 def decode(data: bytes) -> str:
-    """UTF-8 (BOM or not), UTF-16 with a BOM, else cp1252, else latin-1: never fails
-    (truncated UTF-16 ends in U+FFFD)."""
+    r"""UTF-8 (BOM or not), UTF-16 with a BOM, else each line UTF-8, cp1252 or latin-1: never
+    fails (truncated UTF-16 ends in U+FFFD).
+
+    >>> decode("K Caf\u00e9 \u2019".encode() + b"\nK \x93quoted\x94")
+    'K Café ’\nK “quoted”'
+    """
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16", errors="replace")
     sample = data[:4096]
@@ -80,10 +84,18 @@ def decode(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
+    # line by line: a copy pasted together from two sources may hold UTF-8 lines and
+    # windows-1252 lines; each is read in its own encoding ("’" stays "’", not "â€™")
+    return "\n".join(_decode_line(line) for line in data.split(b"\n"))
+
+
+def _decode_line(line: bytes) -> str:
+    for codec in ("utf-8", "cp1252"):
+        try:
+            return line.decode(codec)
+        except UnicodeDecodeError:
+            pass
+    return line.decode("latin-1")
 
 
 def page_name(path: Path, root: Path | None) -> str:
