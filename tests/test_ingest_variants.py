@@ -303,5 +303,6 @@ def test_a_copy_with_utf8_and_windows_1252_lines(tmp_path: Path) -> None:
     path = tmp_path / "drug" / "E5.txt"
     path.parent.mkdir()
     title = "Drug Treatment Matrix cell E5 – Local and national systems; Safeguarding the community\n\n"
-    path.write_bytes(title.encode() + "K Users call naloxone “a second chance” (2015). It did.\n".encode("cp1252"))
+    study = "K Users call naloxone “a second chance” (2015). It did.\n"
+    path.write_bytes(title.encode() + study.encode("cp1252"))
     assert [s.title for s in read_cell_file(path).studies] == ["Users call naloxone “a second chance”"]
