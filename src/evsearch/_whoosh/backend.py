@@ -8,7 +8,7 @@ lengths from the raw length bytes of each segment. Document numbers are Whoosh's
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -150,18 +150,9 @@ class WhooshBackend:
     def phrase_frequencies(self, phrase: Any) -> tuple[np.ndarray, np.ndarray]:
         """Where a phrase occurs, and how often (the number of its spans in the document)."""
         plain = wq.Phrase(phrase.fieldname, phrase.words, slop=phrase.slop)
-        ids: list[int] = []
-        tf: list[float] = []
-        for sub, offset in self._leaves:
-            m = plain.matcher(sub, sub.context())
-            while m.is_active():
-                ids.append(m.id() + offset)
-                tf.append(float(len(m.spans())) if hasattr(m, "spans") else 1.0)
-                m.next()
-        if not ids:
-            return _EMPTY_IDS, _EMPTY_SCORES
-        order = np.argsort(np.asarray(ids, dtype=np.int64), kind="stable")
-        return np.asarray(ids, dtype=np.int64)[order], np.asarray(tf, dtype=np.float64)[order]
+        return self._each_match(
+            plain, lambda m: float(len(m.spans())) if hasattr(m, "spans") else 1.0
+        )
 
     def scored_query(self, ids: np.ndarray, scores: np.ndarray) -> Any:
         return _Scored(self, ids, scores)
@@ -178,18 +169,22 @@ class WhooshBackend:
 
     def leaf_matches(self, query: Any) -> tuple[np.ndarray, np.ndarray]:
         """A leaf Whoosh scores itself (a phrase): its matches, one posting at a time."""
+        return self._each_match(query, lambda m: float(m.score()))
+
+    def _each_match(self, query: Any, value: Callable[[Any], float]) -> tuple[np.ndarray, np.ndarray]:
+        """The documents ``query`` matches in every segment, in order, each with ``value(matcher)``."""
         ids: list[int] = []
-        scores: list[float] = []
+        values: list[float] = []
         for sub, offset in self._leaves:
             m = query.matcher(sub, sub.context())
             while m.is_active():
                 ids.append(m.id() + offset)
-                scores.append(m.score())
+                values.append(value(m))
                 m.next()
         if not ids:
             return _EMPTY_IDS, _EMPTY_SCORES
         order = np.argsort(np.asarray(ids, dtype=np.int64), kind="stable")
-        return np.asarray(ids, dtype=np.int64)[order], np.asarray(scores, dtype=np.float64)[order]
+        return np.asarray(ids, dtype=np.int64)[order], np.asarray(values, dtype=np.float64)[order]
 
     def stored(self, docnum: int) -> dict[str, Any]:
         fields: dict[str, Any] = self.searcher.stored_fields(docnum)

@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 import click
 
 from .._version import __version__
-from ..config import MAX_LIMIT, SORTS, resolve_dirs
+from ..config import DEFAULT_LIMIT, DEFAULT_WAIT, KINDS, MAX_LIMIT, SORTS, resolve_dirs
 from ..errors import CorpusError, EvsearchError
+from ..model import STUDY_TYPES
 from . import render
 from .render import (
     FORMATS,
@@ -119,7 +120,7 @@ def cli(ctx: click.Context, no_color: bool) -> None:
 @cli.command("index")
 @index_options
 @click.option("--rebuild", is_flag=True, help="Rebuild the index from scratch (a new generation).")
-@click.option("--wait", "wait", default=5.0, show_default=True, type=click.FloatRange(0),
+@click.option("--wait", "wait", default=DEFAULT_WAIT, show_default=True, type=click.FloatRange(0),
               metavar="SECONDS", help="How long to wait for another indexing run to finish.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @handle_errors
@@ -216,10 +217,10 @@ def _format(fmt: str, as_json: bool) -> str:
 def hit_filter_options(f: F) -> F:
     """The filters of ``search``: each may also be written in the query (``type:K`` ...)."""
     for decorator in reversed([
-        click.option("--kind", type=click.Choice(["study", "passage", "record"], case_sensitive=False),
-                     help="Only studies or only passages (query: kind:study)."),
+        click.option("--kind", type=click.Choice(KINDS, case_sensitive=False),
+                     help="Only studies, passages or records (query: kind:study)."),
         click.option("--type", "study_types", multiple=True,
-                     type=click.Choice(["S", "K", "R", "G"], case_sensitive=False),
+                     type=click.Choice(STUDY_TYPES, case_sensitive=False),
                      help="Only studies of this type: S seminal, K key, R review, G guidance; "
                           "repeat for several (query: type:K or type:S,G)."),
         click.option("--cell", help="Only this cell, e.g. B5 or alcohol/B5 (query: cell:B5)."),
@@ -238,7 +239,8 @@ def hit_filter_options(f: F) -> F:
 @click.argument("query")
 @index_options
 @hit_filter_options
-@click.option("-n", "--limit", default=10, show_default=True, type=click.IntRange(1, MAX_LIMIT),
+@click.option("-n", "--limit", default=DEFAULT_LIMIT, show_default=True,
+              type=click.IntRange(1, MAX_LIMIT),
               help="Hits per page.")
 @click.option("-p", "--page", default=1, show_default=True, type=click.IntRange(min=1),
               help="Which page of --limit hits to show.")
@@ -334,11 +336,7 @@ def show_cmd(doc_id: str, corpus_dir: Path | None, index_dir: Path | None, fmt: 
         doc = idx.get(doc_id)
         related = idx.related(doc_id)
     if fmt == "json":
-        data = doc.to_dict()
-        rel = related.to_dict()
-        del rel["id"]
-        data["related"] = rel
-        emit_json(data)
+        emit_json(render.document_json(doc, related))
         return
     render.print_document(doc, related)
 
@@ -347,10 +345,11 @@ def show_cmd(doc_id: str, corpus_dir: Path | None, index_dir: Path | None, fmt: 
 @click.option("--text", "text", metavar="TEXT",
               help="Find documents like this text (a pasted paragraph or abstract) instead of an ID.")
 @index_options
-@click.option("-n", "--limit", default=10, show_default=True, type=click.IntRange(1, MAX_LIMIT),
+@click.option("-n", "--limit", default=DEFAULT_LIMIT, show_default=True,
+              type=click.IntRange(1, MAX_LIMIT),
               help="How many documents to show.")
-@click.option("--kind", type=click.Choice(["study", "passage", "record"], case_sensitive=False),
-              help="Only studies or only passages.")
+@click.option("--kind", type=click.Choice(KINDS, case_sensitive=False),
+              help="Only studies, passages or records.")
 @click.option("--brief", is_flag=True, help="One line per hit: id, score, type and year, title.")
 @format_options(FORMATS)
 @handle_errors

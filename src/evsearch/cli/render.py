@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from .._sanitize import clean_terminal, scrub_surrogates
+from ..config import STUDY_TYPE_LABELS
 
 
 def clean(text: str) -> str:
@@ -24,11 +25,26 @@ def clean(text: str) -> str:
     return clean_terminal(text)
 
 
+def json_text(data: Any) -> str:
+    """``data`` as the ``--json`` output writes it: indented, lone surrogates as U+FFFD (so it
+    always encodes as UTF-8)."""
+    return scrub_surrogates(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def document_json(doc: Any, related: Any) -> dict[str, Any]:
+    """``show ID --json``: the document's keys, and under ``related`` the documents its
+    commentary links to it (a :class:`~evsearch.Related` without its repeated ``id``)."""
+    data: dict[str, Any] = doc.to_dict()
+    rel = related.to_dict()
+    del rel["id"]
+    data["related"] = rel
+    return data
+
+
 def emit_json(data: Any) -> None:
     """JSON as UTF-8 bytes whatever the locale; lone surrogates become U+FFFD, so the output
     is always valid."""
-    text = scrub_surrogates(json.dumps(data, ensure_ascii=False, indent=2))
-    click.echo(text.encode("utf-8"))
+    click.echo(json_text(data).encode("utf-8"))
 
 
 def print_report(report: Any, prefix: str = "") -> None:
@@ -72,7 +88,6 @@ class progress_display:  # noqa: N801 (used as a context manager, like a functio
 
 
 FORMATS = ("text", "json", "jsonl", "csv", "ris")
-_RIS_TYPES = {"S": "seminal study", "K": "key study", "R": "review", "G": "guidance"}
 _HIT_COLUMNS = ("rank", "score", "id", "kind", "cell", "title", "section", "study_type", "year",
                 "organisation", "role", "links", "snippet", "text")
 
@@ -137,7 +152,7 @@ def ris(hit: Any) -> str:
     lines.append(("AB", clean(hit.text)))
     lines.append(("KW", hit.cell))
     for code in (hit.study_type or "").split():
-        lines.append(("KW", _RIS_TYPES.get(code, code)))
+        lines.append(("KW", STUDY_TYPE_LABELS.get(code, code)))
     lines.append(("N1", f"Treatment Matrix cell {hit.cell}, type {hit.study_type}"))
     lines.append(("DB", "Drug and Alcohol Findings Treatment Matrices"))
     lines.append(("ER", ""))

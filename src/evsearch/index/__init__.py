@@ -29,10 +29,10 @@ from pathlib import Path
 from whoosh import index as whoosh_index
 
 from .. import ingest
-from ..config import resolve_dirs
+from ..config import DEFAULT_WAIT, resolve_dirs
 from ..errors import CorpusError, EvsearchError, IndexMissingError
 from ..results import IndexReport
-from .lock import DEFAULT_WAIT, WriteLock
+from .lock import WriteLock
 from .schema import SCHEMA_VERSION, document_fields, make_schema
 from .sources import SourceBatch, ingest_corpus
 from .store import (
@@ -55,10 +55,10 @@ from .writer import (
 )
 
 __all__ = [
-    "SCHEMA_VERSION",
     "Generation",
     "IndexProgress",
     "ProgressCallback",
+    "SCHEMA_VERSION",
     "SourceBatch",
     "build_index",
     "current_generation",

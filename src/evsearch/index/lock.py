@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..config import DEFAULT_WAIT
 from ..errors import EvsearchError, IndexBusyError
 
 try:
@@ -29,8 +30,6 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 LOCK_FILE = "write.lock"
-#: How long a second writer waits for the lock by default, in seconds.
-DEFAULT_WAIT = 5.0
 _POLL = 0.05
 
 

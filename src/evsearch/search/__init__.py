@@ -6,9 +6,10 @@
 ...     [hit.title for hit in result.hits]
 
 Modules: ``query`` (the query language -> clauses), ``plan`` (clauses -> what the engine
-runs), ``scorer`` and ``rank`` (scoring, paging, sorting, facets), ``extras`` (similar,
-related, explain, suggest), ``snippets``, and ``backend`` (the engine seam). ``SearchIndex``
-below is a thin facade over them: it owns the open index and its lock.
+runs), ``bm25f``, ``scorer`` and ``rank`` (scoring, paging, sorting, facets), ``extras``
+(similar, related, explain, suggest), ``corrections`` (the English word list), ``snippets``,
+and ``backend`` (the engine seam). ``SearchIndex`` below is a thin facade over them: it owns
+the open index and its lock.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from typing import Any
 
 from whoosh import query as wq
 
+from .. import config
 from .._sanitize import scrub_surrogates
 from .._whoosh.backend import WhooshBackend
-from ..config import BM25_B, BM25_K1, FIELD_B, SORTS, check_limit, check_page, resolve_dirs
-from ..errors import DocumentNotFoundError, QueryError
+from ..config import DEFAULT_LIMIT, SORTS, check_limit, check_page, resolve_dirs
+from ..errors import DocumentNotFoundError, EvsearchError, IndexMissingError, QueryError
 from ..index import index_is_stale, open_searcher, update_index
 from ..index.store import Generation
 from ..results import (
@@ -66,18 +68,18 @@ class SearchIndex:
         self.index_dir = Path(index)
         self._lock = threading.RLock()
         self._gen: Generation | None = None
-        self._ix: Any = None
         self._searcher: Any = None
         self._scorer: ArrayScorer | None = None
         self._open()
 
     # -- lifecycle ----------------------------------------------------------------------------
     def _open(self) -> None:
-        gen, ix, searcher = open_searcher(self.index_dir, weighting())
+        gen, _, searcher = open_searcher(self.index_dir, weighting())
         old = self._searcher
-        self._gen, self._ix, self._searcher = gen, ix, searcher
+        self._gen, self._searcher = gen, searcher
         self._scorer = ArrayScorer(
-            WhooshBackend(searcher, folder=gen.path), k1=BM25_K1, b=BM25_B, field_b=FIELD_B
+            WhooshBackend(searcher, folder=gen.path), k1=config.BM25_K1, b=config.BM25_B,
+            field_b=config.FIELD_B,
         )
         if old is not None:
             old.close()
@@ -102,7 +104,6 @@ class SearchIndex:
             if self._searcher is not None:
                 self._searcher.close()
             self._searcher = None
-            self._ix = None
             self._scorer = None
 
     def _view(self) -> tuple[Any, ArrayScorer]:
@@ -122,7 +123,7 @@ class SearchIndex:
         self,
         query: str,
         *,
-        limit: int = 10,
+        limit: int = DEFAULT_LIMIT,
         page: int = 1,
         sort: str = "relevance",
         facets: bool = False,
@@ -159,15 +160,9 @@ class SearchIndex:
         if sort not in SORTS:
             raise QueryError(f"unknown sort {sort!r}", hint="sort by " + ", ".join(SORTS))
         parsed = parse_query(query)
-        filters = parsed.filters
-        if kind:
-            filters.kinds.add(normalise_kind(kind))
-        if study_type:
-            filters.types.update(normalise_type(t) for t in study_type.replace(",", " ").split())
-        if cell:
-            filters.cells.add(normalise_cell(cell))
-        if matrix:
-            filters.matrices.add(normalise_matrix(matrix))
+        filters = _with_options(
+            parsed.filters, kind=kind, study_type=study_type, cell=cell, matrix=matrix
+        )
         for year in (year_from, year_to):
             if year is not None:
                 parse_year(str(year))
@@ -200,11 +195,7 @@ class SearchIndex:
 
     def documents(self, *, kind: str | None = None, cell: str | None = None) -> list[DocumentView]:
         """All documents, in cell order (optionally one kind or one cell)."""
-        filters = Filters()
-        if kind:
-            filters.kinds.add(normalise_kind(kind))
-        if cell:
-            filters.cells.add(normalise_cell(cell))
+        filters = _with_options(Filters(), kind=kind, cell=cell)
         with self._lock:
             searcher = self._current()
             fq = build_filter(filters)
@@ -217,7 +208,7 @@ class SearchIndex:
         doc_id: str | None = None,
         *,
         text: str | None = None,
-        limit: int = 10,
+        limit: int = DEFAULT_LIMIT,
         page: int = 1,
         kind: str | None = None,
     ) -> SimilarResult:
@@ -234,9 +225,7 @@ class SearchIndex:
         if (doc_id is None) == (text is None):
             raise QueryError("give either a document id or a text",
                              hint='evsearch similar ID, or evsearch similar --text "..."')
-        filters = Filters()
-        if kind:
-            filters.kinds.add(normalise_kind(kind))
+        filters = _with_options(Filters(), kind=kind)
         with self._lock:
             searcher, scorer = self._view()
             return extras.similar(
@@ -309,6 +298,27 @@ class SearchIndex:
         )
 
 
+def _with_options(
+    filters: Filters,
+    *,
+    kind: str | None = None,
+    study_type: str | None = None,
+    cell: str | None = None,
+    matrix: str | None = None,
+) -> Filters:
+    """``filters`` with the library's filter options added (checked as the query's own
+    ``kind:``, ``type:``, ``cell:`` and ``matrix:`` are)."""
+    if kind:
+        filters.kinds.add(normalise_kind(kind))
+    if study_type:
+        filters.types.update(normalise_type(t) for t in study_type.replace(",", " ").split())
+    if cell:
+        filters.cells.add(normalise_cell(cell))
+    if matrix:
+        filters.matrices.add(normalise_matrix(matrix))
+    return filters
+
+
 def _run(
     searcher: Any,
     scorer: ArrayScorer,
@@ -319,19 +329,17 @@ def _run(
 ) -> SearchResult:
     q, mask = build_query(searcher, clauses)
     fq = build_filter(filters)
+    nothing = SearchResult(
+        query, 0, (), page=opts.page, limit=opts.limit, sort=opts.sort,
+        facets=Facets() if opts.facets else None,
+    )
     if q is None:
         if fq is None:
-            return SearchResult(
-                query, 0, (), page=opts.page, limit=opts.limit, sort=opts.sort,
-                facets=Facets() if opts.facets else None,
-            )
+            return nothing
         q = wq.Every()
     if fq is not None and not fq.matcher(searcher).is_active():
         # whoosh3 treats a filter that matches nothing as no filter at all
-        return SearchResult(
-            query, 0, (), page=opts.page, limit=opts.limit, sort=opts.sort,
-            facets=Facets() if opts.facets else None,
-        )
+        return nothing
     if opts.sort == "relevance" and not isinstance(q, wq.Every):
         q = with_feedback(searcher, scorer, q, clauses, fq, mask)
     total, hits, facets = ranked_page(searcher, scorer, q, fq, mask, opts)
@@ -360,8 +368,6 @@ def ensure_index(
     corpus changed. If that update cannot run (another process is indexing, a read-only index
     directory), the last commit is searched.
     """
-    from ..errors import EvsearchError, IndexMissingError
-
     corpus_dir, target = resolve_dirs(corpus, index)
     if update and index_is_stale(corpus=corpus_dir, index=target):
         try:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..config import MAX_CLAUSES, MAX_QUERY_CHARS, MIN_PREFIX_CHARS
 from ..errors import QueryError
 from ..model import STUDY_TYPES
 
@@ -38,11 +39,6 @@ TEXT_FIELD_NAMES = {
 }
 FILTER_FIELD_NAMES = {"type", "kind", "cell", "matrix", "year"}
 
-MAX_QUERY_CHARS = 2_000
-#: At most this many phrases, prefixes, fielded, required and excluded words per query; and
-#: at most this many distinct plain words are searched (the most informative ones).
-MAX_CLAUSES = 64
-MIN_PREFIX_CHARS = 2
 YEAR_MIN, YEAR_MAX = 1000, 2999
 
 
@@ -106,7 +102,7 @@ def normalise_type(value: str) -> str:
 
 
 def normalise_kind(value: str) -> str:
-    """``study`` or ``passage`` (plurals and any case accepted).
+    """``study``, ``passage`` or ``record`` (plurals and any case accepted).
 
     >>> normalise_kind("Studies"), normalise_kind("passage")
     ('study', 'passage')

@@ -15,7 +15,8 @@ from whoosh import query as wq
 from whoosh import scoring, sorting
 from whoosh.query.compound import BinaryQuery
 
-from ..config import BM25_B, BM25_K1, FACET_FIELDS, FIELD_B
+from .. import config
+from ..config import FACET_FIELDS
 from ..results import DocumentView, FacetCount, Facets, Hit
 from .query import YEAR_MAX, YEAR_MIN
 from .scorer import ArrayScorer, FieldedTerm, Matches, Unsupported
@@ -25,7 +26,9 @@ from .snippets import MarkFormatter, for_highlighting, highlight_docs, highlight
 def weighting() -> scoring.BM25F:
     """The ranking model: BM25F with the per-field length normalisation of ``config.FIELD_B``
     (what Whoosh scores phrases with, and the array scorer reproduces)."""
-    return scoring.BM25F(B=BM25_B, K1=BM25_K1, **{f"{f}_B": b for f, b in FIELD_B.items()})
+    return scoring.BM25F(
+        B=config.BM25_B, K1=config.BM25_K1, **{f"{f}_B": b for f, b in config.FIELD_B.items()}
+    )
 
 
 @dataclass(frozen=True)
