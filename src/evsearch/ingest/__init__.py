@@ -1,7 +1,8 @@
 """Files -> :class:`~evsearch.model.ParsedCell`: the ingest stage (no engine, no CLI).
 
 One reader per form (:mod:`.text` for ``.txt``, :mod:`.html` for ``.htm``/``.html``,
-:mod:`.pdf` for ``.pdf`` via the text reader), all built on the shared cell grammar
+:mod:`.pdf` for ``.pdf`` and :mod:`.mail` for e-mails (``.eml``, or raw messages saved as
+``.txt``) via the text reader), all built on the shared cell grammar
 (:mod:`.grammar`, :mod:`.identity`, :mod:`.commentary`, :mod:`.sections`, :mod:`.documents`).
 :func:`read_cell_file` picks the reader by suffix; :func:`discover_cell_files` finds the files
 of a corpus.
@@ -23,6 +24,7 @@ Rules it states rather than leaves to accident:
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,6 +87,11 @@ def __getattr__(name: str) -> Any:
 #: tens of kilobytes as text, a few hundred as HTML.
 MAX_CELL_FILE_BYTES = 2 * 1024 * 1024
 
+#: What an HTML page starts with (a page saved as HTML is read as HTML whatever its name).
+_HTML_START_RE = re.compile(
+    r"^\ufeff?\s*(?:<!--.{0,2000}?-->\s*){0,5}<(?:!doctype\s+html|html)\b", re.IGNORECASE | re.DOTALL
+)
+
 #: The largest PDF read: a cell's PDF is a dozen pages, a few hundred kilobytes.
 MAX_PDF_BYTES = 20 * 1024 * 1024
 
@@ -104,7 +111,7 @@ def read_cell_file(path: Path, *, root: Path | None = None) -> ParsedCell:
     suffix = path.suffix.lower()
     if suffix not in CELL_SUFFIXES:
         raise IngestError(
-            f"{path}: cell files are .txt, .htm, .html or .pdf, not {path.suffix or 'no suffix'!r}",
+            f"{path}: cell files are .txt, .htm, .html, .pdf or .eml, not {path.suffix or 'no suffix'!r}",
             "save the cell page as HTML (.htm) or as text (.txt)",
         )
     try:
@@ -115,6 +122,7 @@ def read_cell_file(path: Path, *, root: Path | None = None) -> ParsedCell:
         ) from exc
     matrix, code = guess_from_path(path, root)
     name = page_name(path, root)
+    from evsearch.ingest.mail import is_mime_message, message_text
     from evsearch.ingest.text import parse_cell_text
 
     try:
@@ -124,8 +132,16 @@ def read_cell_file(path: Path, *, root: Path | None = None) -> ParsedCell:
             if not data.startswith(b"%PDF-"):
                 raise IngestError("is not a PDF (it does not start with %PDF-)", "check the file")
             return parse_cell_text(pdf_text(data), matrix=matrix, code=code, name=name)
-        if suffix == ".txt":
+        if suffix in (".txt", ".eml"):
             text = decode(data)
+            if suffix == ".eml" or is_mime_message(text):  # an e-mail saved with its headers
+                check_text(data, text)
+                text = message_text(data)
+            elif _HTML_START_RE.match(text[:12_000]):  # a page saved as HTML under a .txt name
+                from evsearch.ingest.html import parse_cell_html
+
+                check_text(data, decode_html(data))
+                return parse_cell_html(data, matrix=matrix, code=code, name=name)
             check_text(data, text)
             return parse_cell_text(text, matrix=matrix, code=code, name=name)
         from evsearch.ingest.html import parse_cell_html
