@@ -9,6 +9,16 @@ the next ``evsearch index`` must complete and bring it up to date.
 
     python scripts/crash_trials.py --trials 100
     python scripts/crash_trials.py --timing     # one changed cell: incremental vs --rebuild
+    python scripts/crash_trials.py --multiprocess 20   # kill a 20,000-passage parallel build
+    python scripts/crash_trials.py --disk-full 10      # fill a small tmpfs (root only)
+
+``--multiprocess``: each trial kills ``evsearch index --rebuild`` of a 20,000-passage corpus
+(built by Whoosh's multiprocess writer, which forks sub-writers) at a random point; then no
+process may still hold ``write.lock``, the forked workers must be gone, the next
+``evsearch index --wait 0`` must take the lock at once, and the index must hold the committed
+corpus. ``--disk-full``: the index lives on a tmpfs too small for a second generation or a big
+update; every run must end in "no space left on device at DIR" (one line), leave no partial
+output behind, and the last commit must stay searchable.
 
 tests/test_lifecycle.py runs the same trials (fewer of them).
 """
@@ -236,16 +246,144 @@ def timing(repeat: int = 5) -> None:
                   f"{sorted(rebuild)[repeat // 2] * 1000:.0f} ms")
 
 
+def _holders(path: Path) -> set[int]:
+    """Processes that hold ``path`` open (Linux /proc)."""
+    found = set()
+    target = str(path.resolve())
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                if os.readlink(fd) == target:
+                    found.add(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def multiprocess_trials(count: int, passages: int = 20_000, seed: int | None = None) -> int:
+    """Kill a multiprocess ``--rebuild`` ``count`` times; print each outcome; 1 if one failed."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from make_corpus import write_corpus
+
+    rng = random.Random(seed)
+    failed = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus, index = Path(tmp) / "corpus", Path(tmp) / "index"
+        write_corpus(passages, corpus, seed=0)
+        started = time.perf_counter()
+        report = update_index(corpus=corpus, index=index, rebuild=True)
+        build = time.perf_counter() - started
+        print(f"{passages} passages ({report.documents} documents): one build takes {build:.1f}s")
+        documents = report.documents
+        cmd = [sys.executable, "-m", "evsearch", "index", "--rebuild", "--corpus", str(corpus),
+               "--index", str(index)]
+        for n in range(1, count + 1):
+            proc = subprocess.Popen(cmd, env=cli_env(), stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            while proc.poll() is None and (read_holder(index) or {}).get("pid") != proc.pid:
+                time.sleep(0.005)
+            delay = rng.uniform(0.3, build * 1.1)
+            time.sleep(delay)  # the kill delay, the point of the trial
+            finished = proc.poll() is not None
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            deadline = time.monotonic() + 10
+            while (left := _holders(index / "write.lock")) and time.monotonic() < deadline:
+                time.sleep(0.05)  # the kernel kills the orphaned workers: polled with a deadline
+            out = CliRunner().invoke(cli, ["index", "--wait", "0", "--corpus", str(corpus),
+                                           "--index", str(index), "--json"])
+            problems = []
+            if left:
+                problems.append(f"processes {sorted(left)} still hold write.lock")
+            if out.exit_code != 0:
+                problems.append(f"the next `evsearch index --wait 0` failed: {out.output.strip()[:200]}")
+            with open_index(index=index) as idx:
+                stats = idx.stats()
+                if stats.studies + stats.passages != documents:
+                    problems.append(f"the index holds {stats.studies + stats.passages} documents")
+            if list(index.glob("gen-*.building")):
+                problems.append("an unfinished generation was left behind")
+            result = "FAILED: " + "; ".join(problems) if problems else (
+                "finished before the kill" if finished else "killed; lock free, workers gone")
+            failed += bool(problems)
+            print(f"trial {n:3d}  kill after {delay:5.1f}s  {result}", flush=True)
+    print(f"{count} multiprocess-build trials: {count - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def disk_full_trials(count: int, size_kb: int = 900, seed: int | None = None) -> int:
+    """Fill a small tmpfs with the index ``count`` times (root only; else skipped)."""
+    if os.geteuid() != 0:
+        print("disk-full trials skipped: mounting a tmpfs needs root")
+        return 0
+    rng = random.Random(seed)
+    failed = 0
+    base = B5.read_text(encoding="utf-8")
+    with tempfile.TemporaryDirectory() as tmp:
+        mount = Path(tmp) / "fs"
+        mount.mkdir()
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(mount)],
+                          capture_output=True).returncode != 0:
+            print("disk-full trials skipped: cannot mount a tmpfs here")
+            return 0
+        try:
+            for n in range(1, count + 1):
+                corpus, index = Path(tmp) / f"corpus{n}", mount / "index"
+                shutil.rmtree(index, ignore_errors=True)
+                state = make_corpus(corpus, 1)
+                update_index(corpus=corpus, index=index, rebuild=True)
+                before = sorted(p.name for p in index.rglob("*"))
+                for cell in rng.sample(ALL_CELLS[1:], k=rng.randint(3, 12)):
+                    state[cell] = 0
+                    write_cell(corpus, cell, 0, base)
+                args = ["index", "--corpus", str(corpus), "--index", str(index)]
+                rebuild = rng.random() < 0.5
+                out = CliRunner().invoke(cli, args + (["--rebuild"] if rebuild else []))
+                problems = []
+                errors = [line for line in out.stderr.splitlines() if line.startswith("Error:")]
+                if out.exit_code == 0:
+                    result = "fitted on the disk"
+                else:
+                    result = "no space, reported"
+                    if len(errors) != 1 or f"no space left on device at {index}" not in errors[0]:
+                        problems.append(f"reported as {out.stderr.strip()[:200]!r}")
+                    if sorted(p.name for p in index.rglob("*")) != before:
+                        problems.append("the failed run left files behind")
+                search = CliRunner().invoke(cli, ["search", marker(ALL_CELLS[0]), "--json"] + args[1:])
+                if search.exit_code != 0 or '"total": 0' in search.stdout:
+                    problems.append(f"search failed after it: {search.output.strip()[:200]}")
+                failed += bool(problems)
+                mode = "rebuild" if rebuild else "incremental"
+                print(f"trial {n:3d}  {mode:11s}  "
+                      + ("FAILED: " + "; ".join(problems) if problems else result), flush=True)
+                shutil.rmtree(corpus)
+        finally:
+            subprocess.run(["umount", "-l", str(mount)], check=False)
+    print(f"{count} disk-full trials: {count - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--cells", type=int, default=30, help="cells in the synthetic corpus")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--timing", action="store_true", help="time incremental vs rebuild instead")
+    parser.add_argument("--multiprocess", type=int, metavar="N", default=0,
+                        help="instead: N kills of a multiprocess build of --passages passages")
+    parser.add_argument("--passages", type=int, default=20_000)
+    parser.add_argument("--disk-full", type=int, metavar="N", default=0,
+                        help="instead: N runs on a small tmpfs (root only)")
     args = parser.parse_args()
     if args.timing:
         timing()
         return 0
+    if args.multiprocess:
+        return multiprocess_trials(args.multiprocess, args.passages, args.seed)
+    if args.disk_full:
+        return disk_full_trials(args.disk_full, seed=args.seed)
     started = time.perf_counter()
     outcomes = trials(args.trials, args.cells, args.seed)
     for o in outcomes:

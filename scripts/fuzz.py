@@ -11,6 +11,13 @@ evsearch and asserts the outcome: an answer, or an expected :class:`EvsearchErro
 
 To add a target, write ``check_<name>(data)`` and add ``TARGETS["<name>"] = (strategy,
 check, available)``. The HTML target is live once ``evsearch.ingest.html`` exists.
+
+The ``index`` target damages one file of a built index (each file kind: truncated, a byte
+flipped, zeroed, or replaced by a symlink) and runs ``evsearch search``, ``evsearch check``
+and ``evsearch index --rebuild`` on it. Every case must end in the correct results, or one
+error line naming the damaged file with the ``evsearch index --rebuild`` hint; ``check`` must
+find the damage; ``--rebuild`` must repair it (a symlink is refused by name instead, and its
+target is never written); never an internal error, never silently different results.
 """
 
 from __future__ import annotations
@@ -303,6 +310,112 @@ def build_hostile_index(workdir: Path) -> Path:
     return index
 
 
+# --------------------------------------------------------------------------- index damage
+
+DAMAGE = ("truncated", "flipped", "zeroed", "symlinked")
+INDEX_QUERY = ["search", "offenders supervision", "--json", "--limit", "50"]
+
+
+@st.composite
+def index_damage(draw: Any) -> tuple[int, str, float, int]:
+    """(which file, how, where in it, the xor byte)."""
+    return (draw(st.integers(0, 10_000)), draw(st.sampled_from(DAMAGE)),
+            draw(st.floats(0, 1, exclude_max=True)), draw(st.integers(1, 255)))
+
+
+class _IndexCase:
+    """A pristine index of the bundled corpus, copied afresh for each case."""
+
+    def __init__(self, workdir: Path) -> None:
+        from evsearch import build_index
+
+        self.workdir = workdir
+        self.pristine = workdir / "pristine"
+        build_index(corpus=ROOT / "corpus", index=self.pristine)
+        self.files = sorted(p.relative_to(self.pristine).as_posix() for p in self.pristine.rglob("*")
+                            if p.is_file())
+        self.baseline = self.search(self.pristine)
+        assert self.baseline[0] == 0, self.baseline
+
+    def search(self, index: Path) -> tuple[int, Any, str]:
+        out = _cli(*INDEX_QUERY, "--index", str(index), "--corpus", str(ROOT / "corpus"))
+        hits = None
+        if out.exit_code == 0:
+            hits = [(h["id"], h["score"]) for h in json.loads(out.stdout)["hits"]]
+        return out.exit_code, hits, out.stderr
+
+
+def _cli(*args: str) -> Any:
+    from click.testing import CliRunner
+
+    from evsearch.cli import cli
+
+    result = CliRunner().invoke(cli, list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+def _one_named_line(stderr: str, name: str) -> bool:
+    errors = [line for line in stderr.splitlines() if line.startswith("Error:")]
+    return (len(errors) == 1 and name in errors[0] and "internal error" not in stderr
+            and "evsearch index --rebuild" in stderr)
+
+
+def check_index(data: tuple[int, str, float, int], case: _IndexCase) -> str:
+    import shutil
+
+    pick, how, where, xor = data
+    rel = case.files[pick % len(case.files)]
+    index = case.workdir / "case"
+    shutil.rmtree(index, ignore_errors=True)
+    shutil.copytree(case.pristine, index, symlinks=True)
+    path = index / rel
+    original = path.read_bytes()
+    victim = case.workdir / "victim"
+    if how == "symlinked":
+        victim.write_bytes(original)
+        path.unlink()
+        path.symlink_to(victim)
+    elif how == "truncated":
+        path.write_bytes(original[: int(len(original) * where)])
+    elif how == "zeroed":
+        path.write_bytes(bytes(len(original)))
+    elif original:
+        at = int(len(original) * where)
+        path.write_bytes(original[:at] + bytes([original[at] ^ xor]) + original[at + 1 :])
+    changed = path.is_symlink() or path.read_bytes() != original
+    if rel == "CURRENT" and not path.is_symlink():  # surrounding whitespace means nothing there
+        changed = path.read_bytes().strip() != original.strip()
+    ctl = rel in ("CURRENT", "EVSEARCH_INDEX", "write.lock")
+    corpus = ["--corpus", str(ROOT / "corpus")]
+
+    code, hits, stderr = case.search(index)
+    if code == 0:
+        if hits != case.baseline[1]:
+            raise AssertionError(f"silently different results after {how} {rel}")
+        outcome = "correct search"
+    elif _one_named_line(stderr, path.name):
+        outcome = "named with the --rebuild hint"
+    else:
+        raise AssertionError(f"{how} {rel}: {stderr.strip()[:300]!r}")
+    checked = _cli("check", "--index", str(index), *corpus)
+    recorded = rel.startswith("gen-") and not rel.endswith(".lock")
+    if changed and (recorded or ctl and rel != "write.lock") and checked.exit_code == 0:
+        if not (rel == "EVSEARCH_INDEX" and how != "symlinked"):  # the marker's content is free
+            raise AssertionError(f"`evsearch check` missed {how} {rel}")
+    rebuilt = _cli("index", "--rebuild", "--index", str(index), *corpus)
+    if rebuilt.exit_code == 0:
+        code, hits, stderr = case.search(index)
+        if (code, hits) != case.baseline[:2]:
+            raise AssertionError(f"--rebuild did not repair {how} {rel}: {stderr.strip()[:200]!r}")
+    elif not (how == "symlinked" and _one_named_line(rebuilt.stderr, path.name)):
+        raise AssertionError(f"--rebuild failed on {how} {rel}: {rebuilt.stderr.strip()[:300]!r}")
+    if how == "symlinked" and victim.read_bytes() != original:
+        raise AssertionError(f"the target of a symlinked {rel} was written")
+    return outcome if changed else "no change (empty file)"
+
+
 # --------------------------------------------------------------------------- runner
 
 
@@ -322,6 +435,7 @@ TARGETS: dict[str, tuple[Any, Callable[..., str], Callable[[], bool]]] = {
     "text": (cell_bytes(), check_text, lambda: True),
     "html": (html_bytes(), check_html, html_available),
     "query": (query_text, check_query, lambda: True),
+    "index": (index_damage(), check_index, lambda: True),
 }
 
 
@@ -337,6 +451,8 @@ def run_target(name: str, cases: int, deadline: float, case_seconds: float, work
         from evsearch import open_index
 
         context = open_index(index=build_hostile_index(workdir / "qidx"))
+    elif name == "index":
+        context = _IndexCase(workdir)
     started = time.perf_counter()
     slowest = 0.0
 

@@ -363,7 +363,7 @@ def test_hostile_queries_are_answered_by_the_cli(hostile_index: Path, query: str
     ("x" * 10_000, f"Error: the query is 10,000 characters long; the limit is {MAX_QUERY_CHARS:,}"),
     (" ".join(["+w"] * 600), "Error: the query has 600 phrases, prefixes, fielded or required words; "
      f"the limit is {MAX_CLAUSES}"),
-    ("year:99999", "Error: year 99999 is out of range"),
+    ("year:99999", "Error: year:99999 is out of range"),
     ("type:\udcff", "Error: unknown study type '\ufffd'"),
 ])
 def test_refused_queries_are_one_error_line_and_a_hint(hostile_index: Path, query: str,
@@ -610,6 +610,6 @@ def test_current_may_not_point_outside_the_index(tmp_path: Path) -> None:
     (index / "CURRENT").write_text("../../etc\n", encoding="utf-8")
     code, _, err = run("stats", "--index", str(index))
     assert code == 1
-    assert err.startswith(f"Error: the index at {index} is damaged (CURRENT names '../../etc'")
+    assert err.startswith(f"Error: the index file {index / 'CURRENT'} is damaged (it names '../../etc'")
     with pytest.raises(CorpusError):  # and a failed build is still a clean error
         build_index(corpus=tmp_path / "missing", index=index)

@@ -641,7 +641,8 @@ def test_read_cell_file_rejects_other_suffixes(tmp_path: Path) -> None:
     page = tmp_path / "alcohol" / "B5.doc"
     page.parent.mkdir()
     page.write_bytes(b"%PDF-1.4")
-    with pytest.raises(IngestError, match=r"cell files are \.txt, \.htm, \.html or \.pdf, not '\.doc'"):
+    with pytest.raises(IngestError,
+                       match=r"cell files are \.txt, \.htm, \.html, \.pdf or \.eml, not '\.doc'"):
         read_cell_file(page)
 
 

@@ -15,10 +15,25 @@ P6 = "alcohol/B5/are-the-practitioners-therapeutic/1"
 S7 = "alcohol/B5/r2005-motivational-interviewing-work"
 
 
-def test_a_word_typed_twice_counts_once(idx: SearchIndex) -> None:
-    once = idx.search("supervision offenders")
-    thrice = idx.search("supervision supervision offenders supervision")
-    assert [(h.id, h.score) for h in thrice.hits] == [(h.id, h.score) for h in once.hits]
+@pytest.fixture(scope="module")
+def two_topics(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One passage about supervision, one about offenders (same length, same idf), filler."""
+    docs = [passage("sup", "supervision report"), passage("off", "offenders report")]
+    docs += [passage(f"f{i}", f"filler paragraph number {i} about weather") for i in range(20)]
+    path = tmp_path_factory.mktemp("qtf") / "index"
+    write_documents(docs, index=path)
+    return path
+
+
+@pytest.mark.parametrize("times", [1, 2, 3, 10])
+def test_a_word_typed_again_weighs_more_but_saturates(two_topics: Path, times: int) -> None:
+    with open_index(index=two_topics) as idx:
+        scores = {h.id: h.score for h in idx.search(" ".join(["supervision"] * times) + " offenders").hits}
+    k3 = config.QUERY_TF_K3
+    assert k3 > 0
+    # BM25's query term weight: (k3 + 1) n / (k3 + n), below k3 + 1 however often it is typed
+    assert scores["sup"] / scores["off"] == pytest.approx((k3 + 1) * times / (k3 + times), rel=1e-3)
+    assert scores["sup"] / scores["off"] < k3 + 1
 
 
 @pytest.fixture(scope="module")

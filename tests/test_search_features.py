@@ -193,8 +193,9 @@ cell     alcohol/B5 (4)
 
 4 matching documents; showing 3-3 (page 3 of 4).
 
- 3. [K 2008] Relationship with therapist seems more important for offenders than other clients
-    alcohol/B5  alcohol/B5/k2008-relationship-therapist-seems  score 0.45
+ 3. [K 2008] Relationship with therapist seems more important for offenders than
+    other clients
+    alcohol/B5  alcohol/B5/k2008-relationship-therapist-seems  score 0.41
     At a Canadian substance use rehabilitation centre, seeing their therapist as
     understanding and involved was related to whether patients under criminal
     justice supervision/pressure completed treatment, and the relationship was
@@ -218,15 +219,15 @@ def test_cli_filter_options_match_query_syntax(run) -> None:
                     "--brief")
     by_query = run("search", "supervision type:K,R year:>=2005", "--brief")
     assert by_option.output == by_query.output == (
-        "alcohol/B5/k2014-client-centred-supervision      0.61  [K 2014] Client-centred supervision "
+        "alcohol/B5/k2014-client-centred-supervision      0.57  [K 2014] Client-centred supervision "
         "motivates UK offenders\n"
-        "alcohol/B5/k2008-relationship-therapist-seems    0.45  [K 2008] Relationship with therapist seems "
+        "alcohol/B5/k2008-relationship-therapist-seems    0.41  [K 2008] Relationship with therapist seems "
         "more important for offenders than other clients\n"
     )
     both = run("search", "offenders", "--matrix", "alcohol", "--cell", "B5", "--year-to", "2002",
                "--brief")
     assert both.output == (
-        "alcohol/B5/r2002-supervising-offenders-quality    0.76  [R 2002] Supervising offenders is about "
+        "alcohol/B5/r2002-supervising-offenders-quality    0.73  [R 2002] Supervising offenders is about "
         "the quality of the relationship\n"
     )
 
@@ -234,11 +235,11 @@ def test_cli_filter_options_match_query_syntax(run) -> None:
 def test_cli_brief_is_one_line_per_hit(run) -> None:
     result = run("search", "supervision", "--brief", "--limit", "3", "--sort", "-year")
     assert result.output == """\
-alcohol/B5/k2014-client-centred-supervision      0.61  [K 2014] Client-centred supervision motivates UK \
+alcohol/B5/k2014-client-centred-supervision      0.57  [K 2014] Client-centred supervision motivates UK \
 offenders
-alcohol/B5/k2008-relationship-therapist-seems    0.45  [K 2008] Relationship with therapist seems more \
+alcohol/B5/k2008-relationship-therapist-seems    0.41  [K 2008] Relationship with therapist seems more \
 important for offenders than other clients
-alcohol/B5/g2005-manual-research-based           0.69  [G 2005] Manual for research-based offender \
+alcohol/B5/g2005-manual-research-based           0.66  [G 2005] Manual for research-based offender \
 supervision
 """
 
@@ -284,14 +285,15 @@ ER  - \n
 """
     mixed = run("search", "supervision", "--format", "ris", "--limit", "3")
     assert mixed.stdout.count("TY  - GEN") == 2
-    assert mixed.stderr == "note: left out 1 passages: RIS holds studies only (add --kind study)\n"
+    assert mixed.stderr == "note: left out 1 passage: RIS holds studies only (add --kind study)\n"
 
 
 def test_cli_show_prints_related_documents(run) -> None:
     result = run("show", "alcohol/B5/k2008-relationship-therapist-seems")
     assert result.exit_code == 0
     assert result.output == """\
-Relationship with therapist seems more important for offenders than other clients
+Relationship with therapist seems more important for offenders than other
+clients
 alcohol/B5/k2008-relationship-therapist-seems  study, type K  (2008)  alcohol/B5
 
 At a Canadian substance use rehabilitation centre, seeing their therapist as
@@ -310,10 +312,10 @@ Passages that discuss it:
   alcohol/B5/are-the-practitioners-therapeutic/5  The starting point review…
 
 Other studies discussed there:
-  alcohol/B5/r2002-supervising-offenders-quality  [R 2002] Supervising offenders is about the quality \
-of the relationship
-  alcohol/B5/r2005-motivational-interviewing-work  [R 2005] Can motivational interviewing work in \
-criminal justice settings?
+  alcohol/B5/r2002-supervising-offenders-quality
+    [R 2002] Supervising offenders is about the quality of the relationship
+  alcohol/B5/r2005-motivational-interviewing-work
+    [R 2005] Can motivational interviewing work in criminal justice settings?
 """
     data = json.loads(run("show", "alcohol/B5/are-the-practitioners-therapeutic/2", "--json").output)
     assert data["id"] == "alcohol/B5/are-the-practitioners-therapeutic/2"
@@ -325,9 +327,9 @@ criminal justice settings?
 def test_cli_similar(run) -> None:
     result = run("similar", S7, "--kind", "study", "--limit", "2", "--brief")
     assert result.output == """\
-alcohol/B5/k2014-client-centred-supervision    0.73  [K 2014] Client-centred supervision motivates UK \
+alcohol/B5/k2014-client-centred-supervision    0.69  [K 2014] Client-centred supervision motivates UK \
 offenders
-alcohol/B5/k2016-job-perception-lack           0.54  [K 2016] 'Not my job' perception and lack of \
+alcohol/B5/k2016-job-perception-lack           0.49  [K 2016] 'Not my job' perception and lack of \
 confidence impede assessment of domestic violence
 """
     text = run("similar", "alcohol/B5/r2005-motivational-interviewing-work", "--limit", "1").output
@@ -347,15 +349,15 @@ def test_cli_explain(run) -> None:
     result = run("explain", "motivational interviewing prison", S7)
     assert result.exit_code == 0
     assert result.output == """\
-alcohol/B5/r2005-motivational-interviewing-work matches 'motivational interviewing prison' with score 4.28.
+alcohol/B5/r2005-motivational-interviewing-work matches 'motivational interviewing prison' with score 4.10.
 
   field        term             tf length weight   bm25f contribution
-  title        motiv interview   1      6   3.00    0.33         1.00
-  title        interview         1      6   3.00    0.28         0.84
-  text         motiv             2     18   1.00    0.74         0.74
-  title        motiv             1      6   3.00    0.22         0.65
-  text         motiv interview   1     18   1.00    0.57         0.57
-  text         interview         1     18   1.00    0.48         0.48
+  title        motiv interview   1      6   3.00    0.32         0.95
+  title        interview         1      6   3.00    0.27         0.80
+  text         motiv             2     18   1.00    0.72         0.72
+  title        motiv             1      6   3.00    0.21         0.62
+  text         motiv interview   1     18   1.00    0.55         0.55
+  text         interview         1     18   1.00    0.46         0.46
 
 Not in the document: prison
 """
@@ -366,7 +368,7 @@ Not in the document: prison
     data = json.loads(run("explain", "motivational interviewing", S7, "--json").output)
     assert data["matched"] is True and data["terms"][0] == {
         "field": "title", "term": "motiv interview", "frequency": 1, "field_length": 6, "weight": 3.0,
-        "score": 0.3326, "contribution": 0.9978,
+        "score": 0.3178, "contribution": 0.9533,
     }
     assert sum(t["contribution"] for t in data["terms"]) == pytest.approx(data["score"], abs=1e-3)
 
@@ -402,7 +404,8 @@ def test_colour_only_when_allowed(run, built_index: Path) -> None:
 def test_text_wraps_to_the_terminal_width(run) -> None:
     narrow = run("search", "supervision", "--limit", "1", env={"COLUMNS": "40"}).output
     snippet_lines = [line for line in narrow.splitlines() if line.startswith("    ")][1:]
-    assert snippet_lines and all(len(line) <= 40 for line in snippet_lines)
+    # every line fits, but for a single word (an id) longer than the width
+    assert snippet_lines and all(len(line) <= 40 or " " not in line.strip() for line in snippet_lines)
 
 
 def test_every_command_has_help_with_an_example() -> None:

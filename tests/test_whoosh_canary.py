@@ -87,3 +87,9 @@ def test_only_the_whoosh_package_touches_whoosh_internals() -> None:
         if uses:
             offenders[str(path.relative_to(SRC))] = uses
     assert offenders == {}
+
+
+def test_the_multiprocess_writer_keeps_its_workers_in_tasks() -> None:
+    from whoosh.multiproc import MpWriter
+
+    assert "self.tasks" in inspect.getsource(MpWriter)

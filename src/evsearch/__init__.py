@@ -22,6 +22,7 @@ from .errors import (
     IndexProblem,
     IndexVersionError,
     IngestError,
+    NoSpaceError,
     QueryError,
 )
 from .model import Cell, ParsedCell, Passage, Study
@@ -80,6 +81,7 @@ __all__ = [
     "IndexStats",
     "IndexVersionError",
     "IngestError",
+    "NoSpaceError",
     "ParsedCell",
     "Passage",
     "QueryError",

@@ -8,13 +8,15 @@ surrogates (from ``surrogateescape``-decoded arguments) that no UTF-8 stream can
 'link red'
 >>> scrub_surrogates("a\\udcff")
 'a\\ufffd'
+>>> print(escape_controls("new\\nline\\x1b[31m bad\\udcff.txt"))
+new\\nline\\x1b[31m bad\\xff.txt
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["clean_terminal", "scrub_surrogates", "strip_controls"]
+__all__ = ["clean_terminal", "escape_controls", "scrub_surrogates", "strip_controls"]
 
 # ESC-introduced sequences first (whole, payload included), then single control characters.
 _ESCAPES = re.compile(
@@ -42,3 +44,24 @@ def scrub_surrogates(text: str) -> str:
 def clean_terminal(text: str) -> str:
     """Text safe to print to a terminal: no escapes, controls, bidi overrides or surrogates."""
     return _BIDI.sub("", scrub_surrogates(strip_controls(text)))
+
+
+_VISIBLE_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _escape(m: re.Match[str]) -> str:
+    ch = m.group()
+    if ch in _VISIBLE_ESCAPES:
+        return _VISIBLE_ESCAPES[ch]
+    code = ord(ch)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape): show the byte
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_controls(text: str) -> str:
+    """A message naming a file, made one safe line: control characters, bidi overrides and
+    undecodable bytes shown as escapes (``\\n``, ``\\x1b``, ``\\xff``) instead of acting on
+    the terminal or being lost, so the file can still be found by its name."""
+    return _UNSAFE.sub(_escape, text)

@@ -51,14 +51,21 @@ FACET_FIELDS: dict[str, tuple[str, bool]] = {
     "matrix": ("matrix", False),
     "cell": ("cell_key", False),
 }
-#: Study type codes and their names (the ``meta`` field, RIS keywords).
+#: Study type codes and their names (the ``meta`` field).
 STUDY_TYPE_NAMES: dict[str, str] = {"S": "seminal", "K": "key", "R": "review", "G": "guidance"}
+#: Study type codes as a reader is shown them (RIS and BibTeX keywords, the web pages).
+STUDY_TYPE_LABELS: dict[str, str] = {
+    "S": "seminal study", "K": "key study", "R": "review", "G": "guidance",
+}
+#: The kinds of document (``kind:``, ``--kind``).
+KINDS: tuple[str, ...] = ("study", "passage", "record")
 
 # --- ranking -----------------------------------------------------------------------------------
 
-#: BM25F's saturation and length normalisation (Lucene's defaults; idf is Lucene's too).
+#: BM25F's saturation and length normalisation (b is Lucene's default, idf is Lucene's; k1 1.5,
+#: with QUERY_TF_K3, won over Lucene's 1.2 on the six test collections: the README's table).
 BM25_B = 0.75
-BM25_K1 = 1.2
+BM25_K1 = 1.5
 #: Per-field length normalisation. Organisation and meta are short labels: a match in a
 #: four-word organisation name is not diluted by its length.
 FIELD_B: dict[str, float] = {"organisation": 0.0, "meta": 0.0}
@@ -81,6 +88,11 @@ PROXIMITY_WEIGHT = 0.0
 PROXIMITY_PAIRS = 16
 #: A word typed n times weighs n (off: it lowers MED by 0.02).
 QUERY_TF = False
+#: With QUERY_TF off, a word typed n times weighs more, saturated as BM25's query term weight
+#: ``(k3 + 1) * n / (k3 + n)``: with k3 = 1 a word typed twice weighs 1.33, three times 1.5
+#: (a long question that names a thing again is about it, a list that repeats a head word is
+#: not four times about it). 0: every word weighs 1.
+QUERY_TF_K3 = 1.0
 #: Plain query terms shorter than this are left out when longer ones remain (1: none is; the
 #: lever table: single letters and digits lower CACM).
 MIN_TERM_CHARS = 2
@@ -97,6 +109,15 @@ PRF_FIELDS: tuple[str, ...] = ("text",)
 
 # --- limits ------------------------------------------------------------------------------------
 
+#: The longest query, in characters.
+MAX_QUERY_CHARS = 2_000
+#: At most this many phrases, prefixes, fielded, required and excluded words per query; and
+#: at most this many distinct plain words are searched (the most informative ones).
+MAX_CLAUSES = 64
+#: The fewest letters before the ``*`` of a prefix (``su*``); a shorter one is not a prefix.
+MIN_PREFIX_CHARS = 2
+#: Hits per page unless told otherwise (CLI ``--limit``, the web's ``limit``), and at most.
+DEFAULT_LIMIT = 10
 MAX_LIMIT = 1000
 #: Index terms one prefix (``supervis*``) may expand to, per field.
 MAX_PREFIX_TERMS = 256
@@ -109,6 +130,8 @@ MAX_SIMILAR_CHARS = 100_000
 #: many words of a query, each at most this long: fuzzy expansion cost grows with both.
 MAX_SUGGEST_WORDS = 8
 MAX_SUGGEST_WORD_CHARS = 30
+#: How long a second writer waits for the index's write lock by default, in seconds.
+DEFAULT_WAIT = 5.0
 
 
 def check_limit(limit: object) -> None:
@@ -157,3 +180,6 @@ def resolve_dirs(corpus: Path | str | None, index: Path | str | None) -> tuple[P
         Path(corpus) if corpus is not None else default_corpus_dir(),
         Path(index) if index is not None else default_index_dir(),
     )
+#: Opening an index verifies the checksums of its files, smallest first, up to this many
+#: bytes (the rest by size only; ``evsearch check`` and every ``evsearch index`` verify all).
+VERIFY_AT_OPEN_BYTES = 64 * 2**20

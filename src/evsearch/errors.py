@@ -10,6 +10,7 @@
     │   ├── IndexCorruptError     a directory that is not a readable evsearch index
     │   ├── IndexVersionError     written by an incompatible schema: rebuild it
     │   ├── IndexBusyError        another process is writing the index
+    │   ├── NoSpaceError          the disk holding the index is full
     │   └── ShardUnavailableError a shard of a sharded (Xapian) index does not answer
     ├── EngineMissingError        the optional engine an index needs is not installed
     ├── QueryError                a query evsearch cannot run
@@ -79,6 +80,21 @@ class IndexBusyError(IndexProblem):
     """Another process holds the index's write lock."""
 
     default_hint = "wait for the other `evsearch index` to finish, or pass --wait SECONDS"
+
+
+class NoSpaceError(IndexProblem):
+    """The device holding the index is full (ENOSPC, EDQUOT)."""
+
+    default_hint = "free some space on that device, then run the command again"
+
+
+def no_space(exc: OSError, where: object) -> NoSpaceError | None:
+    """A :class:`NoSpaceError` naming ``where`` when ``exc`` says the disk is full, else None."""
+    import errno
+
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return NoSpaceError(f"no space left on device at {where}")
+    return None
 
 
 class ShardUnavailableError(IndexProblem):

@@ -152,7 +152,7 @@ class IndexReport:
     def summary(self) -> str:
         return (
             f"added {self.added}, updated {self.updated}, removed {self.removed}, "
-            f"unchanged {self.unchanged} files"
+            f"unchanged {self.unchanged} {'file' if self.unchanged == 1 else 'files'}"
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -4,6 +4,7 @@
   field-length bytes of a segment;
 - :mod:`.postcache`: decoded postings of frequent terms saved beside each segment, named
   after Whoosh's segment files so that Whoosh deletes them with the segment;
+- :mod:`.writing`: stopping the worker processes of Whoosh's multiprocess writer;
 - :mod:`.backend`: the ranking seam (:class:`evsearch.search.backend.Backend`) over a searcher.
 
 ``tests/test_whoosh_canary.py`` checks that every private name used here still exists in the

@@ -8,7 +8,7 @@ lengths from the raw length bytes of each segment. Document numbers are Whoosh's
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +16,29 @@ import numpy as np
 from whoosh import query as wq
 from whoosh.reading import TermNotFound
 
-from .postcache import SegmentCache
+from .postcache import SegmentCache, cache_files
 from .postings import BYTE_LENGTHS, segment_length_bytes, segment_postings
 
 _EMPTY_IDS = np.zeros(0, dtype=np.int64)
 _EMPTY_SCORES = np.zeros(0, dtype=np.float64)
+
+
+def column_reader(reader: Any, fieldname: str) -> Any:
+    """A column reader of ``fieldname`` with one value per document number of ``reader``.
+
+    Whoosh's multi-segment reader leaves out the segments that have no column file for the
+    field (a segment whose documents all lack it, such as undated pages for ``year``), which
+    shifts every later segment's values onto the wrong documents; here such a segment reads
+    as the column's default value ("no value") for each of its documents."""
+    from whoosh import columns
+
+    if reader.is_atomic():
+        return reader.column_reader(fieldname)
+    subs, offsets = [], []
+    for sub, offset in reader.leaf_readers():
+        subs.append(sub.column_reader(fieldname))  # a segment without the column: defaults
+        offsets.append(offset)
+    return columns.MultiColumnReader(subs, offsets)
 
 
 class _Scored(wq.Query):
@@ -75,9 +93,13 @@ class _Scored(wq.Query):
 class WhooshBackend:
     """One open Whoosh searcher seen through the ranking seam; make a new one when it changes."""
 
-    def __init__(self, searcher: Any, folder: Path | None = None) -> None:
+    def __init__(
+        self, searcher: Any, folder: Path | None = None, trusted: Callable[[str], bool] | None = None
+    ) -> None:
         self.searcher = searcher
         self.folder = folder  # the generation directory: its saved postings are used when present
+        # Which saved-postings files passed verification against the manifest (None: all).
+        self.trusted = trusted
         self._caches: dict[str, SegmentCache | None] = {}
         self._leaves: list[tuple[Any, int]] = list(searcher.leaf_searchers())
         self._n = searcher.doc_count_all()
@@ -128,7 +150,9 @@ class WhooshBackend:
             return None
         segid = reader.segment().segment_id()
         if segid not in self._caches:
-            self._caches[segid] = SegmentCache.open(self.folder, segid)
+            trusted = self.trusted
+            ok = trusted is None or all(trusted(name) for name in cache_files(segid))
+            self._caches[segid] = SegmentCache.open(self.folder, segid) if ok else None
         return self._caches[segid]
 
     def field_lengths(self, field: str) -> np.ndarray | None:
@@ -150,18 +174,9 @@ class WhooshBackend:
     def phrase_frequencies(self, phrase: Any) -> tuple[np.ndarray, np.ndarray]:
         """Where a phrase occurs, and how often (the number of its spans in the document)."""
         plain = wq.Phrase(phrase.fieldname, phrase.words, slop=phrase.slop)
-        ids: list[int] = []
-        tf: list[float] = []
-        for sub, offset in self._leaves:
-            m = plain.matcher(sub, sub.context())
-            while m.is_active():
-                ids.append(m.id() + offset)
-                tf.append(float(len(m.spans())) if hasattr(m, "spans") else 1.0)
-                m.next()
-        if not ids:
-            return _EMPTY_IDS, _EMPTY_SCORES
-        order = np.argsort(np.asarray(ids, dtype=np.int64), kind="stable")
-        return np.asarray(ids, dtype=np.int64)[order], np.asarray(tf, dtype=np.float64)[order]
+        return self._each_match(
+            plain, lambda m: float(len(m.spans())) if hasattr(m, "spans") else 1.0
+        )
 
     def scored_query(self, ids: np.ndarray, scores: np.ndarray) -> Any:
         return _Scored(self, ids, scores)
@@ -173,23 +188,27 @@ class WhooshBackend:
         ]
 
     def column(self, field: str) -> Sequence[Any]:
-        column: Sequence[Any] = self.searcher.reader().column_reader(field)
+        column: Sequence[Any] = column_reader(self.searcher.reader(), field)
         return column
 
     def leaf_matches(self, query: Any) -> tuple[np.ndarray, np.ndarray]:
         """A leaf Whoosh scores itself (a phrase): its matches, one posting at a time."""
+        return self._each_match(query, lambda m: float(m.score()))
+
+    def _each_match(self, query: Any, value: Callable[[Any], float]) -> tuple[np.ndarray, np.ndarray]:
+        """The documents ``query`` matches in every segment, in order, each with ``value(matcher)``."""
         ids: list[int] = []
-        scores: list[float] = []
+        values: list[float] = []
         for sub, offset in self._leaves:
             m = query.matcher(sub, sub.context())
             while m.is_active():
                 ids.append(m.id() + offset)
-                scores.append(m.score())
+                values.append(value(m))
                 m.next()
         if not ids:
             return _EMPTY_IDS, _EMPTY_SCORES
         order = np.argsort(np.asarray(ids, dtype=np.int64), kind="stable")
-        return np.asarray(ids, dtype=np.int64)[order], np.asarray(scores, dtype=np.float64)[order]
+        return np.asarray(ids, dtype=np.int64)[order], np.asarray(values, dtype=np.float64)[order]
 
     def stored(self, docnum: int) -> dict[str, Any]:
         fields: dict[str, Any] = self.searcher.stored_fields(docnum)

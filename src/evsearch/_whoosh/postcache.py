@@ -44,6 +44,11 @@ _ID_TYPE = np.dtype("<u4")
 _TF_TYPE = np.dtype("<f4")
 
 
+def cache_files(segid: str) -> tuple[str, str, str]:
+    """The names of a segment's saved-postings files."""
+    return segid + _TABLE, segid + _IDS, segid + _TF
+
+
 def write_caches(ix: Any) -> int:
     """Save the frequent terms of every segment of ``ix`` that has no table yet; returns how
     many segments got one."""

@@ -73,6 +73,7 @@ class XapianIndex(SearchIndex):
         self._ix = None
         self._searcher: XapianSearcher | None = None
         self._scorer = None
+        self.update_skipped: str | None = None
         self._open()
 
     @property

@@ -18,10 +18,14 @@ from typing import Any, TypeVar
 
 import click
 
+from .._sanitize import escape_controls
 from .._version import __version__
-from ..config import MAX_LIMIT, SORTS, resolve_dirs
+from ..config import DEFAULT_LIMIT, DEFAULT_WAIT, KINDS, MAX_LIMIT, SORTS, resolve_dirs
 from ..errors import CorpusError, EvsearchError
+from ..model import STUDY_TYPES
 from . import render
+from .parsing import QueryCommand, format_options, say_if_new
+from .parsing import output_format as _format
 from .render import (
     FORMATS,
     clean,
@@ -84,13 +88,13 @@ def handle_errors(f: F) -> F:
         try:
             return f(*args, **kwargs)
         except EvsearchError as exc:
-            click.echo(f"Error: {clean(exc.message)}", err=True)
+            click.echo(f"Error: {escape_controls(exc.message)}", err=True)
             click.echo(f"Hint: {exc.hint}", err=True)
             sys.exit(1)
         except BrokenPipeError:
             _quiet_broken_pipe()
         except OSError as exc:
-            click.echo(f"Error: {clean(str(exc))}", err=True)
+            click.echo(f"Error: {escape_controls(str(exc))}", err=True)
             click.echo("Hint: check the paths given with --corpus and --index", err=True)
             sys.exit(1)
 
@@ -121,7 +125,7 @@ def cli(ctx: click.Context, no_color: bool) -> None:
 @cli.command("index")
 @index_options
 @click.option("--rebuild", is_flag=True, help="Rebuild the index from scratch (a new generation).")
-@click.option("--wait", "wait", default=5.0, show_default=True, type=click.FloatRange(0),
+@click.option("--wait", "wait", default=DEFAULT_WAIT, show_default=True, type=click.FloatRange(0),
               metavar="SECONDS", help="How long to wait for another indexing run to finish.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--engine", type=click.Choice(["whoosh", "xapian"]), envvar="EVSEARCH_ENGINE", show_envvar=True,
@@ -144,6 +148,7 @@ def index_cmd(
     from ..index import parse_shard, update_index
 
     corpus, index = _dirs(corpus_dir, index_dir)
+    say_if_new(index, corpus)
     which = parse_shard(shard) if shard is not None else None
     with progress_display() as progress:
         report = update_index(
@@ -181,7 +186,7 @@ def watch_cmd(corpus_dir: Path | None, index_dir: Path | None, debounce: int) ->
         print_report(report, prefix=stamp())
 
     def on_error(exc: EvsearchError) -> None:
-        click.echo(f"{stamp()}Error: {clean(exc.message)}", err=True)
+        click.echo(f"{stamp()}Error: {escape_controls(exc.message)}", err=True)
 
     click.echo(f"watching {clean(str(corpus))}, index {index} (Ctrl-C to stop)", err=True)
     try:
@@ -190,46 +195,13 @@ def watch_cmd(corpus_dir: Path | None, index_dir: Path | None, debounce: int) ->
         pass
 
 
-def _no_color(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    if value:
-        ctx.color = False
-
-
-def color_option(f: F) -> F:
-    """``--no-color``: plain text even on a terminal (as does a non-empty ``NO_COLOR``)."""
-    return click.option("--no-color", is_flag=True, expose_value=False, is_eager=True,
-                        callback=_no_color,
-                        help="No colour or bold, even on a terminal (also: NO_COLOR=1).")(f)
-
-
-def format_options(formats: tuple[str, ...]) -> Callable[[F], F]:
-    """``--format`` (one of ``formats``), its alias ``--json``, and ``--no-color``."""
-
-    def decorate(f: F) -> F:
-        f = color_option(f)
-        f = click.option("--json", "as_json", is_flag=True, help="Same as --format json.")(f)
-        f = click.option("--format", "fmt", type=click.Choice(formats, case_sensitive=False),
-                         default="text", show_default=True,
-                         help="Output format: " + ", ".join(formats) + ".")(f)
-        return f
-
-    return decorate
-
-
-def _format(fmt: str, as_json: bool) -> str:
-    fmt = fmt.lower()
-    if as_json and fmt not in ("text", "json"):
-        raise click.UsageError(f"--json is --format json; it cannot go with --format {fmt}")
-    return "json" if as_json else fmt
-
-
 def hit_filter_options(f: F) -> F:
     """The filters of ``search``: each may also be written in the query (``type:K`` ...)."""
     for decorator in reversed([
-        click.option("--kind", type=click.Choice(["study", "passage", "record"], case_sensitive=False),
-                     help="Only studies or only passages (query: kind:study)."),
+        click.option("--kind", type=click.Choice(KINDS, case_sensitive=False),
+                     help="Only studies, passages or records (query: kind:study)."),
         click.option("--type", "study_types", multiple=True,
-                     type=click.Choice(["S", "K", "R", "G"], case_sensitive=False),
+                     type=click.Choice(STUDY_TYPES, case_sensitive=False),
                      help="Only studies of this type: S seminal, K key, R review, G guidance; "
                           "repeat for several (query: type:K or type:S,G)."),
         click.option("--cell", help="Only this cell, e.g. B5 or alcohol/B5 (query: cell:B5)."),
@@ -244,11 +216,12 @@ def hit_filter_options(f: F) -> F:
     return f
 
 
-@cli.command("search")
+@cli.command("search", cls=QueryCommand)
 @click.argument("query")
 @index_options
 @hit_filter_options
-@click.option("-n", "--limit", default=10, show_default=True, type=click.IntRange(1, MAX_LIMIT),
+@click.option("-n", "--limit", default=DEFAULT_LIMIT, show_default=True,
+              type=click.IntRange(1, MAX_LIMIT),
               help="Hits per page.")
 @click.option("-p", "--page", default=1, show_default=True, type=click.IntRange(min=1),
               help="Which page of --limit hits to show.")
@@ -306,7 +279,11 @@ def search_cmd(
 
     fmt = _format(fmt, as_json)
     corpus, index = _dirs(corpus_dir, index_dir)
+    say_if_new(index, corpus)
     with ensure_index(index=index, corpus=corpus, partial=partial) as idx:
+        if idx.update_skipped:
+            click.echo(f"note: searching the last update of the index; it could not be brought "
+                       f"up to date: {escape_controls(idx.update_skipped)}", err=True)
         result = idx.search(
             query, limit=limit, page=page, sort=sort, facets=facets, kind=kind,
             study_type=",".join(study_types) or None, cell=cell, matrix=matrix,
@@ -347,11 +324,7 @@ def show_cmd(doc_id: str, corpus_dir: Path | None, index_dir: Path | None, fmt: 
         doc = idx.get(doc_id)
         related = idx.related(doc_id)
     if fmt == "json":
-        data = doc.to_dict()
-        rel = related.to_dict()
-        del rel["id"]
-        data["related"] = rel
-        emit_json(data)
+        emit_json(render.document_json(doc, related))
         return
     render.print_document(doc, related)
 
@@ -360,10 +333,11 @@ def show_cmd(doc_id: str, corpus_dir: Path | None, index_dir: Path | None, fmt: 
 @click.option("--text", "text", metavar="TEXT",
               help="Find documents like this text (a pasted paragraph or abstract) instead of an ID.")
 @index_options
-@click.option("-n", "--limit", default=10, show_default=True, type=click.IntRange(1, MAX_LIMIT),
+@click.option("-n", "--limit", default=DEFAULT_LIMIT, show_default=True,
+              type=click.IntRange(1, MAX_LIMIT),
               help="How many documents to show.")
-@click.option("--kind", type=click.Choice(["study", "passage", "record"], case_sensitive=False),
-              help="Only studies or only passages.")
+@click.option("--kind", type=click.Choice(KINDS, case_sensitive=False),
+              help="Only studies, passages or records.")
 @click.option("--brief", is_flag=True, help="One line per hit: id, score, type and year, title.")
 @format_options(FORMATS)
 @handle_errors
@@ -442,6 +416,22 @@ def stats_cmd(corpus_dir: Path | None, index_dir: Path | None, as_json: bool) ->
         emit_json(stats.to_dict())
         return
     render.print_stats(stats)
+
+@cli.command("check")
+@index_options
+@handle_errors
+def check_cmd(corpus_dir: Path | None, index_dir: Path | None) -> None:
+    """Verify every file of the index against its recorded checksums (exit 1 on damage).
+
+    \b
+    Example:
+      evsearch check --index index
+    """
+    from ..index import check_index
+
+    _, index = _dirs(corpus_dir, index_dir)
+    render.print_check(index, *check_index(index=index))
+
 
 @cli.command("serve")
 @index_options

@@ -15,7 +15,8 @@ from typing import Any
 
 import click
 
-from .._sanitize import clean_terminal, scrub_surrogates
+from .._sanitize import clean_terminal, escape_controls, scrub_surrogates
+from ..config import STUDY_TYPE_LABELS
 
 
 def clean(text: str) -> str:
@@ -24,19 +25,45 @@ def clean(text: str) -> str:
     return clean_terminal(text)
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 file``, ``2 files``."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+def plain_snippet(snippet: str) -> str:
+    """A snippet as plain text: no ``<mark>`` tags, HTML entities decoded."""
+    return html.unescape(re.sub(r"</?mark>", "", snippet))
+
+
+def json_text(data: Any) -> str:
+    """``data`` as the ``--json`` output writes it: indented, lone surrogates as U+FFFD (so it
+    always encodes as UTF-8)."""
+    return scrub_surrogates(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def document_json(doc: Any, related: Any) -> dict[str, Any]:
+    """``show ID --json``: the document's keys, and under ``related`` the documents its
+    commentary links to it (a :class:`~evsearch.Related` without its repeated ``id``)."""
+    data: dict[str, Any] = doc.to_dict()
+    rel = related.to_dict()
+    del rel["id"]
+    data["related"] = rel
+    return data
+
+
 def emit_json(data: Any) -> None:
     """JSON as UTF-8 bytes whatever the locale; lone surrogates become U+FFFD, so the output
     is always valid."""
-    text = scrub_surrogates(json.dumps(data, ensure_ascii=False, indent=2))
-    click.echo(text.encode("utf-8"))
+    click.echo(json_text(data).encode("utf-8"))
 
 
 def print_report(report: Any, prefix: str = "") -> None:
     for problem in report.problems:
         verb = "skipped" if problem.skipped else "note on"
-        click.echo(f"{prefix}{verb} {clean(problem.path)}: {clean(problem.reason)}", err=True)
+        click.echo(f"{prefix}{verb} {escape_controls(problem.path)}: {escape_controls(problem.reason)}",
+                   err=True)
     what = "rebuilt: " if report.rebuilt else ""
-    click.echo(f"{prefix}{what}{report.summary()}; {report.documents} documents written "
+    click.echo(f"{prefix}{what}{report.summary()}; {plural(report.documents, 'document')} written "
                f"in {report.seconds:.2f}s")
     if not prefix:
         click.echo(f"index: {report.index_dir}")
@@ -72,7 +99,6 @@ class progress_display:  # noqa: N801 (used as a context manager, like a functio
 
 
 FORMATS = ("text", "json", "jsonl", "csv", "ris")
-_RIS_TYPES = {"S": "seminal study", "K": "key study", "R": "review", "G": "guidance"}
 _HIT_COLUMNS = ("rank", "score", "id", "kind", "cell", "title", "section", "study_type", "year",
                 "organisation", "role", "links", "snippet", "text")
 
@@ -99,9 +125,12 @@ def emit_hits(hits: Any, fmt: str, brief: bool) -> None:
         studies = [h for h in hits if h.kind == "study"]
         click.echo(render_ris(studies), nl=False)
         if len(studies) < len(hits):
-            click.echo(f"note: left out {len(hits) - len(studies)} passages: RIS holds studies only "
-                       "(add --kind study)", err=True)
+            click.echo(f"note: left out {plural(len(hits) - len(studies), 'passage')}: RIS holds "
+                       "studies only (add --kind study)", err=True)
     else:
+        if not hits:
+            click.echo("No matches.")
+            return
         width = terminal_width()
         id_width = max((len(h.id) for h in hits), default=0)
         for hit in hits:
@@ -118,6 +147,7 @@ def render_csv(hits: Any) -> str:
     for hit in hits:
         row = hit.to_dict()
         row["links"] = "; ".join(row["links"])
+        row["snippet"] = plain_snippet(row["snippet"])  # CSV is plain text
         writer.writerow(["" if row[c] is None else row[c] for c in _HIT_COLUMNS])
     return out.getvalue()
 
@@ -137,7 +167,7 @@ def ris(hit: Any) -> str:
     lines.append(("AB", clean(hit.text)))
     lines.append(("KW", hit.cell))
     for code in (hit.study_type or "").split():
-        lines.append(("KW", _RIS_TYPES.get(code, code)))
+        lines.append(("KW", STUDY_TYPE_LABELS.get(code, code)))
     lines.append(("N1", f"Treatment Matrix cell {hit.cell}, type {hit.study_type}"))
     lines.append(("DB", "Drug and Alcohol Findings Treatment Matrices"))
     lines.append(("ER", ""))
@@ -164,15 +194,16 @@ def print_result(result: Any) -> None:
         print_facets(result.facets, width)
     if not result.hits:
         if result.total:
-            click.echo(f"{result.total} matching documents; page {result.page} is past the last "
-                       f"page ({result.pages}).")
+            click.echo(f"{plural(result.total, 'matching document')}; page {result.page} is past "
+                       f"the last page ({result.pages}).")
         else:
             click.echo("No matches.")
         return
     first, last = result.hits[0].rank, result.hits[-1].rank
     shown = f"{len(result.hits)}" if result.pages == 1 else (
         f"{first}-{last} (page {result.page} of {result.pages})")
-    click.echo(f"{result.total} matching documents; showing {shown}.\n")
+    echo_wrapped(f"{plural(result.total, 'matching document')}; showing {shown}.", width)
+    click.echo()
     print_hits(result.hits, width)
 
 
@@ -191,17 +222,55 @@ def print_hits(hits: Any, width: int) -> None:
     for hit in hits:
         if hit.kind == "study":
             tag = f"[{hit.study_type} {hit.year or 'n.d.'}]"
-            head = click.style(clean(hit.title), bold=True)
+            head = bold_words(clean(hit.title))
             org = f" ({clean(hit.organisation)})" if hit.organisation else ""
-            click.echo(f"{hit.rank:>2}. {tag} {head}{org}")
+            heading = f"{tag} {head}{org}"
         else:
-            head = click.style(clean(hit.title or "(untitled)"), bold=True)
+            head = bold_words(clean(hit.title or "(untitled)"))
             role = "" if hit.role in (None, "paragraph") else f" [{hit.role}]"
-            click.echo(f"{hit.rank:>2}. {head}{role}")
-        click.echo(f"    {hit.cell}  {hit.id}  score {hit.score:.2f}")
+            heading = f"{head}{role}"
+        for i, line in enumerate(fold(heading, width - 4)):  # wrapped like the snippet
+            click.echo((f"{hit.rank:>2}. " if i == 0 else "    ") + line)
+        echo_wrapped(f"{hit.cell}  {hit.id}  score {hit.score:.2f}", width, indent="    ")
         for line in wrap(terminal_snippet(hit.snippet), width - 4):
             click.echo("    " + line)
         click.echo()
+
+
+def echo_wrapped(text: str, width: int, indent: str = "") -> None:
+    """``text`` on as many lines as it needs at ``width`` columns, each after ``indent``."""
+    for line in fold(text, width - len(indent)):
+        click.echo(indent + line)
+
+
+def fold(text: str, width: int) -> list[str]:
+    """``text`` as it is when it fits in ``width``, else wrapped: between the fields of a
+    header line (separated by two spaces) first, within a field only when it is itself too
+    long (see :func:`wrap`)."""
+    if len(click.unstyle(text)) <= width:
+        return [text]
+    lines: list[str] = []
+    line = ""
+    for field in text.split("  "):
+        if not field.strip():
+            continue
+        joined = f"{line}  {field}" if line else field
+        if len(click.unstyle(joined)) <= width:
+            line = joined
+            continue
+        if line:
+            lines.append(line)
+        parts = wrap(field, width) or [""]
+        lines.extend(parts[:-1])
+        line = parts[-1]
+    if line:
+        lines.append(line)
+    return lines
+
+
+def bold_words(text: str) -> str:
+    """``text`` in bold, word by word, so that it stays bold however it is wrapped."""
+    return " ".join(click.style(word, bold=True) for word in text.split())
 
 
 def terminal_snippet(snippet: str) -> str:
@@ -242,30 +311,39 @@ def excerpt(text: str, width: int) -> str:
 def print_document(doc: Any, related: Any) -> None:
     """One document and the documents its commentary links to it, as text."""
     width = terminal_width()
-    click.echo(click.style(clean(doc.title), bold=True))
+    for line in fold(bold_words(clean(doc.title)), width):
+        click.echo(line)
     if doc.kind == "study":
         org = f"{clean(doc.organisation)}, " if doc.organisation else ""
-        click.echo(f"{doc.id}  study, type {doc.study_type}  ({org}{doc.year or 'n.d.'})  {doc.cell}")
+        year = doc.year or "n.d."
+        echo_wrapped(f"{doc.id}  study, type {doc.study_type}  ({org}{year})  {doc.cell}", width)
     else:
-        click.echo(f"{doc.id}  {doc.kind} ({doc.role}) in section {clean(doc.section or '')!r}  {doc.cell}")
+        section = clean(doc.section or "")
+        echo_wrapped(f"{doc.id}  {doc.kind} ({doc.role}) in section {section!r}  {doc.cell}", width)
     click.echo()
     for line in wrap(clean(doc.text), width):
         click.echo(line)
     if doc.kind == "study" and doc.links:
         click.echo()
-        click.echo("Discussed in: " + "; ".join(clean(s) for s in doc.links))
+        echo_wrapped("Discussed in: " + "; ".join(clean(s) for s in doc.links), width)
     if related.passages:
         click.echo()
         click.echo(click.style("Passages that discuss it:", bold=True))
         for view in related.passages:
-            click.echo(f"  {view.id}  {excerpt(clean(view.text), width - len(view.id) - 4)}")
+            room = width - len(view.id) - 4
+            if room >= 20:
+                click.echo(f"  {view.id}  {excerpt(clean(view.text), room)}")
+            else:  # a long id: the excerpt goes under it
+                echo_wrapped(view.id, width, indent="  ")
+                click.echo("    " + excerpt(clean(view.text), width - 4))
     if related.studies:
         click.echo()
         label = "Other studies discussed there:" if doc.kind == "study" else "Studies discussed here:"
         click.echo(click.style(label, bold=True))
         for view in related.studies:
             tag = f"[{view.study_type} {view.year or 'n.d.'}]"
-            click.echo(fit(f"  {view.id}  {tag} {clean(view.title)}", width))
+            for i, line in enumerate(fold(f"{view.id}  {tag} {clean(view.title)}", width - 4)):
+                click.echo(("  " if i == 0 else "    ") + line)
 
 
 def print_similar(result: Any) -> None:
@@ -275,7 +353,9 @@ def print_similar(result: Any) -> None:
     if not result.hits:
         click.echo("No matches.")
         return
-    click.echo(f"{result.total} matching documents; showing {len(result.hits)}.\n")
+    echo_wrapped(f"{plural(result.total, 'matching document')}; showing {len(result.hits)}.",
+                 terminal_width())
+    click.echo()
     print_hits(result.hits, terminal_width())
 
 
@@ -312,3 +392,14 @@ def print_stats(stats: Any) -> None:
     click.echo(f"engine:   {stats.engine}")
     for shard in stats.shards:
         click.echo(f"shard:    {clean(shard)}")
+
+
+def print_check(index: Any, files: int, problems: list[tuple[str, str]]) -> None:
+    """What ``evsearch check`` found: each damaged file, then a one-line error; or ``ok``."""
+    from ..errors import IndexCorruptError
+
+    for path, why in problems:
+        click.echo(f"damaged: {escape_controls(path)}: {escape_controls(why)}")
+    if problems:
+        raise IndexCorruptError(f"the index at {index} is damaged ({len(problems)} of {files} files)")
+    click.echo(f"ok: {files} files of the index at {index} match their checksums")

@@ -30,21 +30,25 @@ from pathlib import Path
 from whoosh import index as whoosh_index
 
 from .. import ingest
-from ..config import ENGINES, resolve_dirs
-from ..errors import CorpusError, EvsearchError, IndexMissingError
+from ..config import DEFAULT_WAIT, ENGINES, resolve_dirs
+from ..errors import CorpusError, EvsearchError, IndexMissingError, no_space
 from ..model import Document
 from ..results import IndexReport
-from .lock import DEFAULT_WAIT, WriteLock
+from .integrity import verify
+from .lock import WriteLock
 from .schema import SCHEMA_VERSION, document_fields, make_schema
 from .sources import SourceBatch, ingest_corpus
 from .store import (
     MANIFEST_FORMAT,
     Generation,
+    clear_unfinished,
+    close_leaked_files,
     committed_meta,
     current_generation,
     open_searcher,
     open_whoosh,
     prepare_index_dir,
+    remove_new_index_dir,
 )
 from .writer import (
     IndexProgress,
@@ -57,12 +61,13 @@ from .writer import (
 from .writer import write_documents as _write_whoosh_documents
 
 __all__ = [
-    "SCHEMA_VERSION",
     "Generation",
     "IndexProgress",
     "ProgressCallback",
+    "SCHEMA_VERSION",
     "SourceBatch",
     "build_index",
+    "check_index",
     "current_generation",
     "document_fields",
     "engine_choice",
@@ -123,9 +128,29 @@ def update_index(
     if (shards or shard) and asked != "xapian":
         raise EvsearchError("--shards and --shard need --engine xapian", hint="add --engine xapian")
     corpus_dir, target = _resolve(corpus, index)
+    try:
+        return _update(
+            corpus_dir, target, rebuild=rebuild, wait=wait, progress=progress,
+            asked=asked, shards=shards, shard=shard,
+        )
+    except OSError as exc:  # writing the index failed: a full disk, a read-only one ...
+        error = no_space(exc, target) or EvsearchError(
+            f"cannot write the index at {target} ({exc.strerror or exc})",
+            hint="check the index directory's disk and permissions, then run the command again",
+        )
+        close_leaked_files(exc)
+    raise error
+
+
+def _update(
+    corpus_dir: Path, target: Path, *, rebuild: bool, wait: float, progress: ProgressCallback | None,
+    asked: str | None = None, shards: int | None = None, shard: tuple[int, int] | None = None,
+) -> IndexReport:
     started = time.perf_counter()
+    created = not target.exists()
     prepare_index_dir(target)
     with WriteLock(target, wait=wait):
+        clear_unfinished(target)
         gen = None
         if not rebuild:
             try:
@@ -140,9 +165,14 @@ def update_index(
                 corpus_dir, target, gen if built_by == "xapian" else None, started, progress,
                 shards=shards, shard=shard,
             )
-        if gen is None or built_by != "whoosh" or gen.meta.get("manifest") != MANIFEST_FORMAT:
+        if gen is not None and built_by == "whoosh" and gen.meta.get("manifest") == MANIFEST_FORMAT:
+            return _incremental(corpus_dir, target, gen, started, progress)
+        try:
             return _rebuild(corpus_dir, target, started, progress)
-        return _incremental(corpus_dir, target, gen, started, progress)
+        except BaseException:
+            if created:  # the lock is held: nobody else is building in it
+                remove_new_index_dir(target)
+            raise
 
 
 def engine_choice(engine: str | None) -> str | None:
@@ -201,16 +231,18 @@ def index_is_stale(*, corpus: Path | str, index: Path | str) -> bool:
         else:
             toc = whoosh_index.open_dir(str(gen.path)).latest_generation()
             meta = committed_meta(gen.path, toc)
-    except Exception:  # missing, damaged or incompatible: not for this check to report
+    except Exception as exc:  # missing, damaged or incompatible: not for this check to report
+        close_leaked_files(exc)
         return False
     if meta.get("manifest") != MANIFEST_FORMAT or meta.get("corpus_dir") != str(corpus.resolve()):
         return False
     files = meta.get("files", {})
     try:
-        paths = ingest.discover_cell_files(corpus)
+        found = ingest.discover(corpus)
     except EvsearchError:
         return False
-    if len(paths) != len(files):
+    paths = found.paths
+    if len(paths) != sum(1 for rel in files if not found.hides(rel)):
         return True
     for path in paths:
         entry = files.get(path.relative_to(corpus).as_posix())
@@ -221,6 +253,36 @@ def index_is_stale(*, corpus: Path | str, index: Path | str) -> bool:
         if entry is None or entry.get("mtime_ns") != st.st_mtime_ns or entry.get("size") != st.st_size:
             return True
     return False
+
+
+def check_index(*, index: Path | str | None = None) -> tuple[int, list[tuple[str, str]]]:
+    """Verify every byte of the live commit against the checksums of its manifest and read
+    every stored document: returns the number of files verified and the damaged ones as
+    ``(path, what is wrong)``. A damaged ``CURRENT`` or manifest raises the one-line error
+    naming it.
+
+    >>> check_index(index="index")   # doctest: +SKIP
+    (23, [])
+    """
+    _, target = resolve_dirs(None, index)
+    gen = current_generation(target)
+    ix = open_whoosh(gen)
+    meta = committed_meta(gen.path, ix.latest_generation())
+    found = verify(gen.path, meta)
+    problems = [(str(gen.path / n), why) for n, why in {**found.damaged, **found.bad_caches}.items()]
+    if not found.recorded:
+        problems.append((str(gen.path / "meta"), "no checksums recorded (an older evsearch, or a "
+                                                 "run killed before it recorded them)"))
+    if not found.damaged:
+        try:
+            with ix.searcher() as searcher:
+                for _ in searcher.reader().iter_docs():
+                    pass
+        except Exception as exc:  # whoosh raises many kinds on damaged files
+            why = " ".join(str(exc).split())[:120] or type(exc).__name__
+            close_leaked_files(exc)
+            problems.append((str(gen.path), f"cannot read it ({why})"))
+    return found.files, problems
 
 
 def build_index(*, corpus: Path | str | None = None, index: Path | str | None = None) -> IndexReport:

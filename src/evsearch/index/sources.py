@@ -124,7 +124,9 @@ def ingest_corpus(
     corpus_dir = Path(corpus_dir)
     found: list[SourceBatch] = []
     problems: list[FileProblem] = []
-    paths = ingest.discover_cell_files(corpus_dir)
+    found_files = ingest.discover(corpus_dir)
+    problems.extend(FileProblem(rel, why) for rel, why in found_files.unreadable.items())
+    paths = found_files.paths
     for i, got in enumerate(_read_all(corpus_dir, paths, procs), start=1):
         if progress is not None:
             progress(i, len(paths))

@@ -9,11 +9,14 @@ evsearch never deletes or overwrites a directory without it.
 
 from __future__ import annotations
 
+import gc
+import hashlib
 import json
 import os
 import re
 import shutil
 import threading
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -24,7 +27,10 @@ from whoosh import index as whoosh_index
 
 from .._version import __version__
 from ..analysis import preload_stems, stem_table, stopwords, words
+from ..config import VERIFY_AT_OPEN_BYTES
 from ..errors import EvsearchError, IndexCorruptError, IndexMissingError, IndexVersionError
+from .integrity import STEMS, Verification, verify
+from .lock import LOCK_FILE, O_NOFOLLOW, symlink_refused
 from .schema import SCHEMA_VERSION
 
 MARKER = "EVSEARCH_INDEX"
@@ -33,18 +39,77 @@ META = "meta.json"  # the metadata of indexes written before per-commit metadata
 #: The manifest format of ``meta-N.json``; an index without it is rebuilt, not updated.
 MANIFEST_FORMAT = 2
 _META_RE = re.compile(r"^meta-(\d+)\.json$")
+GEN_NAME = re.compile(r"^gen-\d+$")
 
 
 @dataclass(frozen=True)
 class Generation:
-    """One complete Whoosh index inside an index directory, with its metadata."""
+    """One complete Whoosh index inside an index directory, with its metadata (and, once
+    verified, what the verification found: which caches may be used)."""
 
     path: Path
     meta: dict[str, Any]
+    verified: Verification | None = None
+
+    def trusts(self, name: str) -> bool:
+        """Whether the cache file ``name`` of this generation passed verification."""
+        return self.verified is not None and self.verified.trusted(name)
+
+
+def verified(gen: Generation, budget: int | None) -> Generation:
+    """``gen`` with its files verified against its manifest's checksums: raises the one-line
+    error naming a damaged file of the index; damaged caches are only marked unusable (and
+    the stem table is preloaded only when it passed)."""
+    found = verify(gen.path, gen.meta, budget)
+    if found.damaged:
+        name, why = next(iter(found.damaged.items()))
+        raise damaged(gen.path / name, why)
+    if found.trusted(STEMS):
+        preload_stems(gen.path / STEMS)
+    return Generation(gen.path, gen.meta, found)
 
 
 def is_evsearch_index(index_dir: Path) -> bool:
     return (index_dir / MARKER).is_file()
+
+
+def refuse_symlinks(*paths: Path) -> None:
+    """Raise when one of ``paths`` (files evsearch writes in an index) is a symlink: evsearch
+    never reads its state through one nor writes or truncates its target."""
+    for path in paths:
+        if path.is_symlink():
+            raise symlink_refused(path)
+
+
+def _control_files(index_dir: Path) -> tuple[Path, ...]:
+    return (index_dir / MARKER, index_dir / CURRENT, index_dir / LOCK_FILE)
+
+
+def damaged(path: Path, why: object) -> IndexCorruptError:
+    """The one-line error about a damaged file of an index (its name, then what is wrong)."""
+    if isinstance(why, UnicodeDecodeError):
+        why = "not UTF-8 text"
+    elif isinstance(why, OSError):
+        why = why.strerror or why
+    elif isinstance(why, ValueError):
+        why = "unreadable"
+    return IndexCorruptError(f"the index file {path} is damaged ({why})")
+
+
+def live_name(index_dir: Path) -> str:
+    """What ``CURRENT`` names, or "" when it is missing, a symlink or damaged."""
+    try:
+        name = _read_text(index_dir / CURRENT).strip()
+    except (OSError, ValueError):
+        return ""
+    return name if GEN_NAME.match(name) else ""
+
+
+def _read_text(path: Path) -> str:
+    """A small file of the index, read without following a symlink."""
+    fd = os.open(path, os.O_RDONLY | O_NOFOLLOW)
+    with open(fd, encoding="utf-8") as fh:
+        return fh.read()
 
 
 def current_generation(index_dir: Path) -> Generation:
@@ -56,25 +121,28 @@ def current_generation(index_dir: Path) -> Generation:
         raise IndexCorruptError(
             f"{index_dir} is not a directory", hint="pass --index DIR naming a directory"
         )
+    refuse_symlinks(*_control_files(index_dir))
     if not is_evsearch_index(index_dir):
         raise IndexCorruptError(
             f"{index_dir} is not an evsearch index",
             hint="pass --index with an empty or new directory; evsearch will not overwrite it",
         )
     try:
-        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+        name = _read_text(index_dir / CURRENT).strip()
     except FileNotFoundError:
         # Marked but never switched to: the first build has not finished (or was killed).
         raise IndexMissingError(f"no complete index at {index_dir} yet") from None
-    except OSError as exc:
-        raise IndexCorruptError(f"the index at {index_dir} is damaged ({exc})") from None
-    if not (name.startswith("gen-") and name[4:].isdigit()):  # never a path elsewhere
-        raise IndexCorruptError(f"the index at {index_dir} is damaged (CURRENT names {name[:40]!r})")
+    except (OSError, ValueError) as exc:
+        raise damaged(index_dir / CURRENT, exc) from None
+    if not (GEN_NAME.match(name) and (index_dir / name).is_dir()):  # never a path elsewhere
+        raise damaged(index_dir / CURRENT, f"it names {name[:40]!r}, not a generation of the index")
     path = index_dir / name
     try:
         meta = _latest_meta(path)
-    except (OSError, ValueError) as exc:
-        raise IndexCorruptError(f"the index at {index_dir} is damaged ({exc})") from None
+    except FileNotFoundError as exc:
+        raise damaged(Path(exc.filename or path), "it is missing") from None
+    except OSError as exc:
+        raise damaged(Path(exc.filename or path), exc) from None
     _check_version(index_dir, meta)
     return Generation(path=path, meta=meta)
 
@@ -100,7 +168,27 @@ def _latest_meta(path: Path) -> dict[str, Any]:
     """Any metadata of a generation (for its schema version, which no commit changes)."""
     numbers = _meta_numbers(path)
     name = _meta_name(numbers[-1]) if numbers else META
-    meta: dict[str, Any] = json.loads((path / name).read_text(encoding="utf-8"))
+    refuse_symlinks(path / name)
+    return _load_meta(path / name)
+
+
+def _meta_digest(meta: dict[str, Any]) -> str:
+    body = {k: v for k, v in meta.items() if k != "meta_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def _load_meta(path: Path) -> dict[str, Any]:
+    """A manifest, checked against the checksum it carries (raises the damaged-file error)."""
+    try:
+        meta = json.loads(_read_text(path))
+    except ValueError as exc:
+        raise damaged(path, exc) from None
+    if not isinstance(meta, dict):
+        raise damaged(path, "it is not a manifest")
+    if meta.get("schema_version") != SCHEMA_VERSION:
+        return meta  # another evsearch's index: the version check says to rebuild it
+    if meta.get("meta_sha256", _meta_digest(meta)) != _meta_digest(meta):
+        raise damaged(path, "its checksum differs from the one recorded when it was written")
     return meta
 
 
@@ -109,13 +197,13 @@ def committed_meta(path: Path, toc_generation: int | None) -> dict[str, Any]:
     candidates = [] if toc_generation is None else [path / _meta_name(toc_generation)]
     candidates.append(path / META)
     for candidate in candidates:
+        refuse_symlinks(candidate)
         try:
-            meta: dict[str, Any] = json.loads(candidate.read_text(encoding="utf-8"))
-            return meta
+            return _load_meta(candidate)
         except FileNotFoundError:
             continue
-        except (OSError, ValueError) as exc:
-            raise IndexCorruptError(f"the index at {path} is damaged ({exc})") from None
+        except OSError as exc:
+            raise damaged(candidate, exc) from None
     raise IndexCorruptError(f"the index at {path} has no metadata for commit {toc_generation}")
 
 
@@ -127,16 +215,23 @@ def open_searcher(index_dir: Path, weighting: Any, attempts: int = 3) -> tuple[G
     """
     for attempt in range(attempts):
         gen = current_generation(index_dir)
-        ix = open_whoosh(gen)
         searcher = None
         try:
-            searcher = ix.searcher(weighting=weighting)
+            # The latest commit's files are verified before Whoosh reads them.
+            checked = verified(gen, VERIFY_AT_OPEN_BYTES)
+            ix = open_whoosh(gen)
+            try:
+                searcher = ix.searcher(weighting=weighting)
+            except Exception as exc:  # whoosh raises many kinds on damaged files
+                raise diagnose(gen.path, exc) from None
             toc = searcher.reader().generation()
             if toc is None:  # an empty index: no segments, no reader generation
                 toc = ix.latest_generation()
             meta = committed_meta(gen.path, toc)
             _check_version(Path(index_dir), meta)
-            return Generation(path=gen.path, meta=meta), ix, searcher
+            if meta != gen.meta:  # a commit came in between: verify the one opened
+                checked = verified(Generation(gen.path, meta), VERIFY_AT_OPEN_BYTES)
+            return checked, ix, searcher
         except (IndexCorruptError, OSError) as exc:
             if searcher is not None:
                 searcher.close()
@@ -149,11 +244,42 @@ def open_searcher(index_dir: Path, weighting: Any, attempts: int = 3) -> tuple[G
 
 def open_whoosh(gen: Generation) -> Any:
     """Open the Whoosh index of a generation (internal: no Whoosh object leaves the library)."""
-    preload_stems(gen.path / STEMS)
     try:
         return whoosh_index.open_dir(str(gen.path))
     except Exception as exc:  # whoosh raises many kinds on damaged files
-        raise IndexCorruptError(f"cannot open the index at {gen.path} ({exc})") from None
+        raise diagnose(gen.path, exc) from None
+
+
+def close_leaked_files(failure: BaseException) -> None:
+    """Close the files a failed Whoosh write left open (Whoosh does not close them when a
+    write fails; on a full disk, the space of a removed file comes back only once it is
+    closed). Called by the handler of ``failure``: its tracebacks, which keep the failed
+    writer reachable, are dropped first."""
+    seen: set[int] = set()
+    exc: BaseException | None = failure
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        while exc is not None and id(exc) not in seen:
+            seen.add(id(exc))
+            exc.__traceback__ = None  # this alone may free the writer and close its files
+            exc = exc.__context__
+        gc.collect()
+
+
+def diagnose(gen_path: Path, exc: BaseException) -> IndexCorruptError:
+    """The error for a generation Whoosh failed to read: the damaged file named when the
+    checksums of the latest manifest find it, else what Whoosh said. Called by the handler
+    of ``exc``: the files Whoosh left open are closed."""
+    close_leaked_files(exc)
+    try:
+        found = verify(gen_path, _latest_meta(gen_path))
+    except (OSError, ValueError, EvsearchError):
+        found = None
+    if found is not None and found.damaged:
+        name, why = next(iter(found.damaged.items()))
+        return damaged(gen_path / name, why)
+    text = " ".join(str(exc).split())[:160] or type(exc).__name__
+    return IndexCorruptError(f"cannot open the index at {gen_path} ({text})")
 
 
 def _next_generation_name(index_dir: Path) -> str:
@@ -165,11 +291,16 @@ def _next_generation_name(index_dir: Path) -> str:
 
 def _fsync_write(path: Path, text: str) -> None:
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | O_NOFOLLOW
+    try:
+        with open(os.open(tmp, flags, 0o644), "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no partial file behind
+        raise
 
 
 def prepare_index_dir(index_dir: Path) -> None:
@@ -179,6 +310,7 @@ def prepare_index_dir(index_dir: Path) -> None:
             raise IndexCorruptError(
                 f"{index_dir} is not a directory", hint="pass --index DIR naming a directory"
             )
+        refuse_symlinks(*_control_files(index_dir))
         if not is_evsearch_index(index_dir) and any(index_dir.iterdir()):
             raise IndexCorruptError(
                 f"{index_dir} is not empty and is not an evsearch index; not touching it",
@@ -222,10 +354,10 @@ def _meta(
 
 
 def _write_meta(path: Path, toc_generation: int, meta: dict[str, Any]) -> None:
+    meta = {**meta, "meta_sha256": _meta_digest(meta)}
     _fsync_write(path / _meta_name(toc_generation), json.dumps(meta, indent=1, ensure_ascii=False))
 
 
-STEMS = "stems.json"
 
 
 def save_stems(ix: Any, gen_path: Path) -> None:
@@ -240,12 +372,13 @@ def save_stems(ix: Any, gen_path: Path) -> None:
     _fsync_write(gen_path / STEMS, json.dumps(stem_table(vocabulary), ensure_ascii=False))
 
 
-def add_stems(ix: Any, gen_path: Path, texts: Iterable[str]) -> None:
+def add_stems(ix: Any, gen_path: Path, texts: Iterable[str], *, trusted: bool) -> None:
     """After an incremental commit: add the stems of the new documents' words (``texts``) to
     the saved table, rewriting it only when some are new (a full :func:`save_stems` when
-    there is no readable table). Words of removed documents may stay: they do no harm."""
+    the table did not pass verification, ``trusted``, or cannot be read). Words of removed
+    documents may stay: they do no harm."""
     try:
-        table = json.loads((gen_path / STEMS).read_text(encoding="utf-8"))
+        table = json.loads(_read_text(gen_path / STEMS)) if trusted else None
     except (OSError, ValueError):
         table = None
     if not isinstance(table, dict):
@@ -256,6 +389,20 @@ def add_stems(ix: Any, gen_path: Path, texts: Iterable[str]) -> None:
     if new:
         table.update(new)
         _fsync_write(gen_path / STEMS, json.dumps(table, ensure_ascii=False))
+
+
+def clear_unfinished(index_dir: Path) -> None:
+    """Remove the unfinished generations (``gen-*.building``) of runs that were killed; the
+    caller holds the write lock, so no run is writing them."""
+    for leftover in index_dir.glob("gen-*.building"):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def remove_new_index_dir(index_dir: Path) -> None:
+    """Remove an index directory this run created and failed to finish (nothing but what
+    evsearch put there: the marker, the lock, unfinished generations)."""
+    if not (index_dir / CURRENT).exists() and is_evsearch_index(index_dir):
+        shutil.rmtree(index_dir, ignore_errors=True)
 
 
 def _remove_old_generations(index_dir: Path, keep: set[str]) -> None:

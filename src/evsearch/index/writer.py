@@ -20,9 +20,11 @@ from whoosh.index import LockError
 
 from .. import ingest
 from .._whoosh.postcache import write_caches
+from .._whoosh.writing import stop_workers
 from ..errors import CorpusError, IndexBusyError
 from ..model import Document, Passage
 from ..results import FileProblem, IndexReport
+from .integrity import STEMS, checksums
 from .lock import WriteLock
 from .schema import document_fields, make_schema
 from .sources import SourceBatch, _read_file, _stat_key, ingest_corpus, sha256_file
@@ -36,10 +38,13 @@ from .store import (
     _remove_old_metas,
     _write_meta,
     add_stems,
+    clear_unfinished,
     committed_meta,
+    live_name,
     open_whoosh,
     prepare_index_dir,
     save_stems,
+    verified,
 )
 
 
@@ -96,12 +101,8 @@ def write_generation(
     """
     index_dir = Path(index_dir)
     prepare_index_dir(index_dir)
-    for leftover in index_dir.glob("gen-*.building"):
-        shutil.rmtree(leftover, ignore_errors=True)
-    try:
-        was_live = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
-    except OSError:
-        was_live = ""
+    clear_unfinished(index_dir)
+    was_live = live_name(index_dir)
     name = _next_generation_name(index_dir)
     path = index_dir / name
     building = index_dir / (name + ".building")
@@ -126,10 +127,12 @@ def write_generation(
             _write_meta(building, writer.generation, meta)
             writer.commit()
         except BaseException:
-            writer.cancel()
+            _cancel(writer)
             raise
         save_stems(ix, building)
         save_posting_caches(ix)
+        meta = {**meta, "checksums": checksums(building)}
+        _write_meta(building, writer.generation, meta)
         os.replace(building, path)
         _fsync_write(index_dir / CURRENT, name + "\n")
     except BaseException:
@@ -138,6 +141,33 @@ def write_generation(
     _remove_old_generations(index_dir, keep={name, was_live})
     return Generation(path=path, meta=meta), n_docs
 
+
+
+def _cancel(writer: Any) -> None:
+    """Cancel a Whoosh writer after a failure without hiding that failure: a writer whose
+    commit failed is already closed, and says so instead of the real error."""
+    stop_workers(writer)
+    try:
+        writer.cancel()
+    except Exception:  # the error that made us cancel is the one to report
+        pass
+
+
+def _names(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir()}
+
+
+def _remove_new_files(folder: Path, before: set[str]) -> None:
+    """Remove the files a failed commit wrote into a generation (not part of any commit)."""
+    for name in _names(folder) - before:
+        path = folder / name
+        try:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink()
+        except OSError:
+            pass
 
 
 def save_posting_caches(ix: Any) -> None:
@@ -199,11 +229,20 @@ def _nothing_readable(corpus: Path, problems: list[FileProblem]) -> CorpusError:
     )
 
 
+def _no_cell_files(corpus: Path) -> CorpusError:
+    return CorpusError(
+        f"{corpus} holds no cell files (.txt, .htm, .html); the index is left unchanged",
+        hint="pass --corpus DIR naming the folder of cell files",
+    )
+
+
 def _rebuild(corpus: Path, target: Path, started: float, progress: ProgressCallback | None) -> IndexReport:
     tracker = _Progress(progress, started)
     batches, problems = ingest_corpus(corpus, progress=tracker.reading)
     if problems and not batches:
         raise _nothing_readable(corpus, problems)
+    if not batches:
+        raise _no_cell_files(corpus)
     _, n_docs = write_generation(
         target, batches, corpus_dir=str(corpus.resolve()), progress=tracker.writing,
         procs=build_procs(batches),
@@ -234,12 +273,15 @@ class _Plan:
 
 
 def _plan(corpus: Path, old: dict[str, Any], tracker: _Progress) -> _Plan:
-    paths = ingest.discover_cell_files(corpus)
-    rels = {p.relative_to(corpus).as_posix(): p for p in paths}
-    files = {rel: dict(e) for rel, e in old.items() if rel in rels}
-    remove = sorted(rel for rel in old if rel not in rels)
+    found = ingest.discover(corpus)
+    rels = {p.relative_to(corpus).as_posix(): p for p in found.paths}
+    # A file behind an unreadable folder (or name) keeps its documents and its entry.
+    kept = {rel for rel in old if rel not in rels and found.hides(rel)}
+    files = {rel: dict(e) for rel, e in old.items() if rel in rels or rel in kept}
+    remove = sorted(rel for rel in old if rel not in rels and rel not in kept)
     owner = {e["cell"]: rel for rel, e in files.items() if e.get("cell") and not e.get("shadowed_by")}
-    plan = _Plan(files, [], [], remove, 0, [], False)
+    problems = [FileProblem(rel, why) for rel, why in found.unreadable.items()]
+    plan = _Plan(files, [], [], remove, 0, problems, False)
     if any(e.get("shadowed_by") in remove for e in old.values()):
         plan.conflict = True  # a cell's winning file is gone: the other file takes over
         return plan
@@ -287,14 +329,24 @@ def _incremental(
     ix = open_whoosh(gen)
     toc = ix.latest_generation()
     meta = committed_meta(gen.path, toc)
+    # Every byte is verified before the index is written to; damaged caches are rewritten.
+    gen = verified(Generation(gen.path, meta), None)
+    assert gen.verified is not None
+    if not gen.verified.recorded:  # a run killed before it recorded the checksums
+        return _rebuild(corpus, target, started, progress)
+    for name in gen.verified.bad_caches:
+        (gen.path / name).unlink(missing_ok=True)
     plan = _plan(corpus, meta.get("files", {}), tracker)
     if plan.conflict:
         return _rebuild(corpus, target, started, progress)
     if plan.problems and not plan.files:  # every file fails: keep the index as it is
         raise _nothing_readable(corpus, plan.problems)
+    if not plan.files:  # an empty (or mistyped) corpus does not empty the index
+        raise _no_cell_files(corpus)
     changed = plan.add or plan.update or plan.remove
     n_docs = 0
     if changed:
+        before = _names(gen.path)
         writer = _writer(ix, limitmb=128, compound=False)
         try:
             for rel in [*plan.remove, *(b.source for b in plan.update)]:
@@ -312,13 +364,19 @@ def _incremental(
             _write_meta(gen.path, writer.generation, new_meta)
             writer.commit()
         except BaseException:
-            writer.cancel()
+            _cancel(writer)
+            _remove_new_files(gen.path, before)  # what the failed commit wrote (a full disk)
             raise
         _remove_old_metas(gen.path, keep={writer.generation, toc})
-        add_stems(ix, gen.path, texts)
+        add_stems(ix, gen.path, texts, trusted=gen.trusts(STEMS))
         save_posting_caches(ix)
-    elif plan.touched:
-        new_meta = {**meta, "files": dict(sorted(plan.files.items()))}
+        _write_meta(gen.path, writer.generation, {**new_meta, "checksums": checksums(gen.path)})
+    elif plan.touched or gen.verified.bad_caches:
+        if gen.verified.bad_caches:  # rewrite the damaged caches
+            if not gen.trusts(STEMS):
+                save_stems(ix, gen.path)
+            save_posting_caches(ix)
+        new_meta = {**meta, "files": dict(sorted(plan.files.items())), "checksums": checksums(gen.path)}
         _write_meta(gen.path, toc, new_meta)
     return IndexReport(
         index_dir=str(target),

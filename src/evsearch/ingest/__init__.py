@@ -1,7 +1,8 @@
 """Files -> :class:`~evsearch.model.ParsedCell`: the ingest stage (no engine, no CLI).
 
 One reader per form (:mod:`.text` for ``.txt``, :mod:`.html` for ``.htm``/``.html``,
-:mod:`.pdf` for ``.pdf`` via the text reader), all built on the shared cell grammar
+:mod:`.pdf` for ``.pdf`` and :mod:`.mail` for e-mails (``.eml``, or raw messages saved as
+``.txt``) via the text reader), all built on the shared cell grammar
 (:mod:`.grammar`, :mod:`.identity`, :mod:`.commentary`, :mod:`.sections`, :mod:`.documents`).
 :func:`read_cell_file` picks the reader by suffix; :func:`discover_cell_files` finds the files
 of a corpus.
@@ -23,6 +24,7 @@ Rules it states rather than leaves to accident:
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,19 +32,21 @@ from typing import TYPE_CHECKING, Any
 from evsearch.errors import IngestError
 from evsearch.ingest.files import (
     CELL_SUFFIXES,
+    Discovery,
     check_text,
     decode,
     decode_html,
+    discover,
     discover_cell_files,
     guess_from_path,
     page_name,
 )
-from evsearch.ingest.grammar import DEFAULT_SECTION
-from evsearch.ingest.text import MAX_PANEL_BLOCKS, PAGE_MATRIX, parse_cell_text
 from evsearch.model import ParsedCell
 
 if TYPE_CHECKING:
+    from evsearch.ingest.grammar import DEFAULT_SECTION
     from evsearch.ingest.html import parse_cell_html
+    from evsearch.ingest.text import MAX_PANEL_BLOCKS, PAGE_MATRIX, parse_cell_text
 
 __all__ = [
     "CELL_SUFFIXES",
@@ -52,27 +56,41 @@ __all__ = [
     "MAX_PDF_BYTES",
     "PAGE_MATRIX",
     "decode_html",
+    "Discovery",
+    "discover",
     "discover_cell_files",
     "parse_cell_html",
     "parse_cell_text",
     "read_cell_file",
 ]
 
-#: The HTML reader loads BeautifulSoup (0.1 s): it is imported on first use.
-_LAZY_HTML = frozenset({"parse_cell_html"})
+#: The readers are imported on first use: the HTML reader loads BeautifulSoup (0.1 s), and a
+#: search that only checks the corpus for changes (:func:`discover`) needs none of them.
+_LAZY = {
+    "parse_cell_html": "html",
+    "parse_cell_text": "text",
+    "MAX_PANEL_BLOCKS": "text",
+    "PAGE_MATRIX": "text",
+    "DEFAULT_SECTION": "grammar",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY_HTML:
-        from evsearch.ingest import html
+    if name in _LAZY:
+        import importlib
 
-        return getattr(html, name)
+        return getattr(importlib.import_module(f"evsearch.ingest.{_LAZY[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 #: The largest cell file read, in bytes (checked before reading): a real cell page is
 #: tens of kilobytes as text, a few hundred as HTML.
 MAX_CELL_FILE_BYTES = 2 * 1024 * 1024
+
+#: What an HTML page starts with (a page saved as HTML is read as HTML whatever its name).
+_HTML_START_RE = re.compile(
+    r"^\ufeff?\s*(?:<!--.{0,2000}?-->\s*){0,5}<(?:!doctype\s+html|html)\b", re.IGNORECASE | re.DOTALL
+)
 
 #: The largest PDF read: a cell's PDF is a dozen pages, a few hundred kilobytes.
 MAX_PDF_BYTES = 20 * 1024 * 1024
@@ -93,7 +111,7 @@ def read_cell_file(path: Path, *, root: Path | None = None) -> ParsedCell:
     suffix = path.suffix.lower()
     if suffix not in CELL_SUFFIXES:
         raise IngestError(
-            f"{path}: cell files are .txt, .htm, .html or .pdf, not {path.suffix or 'no suffix'!r}",
+            f"{path}: cell files are .txt, .htm, .html, .pdf or .eml, not {path.suffix or 'no suffix'!r}",
             "save the cell page as HTML (.htm) or as text (.txt)",
         )
     try:
@@ -104,6 +122,9 @@ def read_cell_file(path: Path, *, root: Path | None = None) -> ParsedCell:
         ) from exc
     matrix, code = guess_from_path(path, root)
     name = page_name(path, root)
+    from evsearch.ingest.mail import is_mime_message, message_text
+    from evsearch.ingest.text import parse_cell_text
+
     try:
         if suffix == ".pdf":
             from evsearch.ingest.pdf import pdf_text
@@ -111,8 +132,16 @@ def read_cell_file(path: Path, *, root: Path | None = None) -> ParsedCell:
             if not data.startswith(b"%PDF-"):
                 raise IngestError("is not a PDF (it does not start with %PDF-)", "check the file")
             return parse_cell_text(pdf_text(data), matrix=matrix, code=code, name=name)
-        if suffix == ".txt":
+        if suffix in (".txt", ".eml"):
             text = decode(data)
+            if suffix == ".eml" or is_mime_message(text):  # an e-mail saved with its headers
+                check_text(data, text)
+                text = message_text(data)
+            elif _HTML_START_RE.match(text[:12_000]):  # a page saved as HTML under a .txt name
+                from evsearch.ingest.html import parse_cell_html
+
+                check_text(data, decode_html(data))
+                return parse_cell_html(data, matrix=matrix, code=code, name=name)
             check_text(data, text)
             return parse_cell_text(text, matrix=matrix, code=code, name=name)
         from evsearch.ingest.html import parse_cell_html

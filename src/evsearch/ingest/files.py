@@ -2,31 +2,51 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 
 from evsearch.errors import CorpusError, IngestError
-from evsearch.ingest.identity import MATRIX_NAMES
 
 #: File suffixes that may hold a cell page.
-CELL_SUFFIXES: tuple[str, ...] = (".txt", ".htm", ".html", ".pdf")
+CELL_SUFFIXES: tuple[str, ...] = (".txt", ".htm", ".html", ".pdf", ".eml")
 
 
-_CODE_RE = re.compile(r"^[A-Ea-e][1-5]$")
+#: How many folders above a file may name its cell (``drug/A1/site-2019.txt``).
+_PATH_FOLDERS = 3
 
-
+# A name holding the matrix and the code ("alcohol-B5", "Drug Treatment Matrix cell E1 (2)"),
+# the code alone as a word ("B5", "B5-list") and the matrix alone as a word ("Drugs").
 _PATH_NAME_RE = re.compile(
-    r"^(?P<matrix>alcohol|drugs?)(?:[\s_.\-]*(?:treatment[\s_.\-]*)?matrix)?(?:[\s_.\-]*cell)?"
-    r"[\s_.\-]*(?P<code>[A-E][1-5])$",
+    r"(?<![a-z0-9])(?P<matrix>alcohol|drugs?)(?:[\s_.\-]*(?:treatment[\s_.\-]*)?matrix)?"
+    r"(?:[\s_.\-]*cell)?[\s_.\-]*(?P<code>[A-E][1-5])(?![a-z0-9])",
     re.IGNORECASE,
 )
-_PATH_MATRIX_RE = re.compile(r"^(?P<matrix>alcohol|drugs?)(?:$|[\s_.\-])", re.IGNORECASE)
+_CODE_TOKEN_RE = re.compile(r"(?<![a-z0-9])(?P<code>[A-E][1-5])(?![a-z0-9])", re.IGNORECASE)
+_PATH_MATRIX_RE = re.compile(r"(?<![a-z])(?P<matrix>alcohol|drugs?)(?![a-z])", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """The cell files under a corpus directory, and the paths that could not be looked at.
+
+    ``unreadable`` maps a path relative to the corpus (a folder, or a file that is a
+    symlink loop or has a name that is not UTF-8) to the reason: those are reported and
+    skipped, and an index keeps the documents it holds from under them."""
+
+    paths: list[Path]
+    unreadable: dict[str, str]
+
+    def hides(self, rel: str) -> bool:
+        """Whether the file ``rel`` (recorded earlier) may exist behind an unreadable path."""
+        return any(rel == bad or rel.startswith(bad + "/") for bad in self.unreadable)
 
 
 def discover_cell_files(corpus_dir: Path) -> list[Path]:
-    """Every ``.txt``/``.htm``/``.html`` file under ``corpus_dir``, sorted.
+    """Every ``.txt``/``.htm``/``.html``/``.pdf``/``.eml`` file under ``corpus_dir``, sorted.
 
     Symlinks that resolve outside ``corpus_dir`` are skipped, so a corpus cannot pull in
     files from elsewhere.
@@ -34,6 +54,20 @@ def discover_cell_files(corpus_dir: Path) -> list[Path]:
     >>> discover_cell_files(Path("corpus"))  # doctest: +SKIP
     [PosixPath('corpus/alcohol/B5.txt')]
     """
+    return discover(corpus_dir).paths
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def discover(corpus_dir: Path) -> Discovery:
+    """The cell files under ``corpus_dir`` (see :func:`discover_cell_files`), with the folders
+    and files that cannot be read instead of silently leaving them out."""
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.exists():
         raise CorpusError(f"corpus directory {corpus_dir} does not exist")
@@ -44,26 +78,47 @@ def discover_cell_files(corpus_dir: Path) -> list[Path]:
     root = corpus_dir.resolve()
     found: list[Path] = []
     errors: list[OSError] = []
+    unreadable: dict[str, str] = {}
+
+    def rel(path: Path | str) -> str:
+        return Path(path).relative_to(corpus_dir).as_posix()
+
     for dirpath, dirnames, filenames in os.walk(corpus_dir, onerror=errors.append):
         dirnames.sort()
         for name in filenames:
             path = Path(dirpath) / name
             if path.suffix.lower() not in CELL_SUFFIXES:
                 continue
+            if not _utf8(rel(path)):
+                unreadable[rel(path)] = "its name is not valid UTF-8; rename it"
+                continue
             try:
-                resolved = path.resolve()
-            except OSError:
+                resolved = path.resolve(strict=True)
+            except FileNotFoundError:
+                continue  # a dangling symlink: nothing to index
+            except (OSError, RuntimeError) as exc:  # a symlink loop (RuntimeError before 3.13)
+                looped = isinstance(exc, RuntimeError) or exc.errno == errno.ELOOP
+                why = "symlink loop" if looped else (getattr(exc, "strerror", None) or str(exc))
+                unreadable[rel(path)] = f"cannot read it ({why})"
                 continue
             if resolved.is_relative_to(root) and resolved.is_file():
                 found.append(path)
-    if errors and errors[0].filename == str(corpus_dir):
-        raise CorpusError(f"cannot read corpus directory {corpus_dir}", "check its permissions")
-    return sorted(found)
+    for err in errors:
+        if err.filename is None:
+            continue
+        if Path(err.filename) == corpus_dir:
+            raise CorpusError(f"cannot read corpus directory {corpus_dir}", "check its permissions")
+        unreadable[rel(err.filename)] = f"cannot read this folder ({err.strerror or err})"
+    return Discovery(sorted(found), dict(sorted(unreadable.items())))
 
 
 def decode(data: bytes) -> str:
-    """UTF-8 (BOM or not), UTF-16 with a BOM, else cp1252, else latin-1: never fails
-    (truncated UTF-16 ends in U+FFFD)."""
+    r"""UTF-8 (BOM or not), UTF-16 with a BOM, else each line UTF-8, cp1252 or latin-1: never
+    fails (truncated UTF-16 ends in U+FFFD).
+
+    >>> decode("K Caf\u00e9 \u2019".encode() + b"\nK \x93quoted\x94")
+    'K Café ’\nK “quoted”'
+    """
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16", errors="replace")
     sample = data[:4096]
@@ -77,10 +132,18 @@ def decode(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
+    # line by line: a copy pasted together from two sources may hold UTF-8 lines and
+    # windows-1252 lines; each is read in its own encoding ("’" stays "’", not "â€™")
+    return "\n".join(_decode_line(line) for line in data.split(b"\n"))
+
+
+def _decode_line(line: bytes) -> str:
+    for codec in ("utf-8", "cp1252"):
+        try:
+            return line.decode(codec)
+        except UnicodeDecodeError:
+            pass
+    return line.decode("latin-1")
 
 
 def page_name(path: Path, root: Path | None) -> str:
@@ -95,24 +158,34 @@ def page_name(path: Path, root: Path | None) -> str:
 
 
 def guess_from_path(path: Path, root: Path | None) -> tuple[str | None, str | None]:
-    """``(matrix, code)`` from ``alcohol/B5.txt``, ``Matrix/Drugs/E1.htm``, ``alcohol-B5.txt`` or
-    ``alcohol-B5/copy.txt``."""
+    """``(matrix, code)`` from the file's name and its nearest folders (below ``root``):
+    ``alcohol/B5.txt``, ``Matrix/Drugs/E1.htm``, ``alcohol-B5.txt``, ``Alcohol Matrix cell B5
+    (1).txt``, ``alcohol-B5/copy.txt``, ``drug/A1/site-2019.txt``, ``alcohol/B5-list.txt``.
+
+    A name that holds both (``drug_b5``) wins; otherwise the nearest code and the nearest
+    matrix word are taken, each a word of its own (``notes-b1`` has a code, ``b15`` has none).
+
+    >>> guess_from_path(Path("copies/drug/A1/site-2019.txt"), Path("copies"))
+    ('drug', 'A1')
+    >>> guess_from_path(Path("Alcohol Matrix cell B5 (1).txt"), None)
+    ('alcohol', 'B5')
+    """
+    from evsearch.ingest.identity import MATRIX_NAMES  # the grammar: only when reading
+
     parts = path.parts
     if root is not None:
         try:
             parts = path.resolve().relative_to(Path(root).resolve()).parts
         except ValueError:
             pass
-    stem = path.stem
-    m = _PATH_NAME_RE.match(stem)
-    if m:
-        return MATRIX_NAMES[m["matrix"].lower()], m["code"].upper()
-    if len(parts) >= 2 and (m := _PATH_NAME_RE.match(parts[-2])):  # alcohol-B5/site-2021.txt
-        return MATRIX_NAMES[m["matrix"].lower()], m["code"].upper()
-    code = stem.upper() if _CODE_RE.match(stem) else None
-    parent = _PATH_MATRIX_RE.match(parts[-2]) if len(parts) >= 2 else None
-    return (MATRIX_NAMES[parent["matrix"].lower()] if parent else None), code
-
+    names = [path.stem, *reversed(parts[:-1])][: 1 + _PATH_FOLDERS]
+    for name in names:
+        m = _PATH_NAME_RE.search(name)
+        if m:
+            return MATRIX_NAMES[m["matrix"].lower()], m["code"].upper()
+    code = next((m["code"].upper() for n in names if (m := _CODE_TOKEN_RE.search(n))), None)
+    word = next((m["matrix"].lower() for n in names if (m := _PATH_MATRIX_RE.search(n))), None)
+    return (MATRIX_NAMES[word] if word else None), code
 
 
 _CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import files
 
@@ -50,13 +51,29 @@ def _load_chrome() -> tuple[re.Pattern[str], re.Pattern[str]]:
 
 _CHROME_ALWAYS, _CHROME_SHORT = _load_chrome()
 
-#: A chrome line may carry a list or bullet mark (``- Home``).
-_LIST_MARK_RE = re.compile(r"^(?:[-*+•·▪‣–]|\d{1,2}[.)])\s+")
+#: A chrome line or study may carry a list or bullet mark (``- Home``; text browsers mark
+#: nested lists with ``+``, ``o``, ``#`` and ``@``).
+_LIST_MARK_RE = re.compile(r"^(?:[-*+•·▪‣–◦○●■□➢#@o]|\d{1,2}[.)])\s+")
 
 #: Study type codes before a title: ``K``, ``S G``, ``S/G``; glued before a quote (``K'Not``).
 STUDY_RE = re.compile(
-    r"^(?P<types>[SKRG](?:[\s,/&+]{1,3}[SKRG])*)(?:\s+|(?=['‘“\"]))(?P<rest>\S.*)$", re.DOTALL
+    r"^(?P<types>[SKRG](?:[\s,/&+]{1,3}[SKRG])*)"
+    r"(?:\s*[:|]\s+|\s+(?:[-–—|]\s+)?|(?=['‘“\"]))"  # "K Title", "K: Title", "K – Title", "K'Not"
+    r"(?P<rest>\S.*)$",
+    re.DOTALL,
 )
+
+#: Type codes in brackets, as text browsers show an image's alt text or file name (``[K]``,
+#: ``[S.gif]``): read as the plain codes.
+_BRACKET_CODES_RE = re.compile(r"^(?:\[[SKRG](?:\.(?:gif|png|jpe?g|svg))?\]\s*)+", re.IGNORECASE)
+
+
+def _plain_codes(text: str) -> str:
+    m = _BRACKET_CODES_RE.match(text)
+    if m is None:
+        return text
+    codes = " ".join(re.findall(r"\[([SKRGskrg])", m.group()))
+    return f"{codes.upper()} {text[m.end():]}".rstrip()
 
 #: A line holding only type codes (the list rendering puts them above the study).
 TYPE_ONLY_RE = re.compile(r"^[SKRG](?:[\s,/&+]{1,3}[SKRG])*$")
@@ -67,26 +84,102 @@ MORE_RE = re.compile(r"^(?:MORE\b|[Mm]ore:?\s+(?:[Rr]etrieve|[Ss]earch)\b)")
 #: The study head: a title, then ``(year)``, ``(organisation, year)``, ``([UK] Ministry of
 #: Justice, 2014)``, ``(NHS Health Scotland 2011)``, ``(2008; free source at time of writing)``,
 #: ``(2012/13)``, ``(2005a)``; then the summary. Spans are bounded so no line is quadratic.
-STUDY_HEAD_RE = re.compile(
-    r"^(?P<title>[^\s(].{0,600}?)\s*\(\s*"
-    r"(?:(?P<org>[^()]{0,200}?(?:\([^()]{0,60}\)[^()]{0,200}?)?)\s*[,;:]?\s+)?"
+_HEAD_PARTS = (
+    r"^(?P<title>(?:[^\s(]|\((?![^()]{0,200}\b(?:1[89]|20)\d\d[a-z]?\s*\)))"  # "(Not) the ..."
+    r".{0,600}?)\s*\(\s*"
+    r"(?:(?P<org>(?!(?:1[89]|20)\d\d\b)[^()]{0,200}?(?:\([^()]{0,60}\)[^()]{0,200}?)?)\s*[,;:]?\s+)?"
     r"(?P<year>(?:1[89]|20)\d\d)(?:\s*[-–/]\s*\d{2,4})?[a-z]?"
-    r"(?P<note>\s*[;,:.]\s*[^()]{0,200}?)?\s*\)"
-    r"(?=\s*[.:;,]|\s*$|\s+[^a-z\s])"  # the head ends here, not at "(2010) report updated (2012)."
+    r"(?P<note>\s*[;,:.]\s*[^()]{0,200}?)?\s*(?P<close>\))"
+)
+STUDY_HEAD_RE = re.compile(
+    _HEAD_PARTS
+    + r"(?=\s*[.:;,]|\s*$|\s+[^a-z\s])"  # the head ends here, not at "(2010) report updated (2012)."
     r"\s*[.:]?\s*(?P<summary>.*)$",
     re.DOTALL,
 )
+#: The head as the site writes it: the year parenthesis followed by a full stop (or nothing).
+_FULL_STOP_HEAD_RE = re.compile(_HEAD_PARTS + r"(?=\s*\.|\s*$)\s*\.?\s*(?P<summary>.*)$", re.DOTALL)
+#: A sentence ending inside a span of text.
+_SENTENCE_END_RE = re.compile(r"[.?!][\"'”’)\]]*\s+[\"'“‘(]?[A-Z]")
+
+
+def study_head(rest: str) -> re.Match[str] | None:
+    """The head of a study line after its type codes: title, ``(organisation, year)``, summary.
+
+    The head ends at the first year parenthesis that is followed by a full stop, a capital or
+    the line's end; but a title may itself hold a year parenthesis (``Project MATCH (1997):
+    matching ...``, ``... in US treatment (1998 to 2004) (2009).``): when a later parenthesis
+    is followed by a full stop, as the site writes the head, and no sentence ends between the
+    two, the later one ends the head.
+
+    >>> study_head("Project MATCH (1997): matching treatments (1997). It found.")["title"]
+    'Project MATCH (1997): matching treatments'
+    >>> study_head("A trial (2008) At a centre, staff mattered. Later (2010).")["year"]
+    '2008'
+    """
+    first = STUDY_HEAD_RE.match(rest)
+    if first is None or re.match(r"\s*\.|\s*$", rest[first.end("close") :]):
+        return first
+    later = _FULL_STOP_HEAD_RE.match(rest)
+    if later is None or later.start("close") <= first.end("close"):
+        return first
+    between = rest[first.end("close") : later.start("title") + len(later["title"])]
+    return first if _SENTENCE_END_RE.search(between) else later
 
 
 def study_parts(text: str) -> tuple[re.Match[str], re.Match[str] | None] | None:
     """``(type codes match, head match or None)`` when ``text`` starts like a study line."""
-    m = STUDY_RE.match(_LIST_MARK_RE.sub("", text, count=1))
+    m = STUDY_RE.match(_plain_codes(_LIST_MARK_RE.sub("", text, count=1)))
     if not m:
         return None
-    head = STUDY_HEAD_RE.match(m["rest"])
+    head = study_head(m["rest"])
     if head and not re.search(r"[A-Za-z0-9]", head["title"]):
         head = None
     return m, head
+
+
+#: Chrome that a copy may glue in front of the first study: the legend (two items or more)
+#: and the list's controls ("Links to other documents ... Unfold extra text").
+_CHROME_PREFIX_RE = re.compile(
+    r"^(?:(?:(?:S|K|R|G|more|MORE)\s*(?:(?:Seminal|Key) stud(?:y|ies)|Reviews?|Guidance"
+    r"|Search for more studies)\s*){2,}"
+    r"|Links to other documents\b.{0,200}?\bUnfold (?:extra|supplementary) text"
+    r"(?:\s*Unfold (?:extra|supplementary) text)?\s*)+"
+)
+
+
+def strip_chrome_prefix(text: str) -> str:
+    """``text`` without the legend or list controls glued in front of it (``S Seminal
+    studiesK Key studies... K Title (2008). ...`` -> ``K Title (2008). ...``); unchanged when
+    nothing follows them (the line is then chrome)."""
+    m = _CHROME_PREFIX_RE.match(text)
+    return text[m.end() :].strip() if m and text[m.end() :].strip() else text
+
+
+#: Where a second study line starts inside a line: after a sentence's end, type codes, then a
+#: capital, digit, quote or bracket (two rows of a table copied without their line break).
+_GLUED_STUDY_RE = re.compile(
+    r"(?<=[.?!…])[\"'”’)\]]*\s+(?=[SKRG](?:[\s,/&+]{1,3}[SKRG])*\s+[\"'‘“(\[]?[A-Z0-9])"
+)
+
+
+def split_glued_studies(text: str) -> list[str]:
+    """A study line holding the next study lines too -> one line each; a piece is split off only
+    when it is a complete study line itself (type codes, title, year parenthesis).
+
+    >>> split_glued_studies("K A trial (2003). It did. R A review (2011). It found.")
+    ['K A trial (2003). It did.', 'R A review (2011). It found.']
+    >>> split_glued_studies("K A trial (2003). It did. G Smith (2010) found more.")
+    ['K A trial (2003). It did. G Smith (2010) found more.']
+    """
+    if len(text) > 20_000:
+        return [text]
+    pieces = [text]
+    for m in reversed(list(_GLUED_STUDY_RE.finditer(text))):
+        head, tail = pieces[0][: m.start()], pieces[0][m.end() :]
+        if is_study_line(tail) and is_study_line(head):
+            pieces[0:1] = [head, tail]
+    return pieces
 
 
 def is_study_line(text: str) -> bool:
@@ -96,7 +189,7 @@ def is_study_line(text: str) -> bool:
 
 
 def is_type_only(text: str) -> bool:
-    return bool(TYPE_ONLY_RE.match(_LIST_MARK_RE.sub("", text, count=1)))
+    return bool(TYPE_ONLY_RE.match(_plain_codes(_LIST_MARK_RE.sub("", text, count=1))))
 
 
 # The spans are bounded ({0,300}) so that a long text without a full stop cannot make
@@ -111,9 +204,14 @@ _XREF_NAMED_RE = re.compile(
 )
 
 
-_MARKUP_RES = (
+_MARKUP_RES: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
     (re.compile(r"</?[A-Za-z][^<>]*>"), ""),
-    (re.compile(r"\[\d{1,4}\](?=[\w‘“'\"])"), ""),  # a text browser's link number: "[12]Title"
+    # a Markdown link or image (a page saved as Markdown): its text, "[Title](https://...)"
+    (re.compile(
+        r"!?\[((?:[^\[\]\\]|\\.|\[[^\[\]]{0,100}\]){1,600})\]"
+        r"\((?:https?://|www\.|/|\.\.?/)[^\s()]{0,500}(?:\([^\s()]{0,80}\)[^\s()]{0,80})?\)"
+    ), lambda m: re.sub(r"\\([\\`*_{}\[\]()#+\-.!])", r"\1", m[1])),
+    (re.compile(r"\[\d{1,4}\](?=[\w‘“'\"(\[])"), ""),  # a text browser's link number: "[12]Title"
     (re.compile(r"\*(?=\S)([^*\n]+?)(?<=\S)\*"), r"\1"),
     (re.compile(r"\*"), ""),
 )
@@ -136,7 +234,10 @@ _TERMINAL = ".?!:;…"
 _CLOSERS = "\"'”’)]*"
 
 
-_DROP_CHARS = {"\ufe0e", "\ufe0f", "\u200b", "\u200c", "\u200d"}
+#: Invisible characters dropped from the text: variation selectors, zero-width spaces and
+#: joiners, soft hyphens, word joiners and stray byte-order marks (a copy keeps them, so
+#: ``treat\u00adment`` must read as ``treatment``).
+_DROP_CHARS = {"\ufe0e", "\ufe0f", "\u200b", "\u200c", "\u200d", "\u00ad", "\u2060", "\ufeff"}
 
 
 STOPWORDS = frozenset(
@@ -169,14 +270,20 @@ def strip_markup(text: str) -> str:
     return " ".join(text.split())
 
 
-def is_chrome(text: str) -> bool:
-    """Site chrome (the lines and patterns of ``data/chrome.txt``) wherever it sits."""
+def is_chrome(text: str, *, short: bool = True) -> bool:
+    """Site chrome (the lines and patterns of ``data/chrome.txt``) wherever it sits; with
+    ``short=False`` only the lines that are chrome whatever their length."""
     line = _LIST_MARK_RE.sub("", text.strip(), count=1).strip(" |")
     if not line:
         return True
     if _CHROME_ALWAYS.fullmatch(line):
         return True
-    return len(line.split()) <= 40 and not ends_terminal(line) and bool(_CHROME_SHORT.fullmatch(line))
+    return (
+        short
+        and len(line.split()) <= 40
+        and not ends_terminal(line)
+        and bool(_CHROME_SHORT.fullmatch(line))
+    )
 
 
 def ends_terminal(text: str) -> bool:

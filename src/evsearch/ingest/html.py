@@ -29,13 +29,13 @@ from evsearch.ingest.files import decode_html
 from evsearch.ingest.grammar import (
     DEFAULT_SECTION,
     MORE_RE,
-    STUDY_HEAD_RE,
     STUDY_RE,
     clean,
     ends_terminal,
     is_chrome,
     is_study_line,
     parse_study,
+    study_head,
 )
 from evsearch.ingest.html_dom import (
     TYPE_ONLY_RE,
@@ -160,7 +160,7 @@ def _find_header(page_title: str, blocks: Sequence[HBlock]) -> _PageHeader:
     b_matrix = b_code = b_label = None
     after = 0
     for i, block in enumerate(blocks[:40]):
-        if STUDY_RE.match(block.text) and STUDY_HEAD_RE.match(block.text):
+        if STUDY_RE.match(block.text) and study_head(block.text):
             break
         m = _PAGE_TITLE_RE.search(block.text) if block.words <= 20 else None
         c = _CELL_ONLY_RE.match(block.text)
@@ -179,7 +179,7 @@ def _find_header(page_title: str, blocks: Sequence[HBlock]) -> _PageHeader:
         break
     if b_matrix is None:  # no cell heading: the label may still head the page
         for i, block in enumerate(blocks[:40]):
-            if STUDY_RE.match(block.text) and STUDY_HEAD_RE.match(block.text):
+            if STUDY_RE.match(block.text) and study_head(block.text):
                 break
             if looks_like_label(block.text) and not _is_html_chrome(block.text):
                 b_label, after = block.text, i + 1
@@ -231,7 +231,7 @@ def _is_study_line(text: str) -> bool:
     m = STUDY_RE.match(text)
     if not m or _is_html_chrome(text):
         return False
-    return bool(STUDY_HEAD_RE.match(m["rest"])) or len(m["rest"].split()) >= 6
+    return bool(study_head(m["rest"])) or len(m["rest"].split()) >= 6
 
 
 def _study_pieces(block: HBlock) -> list[str]:
@@ -276,7 +276,7 @@ def _find_studies(blocks: Sequence[HBlock], *, start: int) -> _StudyList:
             entries.extend(_Entry(piece, list(block.targets) if len(pieces) == 1 else []) for piece in pieces)
         elif entries:
             last = entries[-1]
-            head = STUDY_HEAD_RE.match(STUDY_RE.match(last.text)["rest"])  # type: ignore[index]
+            head = study_head(STUDY_RE.match(last.text)["rest"])  # type: ignore[index]
             if _is_html_chrome(text) or block.heading:
                 break
             if (head and not head["summary"].strip()) or not ends_terminal(last.text):

@@ -23,13 +23,24 @@ from evsearch.ingest.grammar import ends_terminal
 MATRIX_NAMES = {"alcohol": "alcohol", "drug": "drug", "drugs": "drug"}
 MATRIX_TITLES = {"alcohol": "Alcohol", "drug": "Drug"}
 
-#: Columns of the two matrices (the drug matrix calls E "Local and national systems"):
-#: a label is ``Column; Row`` (or ``Column: Row``, ``Column - Row``) in any case.
+#: Columns of the two matrices as the site versions name them (the drug matrix calls E "Local
+#: and national systems", other versions "Treatment organisations/services" for D and
+#: "Local/national (commissioning/policy)" for E): a label is ``Column; Row`` (or ``Column: Row``,
+#: ``Column - Row``) in any case.
 _COLUMNS = (
     r"interventions?|practitioners?|management\s*/\s*supervision|management|supervision"
     r"|organi[sz]ational functioning|treatment systems?|local and national systems?"
 )
-_LABEL_RE = re.compile(rf"^(?:{_COLUMNS})\s*(?:;|:|,|\s[-–—]\s)\s*\S.{{0,150}}$", re.IGNORECASE)
+#: Column names that are also common words: only before ``;``, ``:`` or a dash.
+_WORD_COLUMNS = (
+    r"(?:treatment\s+)?(?:organi[sz]ations?|services)(?:\s*/\s*(?:organi[sz]ations?|services))?"
+    r"|local\s*(?:/|and)\s*national(?:\s+systems?)?(?:\s*\([^()]{0,40}\))?"
+    r"|commissioning(?:\s*(?:/|and)\s*policy)?|policy"
+)
+_LABEL_RE = re.compile(
+    rf"^(?:(?:{_COLUMNS})\s*(?:;|:|,|\s[-–—]\s)|(?:{_WORD_COLUMNS})\s*(?:;|:|\s[-–—]\s))\s*\S.{{0,150}}$",
+    re.IGNORECASE,
+)
 
 # What may come before a cell reference at the start of a title line.
 _REF_PREFIX_RE = re.compile(

@@ -36,7 +36,9 @@ from evsearch.ingest.grammar import (
     is_study_line,
     is_type_only,
     parse_study,
+    split_glued_studies,
     starts_lower,
+    strip_chrome_prefix,
     strip_markup,
     study_parts,
 )
@@ -63,6 +65,9 @@ _FORM_SECTIONS = {"record": "Repository record", "email": "Matrix Bite e-mail"}
 #: Words that make a unit prose, not a scrap of chrome.
 _PROSE_WORDS = 10
 
+#: Quotes and brackets that may close a sentence.
+_CLOSERS = "\"'”’)]*"
+
 
 def parse_cell_text(
     text: str, *, matrix: str | None = None, code: str | None = None, name: str | None = None
@@ -75,6 +80,9 @@ def parse_cell_text(
     """
     reading = _read(units(text))
     ident = resolve_identity(reading.refs, matrix, code)
+    if not ident.known and matrix is None and (named := _matrix_named(text)):
+        # "What is cell B1 about?" and a path without a matrix: the matrix the text talks about
+        ident = resolve_identity(reading.refs, named, code)
     notes = [ident.note] if ident.note else []
     form: CellForm
     if not ident.known:
@@ -101,6 +109,15 @@ def parse_cell_text(
     )
 
 
+_MATRIX_NAMED_RE = re.compile(r"\b(alcohol|drugs?) (?:treatment )?matrix\b", re.IGNORECASE)
+
+
+def _matrix_named(text: str) -> str | None:
+    """The one matrix a text names (``The Drug Treatment Matrix is ...``), else None."""
+    named = {m.lower().rstrip("s") for m in _MATRIX_NAMED_RE.findall(text[:200_000])}
+    return named.pop() if len(named) == 1 else None
+
+
 # --------------------------------------------------------------------------- units
 
 
@@ -117,9 +134,9 @@ def units(text: str) -> list[Block]:
         if "\t" in raw and len(clean(joined)) < 60:
             pieces = [(joined, True)]
         elif len(lines) > 1 and _wrapped(lines):
-            pieces = [(joined, False)]
+            pieces = [(_join_wrapped([line.strip() for line in lines]), False)]
         else:
-            pieces = [(line, False) for line in lines]
+            pieces = [(line, False) for line in _unwrap(lines)]
         for piece, scrap in pieces:
             stripped = piece.strip()
             bulleted = bool(stripped) and stripped[0] in BULLETS
@@ -141,9 +158,58 @@ def _wrapped(lines: Sequence[str]) -> bool:
     width = max(len(line) for line in stripped)
     if not 40 <= width <= 110 or any(len(line) < 0.6 * width for line in stripped[:-1]):
         return False
-    open_ends = sum(not ends_terminal(line) for line in stripped[:-1])
+    if not _continues_line(stripped[0], stripped[1]):
+        return False
+    open_ends = sum(_open_end(line) for line in stripped[:-1])
     starters = sum(_starts_unit(line) for line in stripped[1:])  # the first may start one
     return open_ends >= 0.5 * (len(lines) - 1) and starters == 0
+
+
+def _unwrap(lines: Sequence[str]) -> list[str]:
+    """The lines of a hard-wrapped block that also holds units of their own (a text browser's
+    table of studies, a dump pasted without blank lines): a line that runs nearly to the wrap
+    width without ending a sentence is continued by the next line, unless that starts a unit."""
+    stripped = [line.strip() for line in lines]
+    width = max(len(line) for line in stripped)
+    if not 40 <= width <= 110:
+        return list(lines)
+    out: list[str] = []
+    full = False  # the previous line ran to the width without ending a sentence
+    for line in stripped:
+        if out and full and not _starts_unit(line) and _continues_line(out[-1], line):
+            out[-1] = _join_wrapped([out[-1], line])
+        else:
+            out.append(line)
+        full = len(line) >= 0.75 * width and _open_end(line)
+    return out
+
+
+def _open_end(line: str) -> bool:
+    """A wrapped line that does not end a paragraph: no full stop, question or exclamation mark
+    at its end (a colon or semicolon may end a wrapped line mid-sentence)."""
+    stripped = line.rstrip().rstrip(_CLOSERS)
+    return not stripped or stripped[-1] not in ".?!…"
+
+
+def _continues_line(line: str, nxt: str) -> bool:
+    """Whether ``nxt`` may continue ``line``: a label, a cell's title line or a chrome line
+    (``... Matrix cell logo``) is continued only when it is visibly unfinished (a colon, dash
+    or comma at its end, or a next line that does not start with a capital)."""
+    if not nxt[:1].isupper():
+        return True
+    if not (is_column_label(line) or find_cell_ref(line) or is_chrome(line, short=False)):
+        return True
+    return line.rstrip()[-1:] in ":;,-–—/&"
+
+
+def _join_wrapped(lines: Sequence[str]) -> str:
+    """Hard-wrapped lines as one: a line broken after a hyphen (``cross-`` / ``cutting``) joins
+    without a space, as text browsers break only at the hyphens a word already has."""
+    out = lines[0]
+    for line in lines[1:]:
+        glue = "" if re.search(r"[A-Za-z]-$", out) and line[:1].isalpha() else " "
+        out = f"{out}{glue}{line}"
+    return out
 
 
 def _starts_unit(line: str) -> bool:
@@ -163,6 +229,7 @@ class _Reading:
 
     refs: list[CellRef] = field(default_factory=list)
     label: str | None = None
+    anchor: int = 0  # prose units before the cell's title or label line (a sidebar's)
     studies: list[str] = field(default_factory=list)
     before: list[Block] = field(default_factory=list)  # prose units before the first study
     after: list[Block] = field(default_factory=list)  # units after it (not studies)
@@ -172,8 +239,36 @@ class _Reading:
     flow: list[Block] = field(default_factory=list)
 
 
+def _mend(blocks: Sequence[Block]) -> list[Block]:
+    """Undo what copying did to the study list: chrome glued in front of a study, two studies
+    on one line, a study's head cut before its parenthesis (``K Hidden harm`` / ``(2003). ...``)."""
+    out: list[Block] = []
+    for block in blocks:
+        text = strip_chrome_prefix(block.text)
+        if out and _head_continues(out[-1].text, text):
+            block = out.pop()
+            text = f"{block.text} {text}"
+        pieces = split_glued_studies(text) if study_parts(text) else [text]
+        out.extend(Block(piece, block.bulleted, scrap=block.scrap) for piece in pieces)
+    return out
+
+
+def _head_continues(study: str, text: str) -> bool:
+    """``text`` (a bracket first) finishes the head of a study line cut before its year (the
+    title may end in a question or exclamation mark, not a full stop)."""
+    if text[:1] != "(" or study.rstrip().rstrip(_CLOSERS).endswith((".", ";", ":", "…")):
+        return False  # "... out?" may end a title
+    parts = study_parts(study)
+    joined = study_parts(f"{study} {text}")
+    if parts is None or joined is None or joined[1] is None:
+        return False
+    # no head yet, or one that a year in the title made ("Project MATCH (1997): matching ...")
+    return parts[1] is None or len(joined[1]["title"]) > len(parts[1]["title"])
+
+
 def _read(blocks: Sequence[Block]) -> _Reading:
     r = _Reading()
+    blocks = _mend(blocks)
     prefix = ""  # a line of type codes waiting for its study
     in_list = False  # the previous unit was a study
     for block in blocks:
@@ -185,7 +280,8 @@ def _read(blocks: Sequence[Block]) -> _Reading:
             continue
         if prefix:
             candidate, prefix = f"{prefix} {text}", ""
-            if study_parts(candidate):
+            # (not the legend's "S" / "Seminal studies")
+            if study_parts(candidate) and not is_chrome(candidate):
                 r.studies.append(candidate)
                 in_list = True
                 continue
@@ -201,6 +297,8 @@ def _read(blocks: Sequence[Block]) -> _Reading:
             r.refs.append(ref)
             if ref.heading:  # "What is cell B5 about?" heads the text that follows
                 _keep(r, Block(text, block.bulleted))
+            elif not r.studies:
+                r.anchor = len(r.before)
             continue
         if block.scrap or is_chrome(text):
             continue
@@ -209,6 +307,7 @@ def _read(blocks: Sequence[Block]) -> _Reading:
             r.refs.append(mention)
         if r.label is None and not r.studies and is_label(text):
             r.label = text.rstrip(".").strip()
+            r.anchor = len(r.before)
             continue
         if in_list and _continues_study(r.studies[-1], text):
             r.studies[-1] = f"{r.studies[-1]} {text}"
@@ -233,6 +332,8 @@ def _continues_study(study: str, text: str) -> bool:
         return False
     if not ends_terminal(study) and starts_lower(text):
         return True
+    if _head_continues(study, text):  # "K" / "Hidden harm" / "(2003). ..."
+        return True
     parts = study_parts(study)
     head = parts[1] if parts else None
     if not (head and not head["summary"].strip() and ends_terminal(text) and len(text.split()) >= 5):
@@ -251,10 +352,13 @@ def _is_prose(block: Block) -> bool:
 
 
 def _arrange(r: _Reading) -> None:
-    """The description (the first prose before the list) and the flow of the commentary."""
+    """The description (the first prose before the list, after the cell's title or label line
+    when there is one there: a sidebar's sentences come before them) and the flow of the
+    commentary."""
     before = list(r.before)
     if r.studies:
-        desc = next((i for i, b in enumerate(before) if _is_description(b)), None)
+        found = [i for i, b in enumerate(before) if _is_description(b)]
+        desc = next((i for i in found if i >= r.anchor), found[0] if found else None)
         if desc is not None:
             r.description = before.pop(desc).text
             before = before[desc:]

@@ -6,13 +6,15 @@
 ...     [hit.title for hit in result.hits]
 
 Modules: ``query`` (the query language -> clauses), ``plan`` (clauses -> what the engine
-runs), ``scorer`` and ``rank`` (scoring, paging, sorting, facets), ``extras`` (similar,
-related, explain, suggest), ``snippets``, and ``backend`` (the engine seam). ``SearchIndex``
-below is a thin facade over them: it owns the open index and its lock.
+runs), ``bm25f``, ``scorer`` and ``rank`` (scoring, paging, sorting, facets), ``extras``
+(similar, related, explain, suggest), ``corrections`` (the English word list), ``snippets``,
+and ``backend`` (the engine seam). ``SearchIndex`` below is a thin facade over them: it owns
+the open index and its lock.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import threading
 from dataclasses import replace
@@ -21,22 +23,22 @@ from typing import Any
 
 from whoosh import query as wq
 
+from .. import config
 from .._sanitize import scrub_surrogates
 from .._whoosh.backend import WhooshBackend
 from ..config import (
-    BM25_B,
-    BM25_K1,
+    DEFAULT_LIMIT,
     ENGINE_INDEX,
-    FIELD_B,
     REMOTE_SCHEME,
     SORTS,
     check_limit,
     check_page,
     resolve_dirs,
 )
-from ..errors import DocumentNotFoundError, EvsearchError, QueryError
+from ..errors import DocumentNotFoundError, EvsearchError, IndexMissingError, QueryError
 from ..index import index_is_stale, open_searcher, update_index
-from ..index.store import Generation, current_generation
+from ..index.integrity import verify
+from ..index.store import Generation, close_leaked_files, current_generation, damaged, live_name
 from ..results import (
     DocumentView,
     Explanation,
@@ -77,18 +79,21 @@ class SearchIndex:
         self.index_dir = Path(index)
         self._lock = threading.RLock()
         self._gen: Generation | None = None
-        self._ix: Any = None
         self._searcher: Any = None
         self._scorer: ArrayScorer | None = None
+        #: Why :func:`ensure_index` could not bring the index up to date (it then searches
+        #: the last commit), or None.
+        self.update_skipped: str | None = None
         self._open()
 
     # -- lifecycle ----------------------------------------------------------------------------
     def _open(self) -> None:
-        gen, ix, searcher = open_searcher(self.index_dir, weighting())
+        gen, _, searcher = open_searcher(self.index_dir, weighting())
         old = self._searcher
-        self._gen, self._ix, self._searcher = gen, ix, searcher
+        self._gen, self._searcher = gen, searcher
         self._scorer = ArrayScorer(
-            WhooshBackend(searcher, folder=gen.path), k1=BM25_K1, b=BM25_B, field_b=FIELD_B
+            WhooshBackend(searcher, folder=gen.path, trusted=gen.trusts), k1=config.BM25_K1,
+            b=config.BM25_B, field_b=config.FIELD_B,
         )
         if old is not None:
             old.close()
@@ -100,10 +105,7 @@ class SearchIndex:
         with self._lock:
             if self._searcher is None:
                 raise QueryError("the index is closed", hint="open it again with open_index()")
-            try:
-                name = (self.index_dir / "CURRENT").read_text(encoding="utf-8").strip()
-            except OSError:
-                name = self._gen.path.name if self._gen else ""
+            name = live_name(self.index_dir) or (self._gen.path.name if self._gen else "")
             if self._gen is None or name != self._gen.path.name or not self._searcher.up_to_date():
                 self._open()
             return self._searcher
@@ -113,7 +115,6 @@ class SearchIndex:
             if self._searcher is not None:
                 self._searcher.close()
             self._searcher = None
-            self._ix = None
             self._scorer = None
 
     def _view(self) -> tuple[Any, ArrayScorer]:
@@ -133,7 +134,7 @@ class SearchIndex:
         self,
         query: str,
         *,
-        limit: int = 10,
+        limit: int = DEFAULT_LIMIT,
         page: int = 1,
         sort: str = "relevance",
         facets: bool = False,
@@ -170,15 +171,9 @@ class SearchIndex:
         if sort not in SORTS:
             raise QueryError(f"unknown sort {sort!r}", hint="sort by " + ", ".join(SORTS))
         parsed = parse_query(query)
-        filters = parsed.filters
-        if kind:
-            filters.kinds.add(normalise_kind(kind))
-        if study_type:
-            filters.types.update(normalise_type(t) for t in study_type.replace(",", " ").split())
-        if cell:
-            filters.cells.add(normalise_cell(cell))
-        if matrix:
-            filters.matrices.add(normalise_matrix(matrix))
+        filters = _with_options(
+            parsed.filters, kind=kind, study_type=study_type, cell=cell, matrix=matrix
+        )
         for year in (year_from, year_to):
             if year is not None:
                 parse_year(str(year))
@@ -217,11 +212,7 @@ class SearchIndex:
 
     def documents(self, *, kind: str | None = None, cell: str | None = None) -> list[DocumentView]:
         """All documents, in cell order (optionally one kind or one cell)."""
-        filters = Filters()
-        if kind:
-            filters.kinds.add(normalise_kind(kind))
-        if cell:
-            filters.cells.add(normalise_cell(cell))
+        filters = _with_options(Filters(), kind=kind, cell=cell)
         with self._lock:
             searcher = self._current()
             fq = build_filter(filters)
@@ -234,7 +225,7 @@ class SearchIndex:
         doc_id: str | None = None,
         *,
         text: str | None = None,
-        limit: int = 10,
+        limit: int = DEFAULT_LIMIT,
         page: int = 1,
         kind: str | None = None,
     ) -> SimilarResult:
@@ -251,9 +242,7 @@ class SearchIndex:
         if (doc_id is None) == (text is None):
             raise QueryError("give either a document id or a text",
                              hint='evsearch similar ID, or evsearch similar --text "..."')
-        filters = Filters()
-        if kind:
-            filters.kinds.add(normalise_kind(kind))
+        filters = _with_options(Filters(), kind=kind)
         with self._lock:
             searcher, scorer = self._view()
             return extras.similar(
@@ -326,6 +315,54 @@ class SearchIndex:
         )
 
 
+def _diagnosing(method: Any) -> Any:
+    """``method`` of :class:`SearchIndex`, turning an error Whoosh raises on a damaged file
+    (beyond what opening verified: large files are checked by size only) into the one-line
+    error naming that file, found by verifying every file of the open commit."""
+
+    @functools.wraps(method)
+    def wrapper(self: SearchIndex, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except EvsearchError:
+            raise
+        except Exception as exc:
+            gen = self._gen
+            found = verify(gen.path, gen.meta) if gen is not None else None
+            if found is None or not found.damaged:
+                raise
+            close_leaked_files(exc)
+            name, why = next(iter(found.damaged.items()))
+            raise damaged(gen.path / name, why) from None  # type: ignore[union-attr]
+
+    return wrapper
+
+
+for _name in ("search", "get", "documents", "similar", "related", "explain", "stats"):
+    setattr(SearchIndex, _name, _diagnosing(getattr(SearchIndex, _name)))
+
+
+def _with_options(
+    filters: Filters,
+    *,
+    kind: str | None = None,
+    study_type: str | None = None,
+    cell: str | None = None,
+    matrix: str | None = None,
+) -> Filters:
+    """``filters`` with the library's filter options added (checked as the query's own
+    ``kind:``, ``type:``, ``cell:`` and ``matrix:`` are)."""
+    if kind:
+        filters.kinds.add(normalise_kind(kind))
+    if study_type:
+        filters.types.update(normalise_type(t) for t in study_type.replace(",", " ").split())
+    if cell:
+        filters.cells.add(normalise_cell(cell))
+    if matrix:
+        filters.matrices.add(normalise_matrix(matrix))
+    return filters
+
+
 def _run(
     searcher: Any,
     scorer: ArrayScorer,
@@ -336,19 +373,17 @@ def _run(
 ) -> SearchResult:
     q, mask = build_query(searcher, clauses)
     fq = build_filter(filters)
+    nothing = SearchResult(
+        query, 0, (), page=opts.page, limit=opts.limit, sort=opts.sort,
+        facets=Facets() if opts.facets else None,
+    )
     if q is None:
         if fq is None:
-            return SearchResult(
-                query, 0, (), page=opts.page, limit=opts.limit, sort=opts.sort,
-                facets=Facets() if opts.facets else None,
-            )
+            return nothing
         q = wq.Every()
     if fq is not None and not fq.matcher(searcher).is_active():
         # whoosh3 treats a filter that matches nothing as no filter at all
-        return SearchResult(
-            query, 0, (), page=opts.page, limit=opts.limit, sort=opts.sort,
-            facets=Facets() if opts.facets else None,
-        )
+        return nothing
     if opts.sort == "relevance" and not isinstance(q, wq.Every):
         q = with_feedback(searcher, scorer, q, clauses, fq, mask)
     total, hits, facets = ranked_page(searcher, scorer, q, fq, mask, opts)
@@ -407,18 +442,19 @@ def ensure_index(
     directory), the last commit is searched. Remote shards (``xapian+tcp://``) are opened as
     they are: each is updated where it lives.
     """
-    from ..errors import IndexMissingError
-
     if isinstance(index, str) and index.startswith(REMOTE_SCHEME):
         return open_index(index=index, partial=partial)
     corpus_dir, target = resolve_dirs(corpus, index)
+    skipped = None
     if update and index_is_stale(corpus=corpus_dir, index=target):
         try:
             update_index(corpus=corpus_dir, index=target, wait=0)
-        except EvsearchError:  # busy or not writable: search what is committed
-            pass
+        except EvsearchError as exc:  # busy, not writable, disk full: search what is committed
+            skipped = exc.message
     try:
-        return open_index(index=target, partial=partial)
+        opened = open_index(index=target, partial=partial)
+        opened.update_skipped = skipped
+        return opened
     except IndexMissingError:
         update_index(corpus=corpus_dir, index=target)
         return open_index(index=target, partial=partial)

@@ -20,7 +20,7 @@ from whoosh import query as wq
 from .. import config
 from ..analysis import analyze, expansions, words
 from .corrections import is_english_word
-from .query import MAX_CLAUSES, Clause, Filters
+from .query import Clause, Filters
 from .rank import best_docs
 from .scorer import ArrayScorer, Expansion, FieldedTerm
 
@@ -98,7 +98,7 @@ def build_query(searcher: Any, clauses: list[Clause]) -> tuple[wq.Query | None, 
     seen: set[tuple[str | None, str]] = set()
     for clause in clauses:
         if _is_plain(clause, loose):
-            # a word typed twice counts once: Whoosh would weigh each copy again
+            # a word typed twice is searched once, weighted by _qtf (Whoosh would add each copy)
             fresh = [t for t in analyze(clause.text) if (clause.field, t) not in seen]
             fresh = [t for t in fresh if (clause.field, t) in kept]
             seen.update((clause.field, t) for t in fresh)
@@ -216,9 +216,15 @@ def _proximity_queries(clauses: list[Clause], kept: set[tuple[str | None, str]])
 
 
 def _qtf(counts: Counter[tuple[str | None, str]], field: str | None, term: str) -> float:
-    """The weight of a typed term: 1, or with ``config.QUERY_TF`` how often the query has it (a
-    long question that names a thing twice is about it)."""
-    return float(counts[(field, term)]) if config.QUERY_TF else 1.0
+    """The weight of a typed term from how often the query has it, n: BM25's saturated query
+    term weight ``(k3 + 1) n / (k3 + n)`` with ``config.QUERY_TF_K3`` (a long question that
+    names a thing twice is about it, but a list repeating its head word is not n times about
+    it); n itself with ``config.QUERY_TF``; 1 when both are off."""
+    n = counts[(field, term)]
+    if config.QUERY_TF:
+        return float(n)
+    k3 = config.QUERY_TF_K3
+    return (k3 + 1) * n / (k3 + n) if k3 > 0 and n > 0 else 1.0
 
 
 def _loose_phrases(clauses: list[Clause]) -> bool:
@@ -246,7 +252,7 @@ def _kept_terms(searcher: Any, clauses: list[Clause]) -> set[tuple[str | None, s
     if config.MIN_TERM_CHARS > 1 and any(len(t) >= config.MIN_TERM_CHARS for _, t in counts):
         # a letter or digit alone ("I'd", "don't", "(1)") says nothing among other words
         counts = Counter({k: n for k, n in counts.items() if len(k[1]) >= config.MIN_TERM_CHARS})
-    if len(counts) <= MAX_CLAUSES:
+    if len(counts) <= config.MAX_CLAUSES:
         return set(counts)
     reader = searcher.reader()
     n = max(searcher.doc_count_all(), 1)
@@ -255,7 +261,7 @@ def _kept_terms(searcher: Any, clauses: list[Clause]) -> set[tuple[str | None, s
         df = max((reader.doc_frequency(f, key[1]) for f in config.FIELD_WEIGHTS), default=0)
         return (-counts[key] * log(1 + (n - df + 0.5) / (df + 0.5)), key[1])
 
-    return set(sorted(counts, key=informative)[:MAX_CLAUSES])
+    return set(sorted(counts, key=informative)[: config.MAX_CLAUSES])
 
 
 def _expansion_queries(clauses: list[Clause]) -> list[wq.Query]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..config import MAX_CLAUSES, MAX_QUERY_CHARS, MIN_PREFIX_CHARS
 from ..errors import QueryError
 from ..model import STUDY_TYPES
 
@@ -38,11 +39,6 @@ TEXT_FIELD_NAMES = {
 }
 FILTER_FIELD_NAMES = {"type", "kind", "cell", "matrix", "year"}
 
-MAX_QUERY_CHARS = 2_000
-#: At most this many phrases, prefixes, fielded, required and excluded words per query; and
-#: at most this many distinct plain words are searched (the most informative ones).
-MAX_CLAUSES = 64
-MIN_PREFIX_CHARS = 2
 YEAR_MIN, YEAR_MAX = 1000, 2999
 
 
@@ -106,7 +102,7 @@ def normalise_type(value: str) -> str:
 
 
 def normalise_kind(value: str) -> str:
-    """``study`` or ``passage`` (plurals and any case accepted).
+    """``study``, ``passage`` or ``record`` (plurals and any case accepted).
 
     >>> normalise_kind("Studies"), normalise_kind("passage")
     ('study', 'passage')
@@ -149,8 +145,8 @@ def normalise_cell(value: str) -> str:
     return f"{normalise_matrix(matrix)}/{code}" if matrix else code
 
 
-def parse_year(value: str) -> int:
-    """A year between 1000 and 2999.
+def parse_year(value: str, written: str | None = None) -> int:
+    """A year between 1000 and 2999; errors quote the filter as ``written`` in the query.
 
     >>> parse_year("2008")
     2008
@@ -166,7 +162,8 @@ def parse_year(value: str) -> int:
             f"bad year {value!r}", hint="write a year like 2008, or a range [2005 TO 2010]"
         ) from None
     if not YEAR_MIN <= year <= YEAR_MAX:
-        raise QueryError(f"year {year} is out of range", hint="years run from 1000 to 2999")
+        shown = f"year:{written}" if written is not None else f"year {year}"
+        raise QueryError(f"{shown} is out of range", hint="years run from 1000 to 2999")
     return year
 
 
@@ -176,7 +173,7 @@ def _year_filter(value: str, filters: Filters) -> None:
         return
     for op in (">=", "<=", ">", "<"):
         if value.startswith(op):
-            year = parse_year(value[len(op):].strip())
+            year = parse_year(value[len(op):].strip(), value)
             if op == ">=":
                 filters.merge_year(year, None)
             elif op == ">":
@@ -188,13 +185,13 @@ def _year_filter(value: str, filters: Filters) -> None:
             return
     m = _YEAR_RANGE_RE.match(value.strip("[]{}"))
     if m and (value.startswith(("[", "{")) or re.search(r"TO|to|\.\.|-", value)):
-        lo = None if m.group(1) in (None, "*") else parse_year(m.group(1))
-        hi = None if m.group(2) in (None, "*") else parse_year(m.group(2))
+        lo = None if m.group(1) in (None, "*") else parse_year(m.group(1), value)
+        hi = None if m.group(2) in (None, "*") else parse_year(m.group(2), value)
         if lo is not None and hi is not None and lo > hi:
             lo, hi = hi, lo
         filters.merge_year(lo, hi)
         return
-    year = parse_year(value)
+    year = parse_year(value, value)
     filters.merge_year(year, year)
 
 

@@ -15,7 +15,9 @@ from whoosh import query as wq
 from whoosh import scoring, sorting
 from whoosh.query.compound import BinaryQuery
 
-from ..config import BM25_B, BM25_K1, FACET_FIELDS, FIELD_B
+from .. import config
+from .._whoosh.backend import column_reader
+from ..config import FACET_FIELDS
 from ..results import DocumentView, FacetCount, Facets, Hit
 from .query import YEAR_MAX, YEAR_MIN
 from .scorer import ArrayScorer, FieldedTerm, Matches, Unsupported
@@ -25,7 +27,9 @@ from .snippets import MarkFormatter, for_highlighting, highlight_docs, highlight
 def weighting() -> scoring.BM25F:
     """The ranking model: BM25F with the per-field length normalisation of ``config.FIELD_B``
     (what Whoosh scores phrases with, and the array scorer reproduces)."""
-    return scoring.BM25F(B=BM25_B, K1=BM25_K1, **{f"{f}_B": b for f, b in FIELD_B.items()})
+    return scoring.BM25F(
+        B=config.BM25_B, K1=config.BM25_K1, **{f"{f}_B": b for f, b in config.FIELD_B.items()}
+    )
 
 
 @dataclass(frozen=True)
@@ -261,7 +265,7 @@ def _sorted_matches(
         q, filter=fq, mask=mask, limit=None, groupedby=groupedby, maptype=sorting.Count
     )
     reader = searcher.reader()
-    seq = reader.column_reader("seq")
+    seq = column_reader(reader, "seq")
     total = results.scored_length()
     keys: list[tuple[Any, ...]] = []
     for i in range(total):
@@ -269,7 +273,7 @@ def _sorted_matches(
         score = (results.score(i) or 0.0) if scored else 0.0
         keys.append((-score, seq[docnum], i))
     if opts.sort != "relevance":
-        years = reader.column_reader("year")
+        years = column_reader(reader, "year")
         newest_first = opts.sort == "-year"
 
         def by_year(key: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -8,7 +8,6 @@ one-line message, an unknown document or path a 404.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -36,6 +35,8 @@ from .. import (
     open_index,
 )
 from .._sanitize import scrub_surrogates
+from ..cli.render import document_json, json_text
+from ..config import MAX_LIMIT, STUDY_TYPE_LABELS
 from . import export, render
 from .params import API_EXTRA, KNOWN, SearchParams
 
@@ -46,7 +47,7 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
 #: How often (seconds) pages re-check whether the corpus changed since the index was built.
 STALE_CHECK_SECONDS = 5.0
 #: How many hits an export holds at most (the library's largest page).
-EXPORT_LIMIT = 1000
+EXPORT_LIMIT = MAX_LIMIT
 SIMILAR_SHOWN = 5
 SECTION_SHOWN = 7
 
@@ -105,7 +106,7 @@ class WebState:
         self.env.globals.update(
             doc_path=render.doc_path, version=__version__, role_names=render.ROLE_NAMES,
             kind_plurals=render.KIND_PLURALS, kind_label=render.kind_label,
-            type_label=render.STUDY_TYPE_NAMES, cell_linkable=render.cell_linkable,
+            type_label=STUDY_TYPE_LABELS, cell_linkable=render.cell_linkable,
         )
         self._stale_lock = threading.Lock()
         self._stale_at = -1e9
@@ -147,8 +148,7 @@ def _params(request: Request, allowed: frozenset[str] = KNOWN) -> SearchParams:
 
 
 def _json(data: Any, status: int = 200) -> Response:
-    body = scrub_surrogates(json.dumps(data, ensure_ascii=False, indent=2))
-    return Response(body.encode("utf-8"), status_code=status, media_type="application/json")
+    return Response(json_text(data).encode("utf-8"), status_code=status, media_type="application/json")
 
 
 # --- pages -----------------------------------------------------------------------------------------
@@ -236,10 +236,7 @@ def api_document(request: Request) -> Response:
     web = _state(request)
     _params(request, frozenset())
     doc = web.index.get(request.path_params["doc_id"])
-    data = doc.to_dict()
-    related = web.index.related(doc.id).to_dict()
-    del related["id"]
-    data["related"] = related
+    data = document_json(doc, web.index.related(doc.id))
     data["url"] = render.doc_path(doc.id)
     return _json(data)
 

@@ -5,12 +5,11 @@ RIS and BibTeX hold studies only (a passage is not a reference); CSV and JSON ho
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Sequence
 
-from .._sanitize import scrub_surrogates
-from ..cli.render import render_csv, render_ris
+from ..cli.render import json_text, render_csv, render_ris
+from ..config import STUDY_TYPE_LABELS
 from ..results import Hit, SearchResult
 from .render import clean
 
@@ -24,7 +23,6 @@ FORMATS: dict[str, tuple[str, str]] = {
 
 _BIBTEX_SPECIAL = re.compile(r"([\\{}$&%#_^~])")
 _BIBTEX_REPLACE = {"\\": r"\textbackslash{}", "^": r"\^{}", "~": r"\~{}"}
-_BIBTEX_TYPES = {"S": "seminal study", "K": "key study", "R": "review", "G": "guidance"}
 
 
 def _bib(text: str) -> str:
@@ -41,7 +39,7 @@ def bibtex_record(hit: Hit, key: str) -> str:
     if hit.organisation:
         fields.append(("publisher", _bib(hit.organisation)))
     fields.append(("abstract", _bib(hit.text)))
-    kinds = [_BIBTEX_TYPES.get(t, t) for t in (hit.study_type or "").split()]
+    kinds = [STUDY_TYPE_LABELS.get(t, t) for t in (hit.study_type or "").split()]
     fields.append(("keywords", _bib(", ".join([hit.cell, *kinds]))))
     fields.append(("note", _bib(f"Treatment Matrix cell {hit.cell}, type {hit.study_type}")))
     body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)
@@ -66,7 +64,7 @@ def render_bibtex(hits: Sequence[Hit]) -> str:
 
 def render_json(result: SearchResult) -> str:
     """The CLI's ``--json`` output, always valid UTF-8."""
-    return scrub_surrogates(json.dumps(result.to_dict(), ensure_ascii=False, indent=2)) + "\n"
+    return json_text(result.to_dict()) + "\n"
 
 
 RENDERERS: dict[str, Callable[[SearchResult], str]] = {

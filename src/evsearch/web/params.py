@@ -13,10 +13,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode
 
+from ..config import DEFAULT_LIMIT
 from ..errors import QueryError
-
-#: Hits per page unless ``limit`` says otherwise.
-DEFAULT_LIMIT = 10
 
 _SINGLE = ("q", "kind", "cell", "matrix", "year_from", "year_to", "sort", "page", "limit")
 _MULTI = ("type",)

@@ -16,10 +16,10 @@ from urllib.parse import quote
 from markupsafe import Markup
 
 from .._sanitize import clean_terminal
+from ..config import STUDY_TYPE_LABELS
 from ..results import FacetCount
 from .params import SearchParams
 
-STUDY_TYPE_NAMES = {"S": "seminal study", "K": "key study", "R": "review", "G": "guidance"}
 ROLE_NAMES = {"description": "cell description", "quote": "pull quote", "panel": "side panel"}
 KIND_PLURALS = {"study": "studies", "passage": "passages", "record": "records"}
 
@@ -58,7 +58,7 @@ def doc_path(doc_id: str) -> str:
 
 def type_names(study_type: str | None) -> str:
     """``"S G"`` -> ``"seminal study, guidance"``."""
-    return ", ".join(STUDY_TYPE_NAMES.get(t, t) for t in (study_type or "").split())
+    return ", ".join(STUDY_TYPE_LABELS.get(t, t) for t in (study_type or "").split())
 
 
 def cell_linkable(value: str) -> bool:
