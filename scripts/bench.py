@@ -292,19 +292,72 @@ def serve_startup_time(index_dir: Path, corpus: Path, runs: int) -> float:
 
 # --- one size ----------------------------------------------------------------------------------
 
-def bench_size(n: int, work: Path, n_queries: int, seed: int) -> dict[str, Any]:
+def run_measured(args: list[str], limit: int) -> dict[str, float]:
+    """Run ``evsearch ARGS`` in a new process (with the ingester's per-file limit ``limit``);
+    its wall time, CPU time (user + system) and peak RSS, from the process's own usage."""
+    code = (
+        "import sys, evsearch.ingest as i; i.MAX_CELL_FILE_BYTES = int(sys.argv[1]); "
+        "from evsearch.cli import main; sys.argv = ['evsearch', *sys.argv[2:]]; main()"
+    )
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code, str(limit), *args], env=_cli_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"evsearch {' '.join(args)} failed: {err.strip()[-500:]}")
+    return {
+        "wall_s": round(wall, 2),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+    }
+
+
+def bench_xapian(
+    corpus: Path, index_dir: Path, shards: int, limit: int, passages: int, queries: dict[str, list[str]]
+) -> dict[str, Any]:
+    """The Xapian engine on the same corpus: a build in its own process (``evsearch index
+    --engine xapian --shards N``), its size, and query latency through the library."""
+    args = ["index", "--engine", "xapian", "--shards", str(shards), "--corpus", str(corpus),
+            "--index", str(index_dir)]
+    build = run_measured(args, limit)
+    gen = index_dir / (index_dir / "CURRENT").read_text().strip()
+    out: dict[str, Any] = {
+        "shards": shards,
+        "build_s": build["wall_s"],
+        "build_cpu_s": build["cpu_s"],
+        "build_passages_per_s": round(passages / build["wall_s"]),
+        "index_bytes": dir_bytes(gen),
+        "peak_rss_build_mb": build["peak_rss_mb"],
+        "queries": {},
+    }
+    with open_index(index=index_dir) as idx:
+        for name in QUERY_SETS:
+            out["queries"][name] = {
+                "xapian": timed(lambda q: idx.search(q, snippets=False), queries[name]),
+                "xapian_snippets": timed(lambda q: idx.search(q), queries[name]),
+            }
+    return out
+
+
+def bench_size(
+    n: int, work: Path, n_queries: int, seed: int, engines: tuple[str, ...] = ("whoosh",),
+    layout: str = "giant", xapian_shards: int = 1,
+) -> dict[str, Any]:
     make_corpus = _load_script("make_corpus")
     corpus, index_dir = work / f"corpus-{n}", work / f"index-{n}"
     model = make_corpus.train(make_corpus.DEFAULT_TRAINING)
     t0 = time.perf_counter()
-    make_corpus.write_corpus(n, corpus, seed=seed)
+    make_corpus.write_corpus(n, corpus, seed=seed, layout=layout)
     corpus_s = time.perf_counter() - t0
 
     # 50 cells hold the whole corpus, so at a million passages a cell file is ~13 MB: raise the
     # ingester's per-file limit (a guard against hostile files) for this run only, and say so
     import evsearch.ingest as ev_ingest
 
-    largest = max(p.stat().st_size for p in corpus.rglob("*.txt"))
+    largest = max(p.stat().st_size for p in corpus.rglob("*") if p.is_file())
     limit_raised = largest > ev_ingest.MAX_CELL_FILE_BYTES
     if limit_raised:  # with room for the rewritten cell of the update below
         ev_ingest.MAX_CELL_FILE_BYTES = 2 * largest
@@ -324,6 +377,8 @@ def bench_size(n: int, work: Path, n_queries: int, seed: int) -> dict[str, Any]:
     queries = make_queries(docs, model, n_queries, seed)
 
     out: dict[str, Any] = {
+        "layout": layout,
+        "files": sum(1 for p in corpus.rglob("*") if p.is_file()),
         "passages": passages,
         "studies": studies,
         "corpus_bytes": dir_bytes(corpus),
@@ -351,10 +406,15 @@ def bench_size(n: int, work: Path, n_queries: int, seed: int) -> dict[str, Any]:
     out["web_results_page"] = web_page_times(index_dir, corpus, queries)
     out["peak_rss_mb"] = peak_rss_mb()
     out["cli_search_s"] = cli_search_time(index_dir, corpus, queries["common"][0])
+    xapian_dir = work / f"index-{n}-xapian"
+    if "xapian" in engines:
+        out["xapian"] = bench_xapian(
+            corpus, xapian_dir, xapian_shards, ev_ingest.MAX_CELL_FILE_BYTES, passages, queries
+        )
 
     # one changed cell: rewrite one file with new text, then update the index
     changed = corpus / "alcohol" / "A1.txt"
-    per_cell = max(1, round(passages / 50))
+    per_cell = max(1, round(passages / 50)) if layout == "giant" else 30
     changed.write_text(
         make_corpus.cell_text(model, random.Random(seed + 1), "alcohol", "A1", per_cell), encoding="utf-8"
     )
@@ -372,6 +432,13 @@ def bench_size(n: int, work: Path, n_queries: int, seed: int) -> dict[str, Any]:
         out["update_mode"] = "full rebuild: this evsearch has no update_index"
     out["update_one_cell_s"] = round(time.perf_counter() - t0, 3)
     out["update_cell_passages"] = per_cell
+    if "xapian" in engines:
+        update_x = run_measured(
+            ["index", "--corpus", str(corpus), "--index", str(xapian_dir), "--json"],
+            ev_ingest.MAX_CELL_FILE_BYTES,
+        )
+        out["xapian"]["update_one_cell_s"] = update_x["wall_s"]
+        out["xapian"]["update_one_cell_note"] = "a new process: interpreter start included"
 
     peers: dict[str, tuple[Callable[[str], Any], float] | None] = {
         "fts5": fts5_engine(docs, work),
@@ -463,6 +530,14 @@ def table(result: dict[str, Any]) -> str:
         )
         if "cli_search_s" in r:
             lines.append(f"evsearch search on this index (new process, median of 3): {r['cli_search_s']} s")
+        x = r.get("xapian")
+        if x:
+            lines.append(
+                f"xapian ({x['shards']} shard(s)): build {x['build_s']} s = {x['build_passages_per_s']:,} "
+                f"passages/s (CPU {x['build_cpu_s']} s); index {x['index_bytes'] / 1e6:.1f} MB; peak RSS "
+                f"{x['peak_rss_build_mb']} MB (build process); update one changed cell "
+                f"{x.get('update_one_cell_s', '?')} s (new process)"
+            )
         lines.append(f"{'queries (ms)':<12} {'engine':<22} {'p50':>8} {'p95':>8} {'p99':>8}   ratio p50")
         for name in QUERY_SETS:
             row = r["queries"][name]
@@ -475,6 +550,10 @@ def table(result: dict[str, Any]) -> str:
                     ratio = f"evsearch/{engine} = {row['ratios'][f'evsearch/{engine}']}"
                 lines.append(
                     f"{name:<12} {engine:<22} {t['p50_ms']:>8} {t['p95_ms']:>8} {t['p99_ms']:>8}   {ratio}"
+                )
+            for engine, t in (x["queries"][name].items() if x else ()):
+                lines.append(
+                    f"{name:<12} {engine:<22} {t['p50_ms']:>8} {t['p95_ms']:>8} {t['p99_ms']:>8}"
                 )
         if "web_results_page" in r:
             for name, t in r["web_results_page"].items():
@@ -491,7 +570,8 @@ def table(result: dict[str, Any]) -> str:
 
 
 def run(sizes: list[int], *, queries: int = 50, cli_runs: int = 5, seed: int = 1,
-        work_dir: Path | None = None) -> dict[str, Any]:
+        work_dir: Path | None = None, engines: tuple[str, ...] = ("whoosh",),
+        layout: str = "giant", xapian_shards: int = 1) -> dict[str, Any]:
     """Run the benchmark; returns the figures keyed as ``--json`` prints them."""
     started = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="evsearch-bench-", dir=work_dir))
@@ -500,7 +580,9 @@ def run(sizes: list[int], *, queries: int = 50, cli_runs: int = 5, seed: int = 1
         for n in sizes:
             where = work / str(n)
             where.mkdir()
-            result["sizes"][str(n)] = bench_size(n, where, queries, seed)
+            result["sizes"][str(n)] = bench_size(
+                n, where, queries, seed, engines=engines, layout=layout, xapian_shards=xapian_shards
+            )
             shutil.rmtree(where, ignore_errors=True)
         result["cli_search_s"], result["cli_help_s"] = cli_times(work, cli_runs)
         result["serve_first_answer_s"] = serve_startup_time(work / "cli-index", ROOT / "corpus", cli_runs)
@@ -519,9 +601,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--work-dir", type=Path, default=None, help="where to put the temporary files")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--engine", action="append", choices=("whoosh", "xapian"), default=[],
+                        help="also benchmark this engine beside Whoosh (xapian: the evsearch[xapian] extra)")
+    parser.add_argument("--layout", choices=("giant", "library"), default="giant",
+                        help="the corpus: 50 giant cells (worst case) or a library of real-sized "
+                             "cells and pages (scripts/make_corpus.py --layout)")
+    parser.add_argument("--xapian-shards", type=int, default=1, metavar="N",
+                        help="shards of the Xapian build (written by up to one process per CPU)")
     args = parser.parse_args(argv)
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
-    result = run(sizes, queries=args.queries, cli_runs=args.cli_runs, seed=args.seed, work_dir=args.work_dir)
+    result = run(sizes, queries=args.queries, cli_runs=args.cli_runs, seed=args.seed, work_dir=args.work_dir,
+                 engines=("whoosh", *args.engine), layout=args.layout, xapian_shards=args.xapian_shards)
     print(json.dumps(result, indent=1) if args.json else table(result))
     return 0
 

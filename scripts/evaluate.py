@@ -224,11 +224,13 @@ def plain_words(text: str) -> list[str]:
 # --- evsearch --------------------------------------------------------------------------------
 
 
-def index_evsearch(collection: Collection, index_dir: Path | str) -> None:
-    """Index the collection with evsearch's own analysis and index layer."""
+def index_evsearch(collection: Collection, index_dir: Path | str, engine: str = "whoosh") -> None:
+    """Index the collection with evsearch's own analysis and index layer (and ``engine``)."""
     from evsearch.index import passage, write_documents
 
-    write_documents((passage(d.id, d.text, d.title) for d in collection.docs), index=index_dir)
+    write_documents(
+        (passage(d.id, d.text, d.title) for d in collection.docs), index=index_dir, engine=engine
+    )
 
 
 def search_evsearch(
@@ -257,10 +259,10 @@ def search_evsearch(
     return run
 
 
-def run_evsearch(collection: Collection) -> SystemRun:
+def run_evsearch(collection: Collection, engine: str = "whoosh") -> SystemRun:
     with tempfile.TemporaryDirectory(prefix="evsearch-eval-") as tmp:
         index_dir = Path(tmp) / "index"
-        index_evsearch(collection, index_dir)
+        index_evsearch(collection, index_dir, engine)
         return search_evsearch(collection, index_dir)
 
 
@@ -400,9 +402,10 @@ def evaluate(
     collection: Collection,
     *,
     peers: Sequence[str] = (),
+    engine: str = "whoosh",
 ) -> dict[str, Any]:
     """Run evsearch (and the named peers) on the collection; the report as a JSON-able dict."""
-    runs = {"evsearch": run_evsearch(collection)}
+    runs = {"evsearch": run_evsearch(collection, engine)}
     for name in peers:
         runs[name] = PEERS[name](collection)
     scores = {name: score_run(collection, run) for name, run in runs.items()}
@@ -469,6 +472,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="sign-flip test against the best peer (implied by --peers)",
     )
     parser.add_argument("--limit-queries", type=int, metavar="N", help="run the first N queries")
+    parser.add_argument(
+        "--engine", choices=("whoosh", "xapian"), default="whoosh",
+        help="the engine evsearch indexes and searches with (xapian: the evsearch[xapian] extra)",
+    )
     return parser.parse_args(argv)
 
 
@@ -487,7 +494,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Error: --peers needs the packages {', '.join(missing)}", file=sys.stderr)
         print("Hint: pip install -e '.[eval]'", file=sys.stderr)
         return 1
-    report = evaluate(collection, peers=peers)
+    report = evaluate(collection, peers=peers, engine=args.engine)
     print(json.dumps(report, indent=2) if args.json else format_table(report))
     return 0
 

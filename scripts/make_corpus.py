@@ -14,11 +14,17 @@ N/50 passages and studies in B5's proportion (9 studies per 28 passages). So "on
 in the benchmark is one file of N/50 passages. Each cell file has B5's shape: title line,
 label, description, legend, study list (``K Title (Org, 2008). Summary.``), ``MORE`` line,
 then commentary paragraphs under short headings.
+
+``--layout library`` writes what a real library looks like instead: the 50 cells at a real
+cell's size (15-45 passages) and the rest as HTML pages of 10-60 passages (one in 12 a long
+analysis of 120-400), which evsearch indexes as ``page/...`` documents; "one changed cell"
+is then the cost of a user's edit. The default layout stays the giant-cell worst case.
 """
 
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import random
 import re
@@ -132,10 +138,82 @@ def cell_text(model: Markov, rng: random.Random, matrix: str, code: str, passage
     return "\n\n".join(blocks) + "\n"
 
 
-def write_corpus(
+#: The "library" layout: cells of a real cell's size, and pages (Effectiveness Bank analyses,
+#: hot topics) of tens of passages, one in ``LONG_PAGE_SHARE`` a long analysis.
+CELL_PASSAGES = (15, 45)
+PAGE_PASSAGES = (10, 60)
+LONG_PAGE_PASSAGES = (120, 400)
+LONG_PAGE_SHARE = 0.08
+LAYOUTS = ("giant", "library")
+
+
+_CELLISH = re.compile(r"^\S\s|^\S{1,2}\s|treatment matrix|matrix cell|\(.*\d{4}\)", re.IGNORECASE)
+
+
+def _page_sentence(model: Markov, rng: random.Random, lo: int = 6, hi: int = 28) -> str:
+    """A sentence that cannot read as a study line or a cell title (pages are not cells)."""
+    while True:
+        sentence = model.sentence(rng, lo, hi)
+        if not _CELLISH.search(sentence):
+            return sentence
+
+
+def page_html(model: Markov, rng: random.Random, passages: int) -> str:
+    """A published page that is not a cell: a title, then paragraphs under headings."""
+    title = _page_sentence(model, rng, 3, 9).rstrip(".")
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\">",
+        f"<title>{html.escape(title)}</title></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
+    for i in range(passages):
+        if i % 5 == 0:
+            parts.append(f"<h2>{html.escape(_page_sentence(model, rng, 3, 7).rstrip('.'))}</h2>")
+        para = " ".join(_page_sentence(model, rng) for _ in range(rng.randint(2, 6)))
+        parts.append(f"<p>{html.escape(para)}</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def write_library(
     n: int, out_dir: Path | str, seed: int = 0, training: list[Path] | None = None
 ) -> list[Path]:
-    """Write about ``n`` passages over the 50 cells under ``out_dir``; return the files."""
+    """About ``n`` passages as a real library holds them: the 50 cells at a real cell's size
+    (15-45 passages), the rest in HTML pages of 10-60 passages, some long analyses of 120-400
+    (``pages/NNN/page-NNNNNN.htm``, 500 to a directory)."""
+    rng = random.Random(seed)
+    model = train(training or DEFAULT_TRAINING)
+    out = Path(out_dir)
+    files = []
+    written = 0
+    for matrix, code in [(m, c) for m in MATRICES for c in CODES]:
+        k = rng.randint(*CELL_PASSAGES)
+        path = out / matrix / f"{code}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(cell_text(model, rng, matrix, code, k), encoding="utf-8")
+        files.append(path)
+        written += k + max(1, round(k * STUDIES_PER_PASSAGE))
+    i = 0
+    while written < n:
+        k = rng.randint(*(LONG_PAGE_PASSAGES if rng.random() < LONG_PAGE_SHARE else PAGE_PASSAGES))
+        k = max(1, min(k, n - written))
+        path = out / "pages" / f"{i // 500:03d}" / f"page-{i:06d}.htm"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(page_html(model, rng, k), encoding="utf-8")
+        files.append(path)
+        written += k
+        i += 1
+    return files
+
+
+def write_corpus(
+    n: int, out_dir: Path | str, seed: int = 0, training: list[Path] | None = None,
+    layout: str = "giant",
+) -> list[Path]:
+    """Write about ``n`` passages under ``out_dir``; return the files. ``layout`` "giant"
+    (the default) spreads them over the 50 cells; "library" see :func:`write_library`."""
+    if layout == "library":
+        return write_library(n, out_dir, seed, training)
     rng = random.Random(seed)
     model = train(training or DEFAULT_TRAINING)
     out = Path(out_dir)
@@ -155,8 +233,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("n", type=int, help="how many passages")
     parser.add_argument("out_dir", type=Path, help="directory to write the cell files into")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--layout", choices=LAYOUTS, default="giant",
+        help="giant: N/50 passages in each of the 50 cells (the worst case of one changed cell); "
+             "library: cells of a real size plus HTML pages of tens of passages, some long",
+    )
     args = parser.parse_args(argv)
-    files = write_corpus(args.n, args.out_dir, args.seed)
+    files = write_corpus(args.n, args.out_dir, args.seed, layout=args.layout)
     print(f"wrote {len(files)} cell files with about {args.n} passages to {args.out_dir}", file=sys.stderr)
     return 0
 

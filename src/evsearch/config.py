@@ -12,6 +12,13 @@ from .errors import QueryError
 
 # --- fields ------------------------------------------------------------------------------------
 
+#: The engines an index can be built with (xapian: the optional ``evsearch[xapian]`` extra).
+ENGINES: tuple[str, ...] = ("whoosh", "xapian")
+#: Where each engine's search facade lives (loaded by name: the query layer imports no engine).
+ENGINE_INDEX: dict[str, str] = {"xapian": "evsearch._xapian.engine:XapianIndex"}
+#: Remote Xapian shards are named ``xapian+tcp://host:port,host:port``.
+REMOTE_SCHEME = "xapian+tcp://"
+
 #: Per-field weights of plain words in BM25F (Robertson and Zaragoza): a field's term
 #: frequency counts this many times before the fields' frequencies are added and saturated.
 #: Titles weigh 3 (the per-lever table in the README: 1 and 2 rank worse over the six test

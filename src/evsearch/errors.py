@@ -10,7 +10,9 @@
     │   ├── IndexCorruptError     a directory that is not a readable evsearch index
     │   ├── IndexVersionError     written by an incompatible schema: rebuild it
     │   ├── IndexBusyError        another process is writing the index
-    │   └── NoSpaceError          the disk holding the index is full
+    │   ├── NoSpaceError          the disk holding the index is full
+    │   └── ShardUnavailableError a shard of a sharded (Xapian) index does not answer
+    ├── EngineMissingError        the optional engine an index needs is not installed
     ├── QueryError                a query evsearch cannot run
     └── DocumentNotFoundError     no document with that id
 
@@ -93,6 +95,22 @@ def no_space(exc: OSError, where: object) -> NoSpaceError | None:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return NoSpaceError(f"no space left on device at {where}")
     return None
+
+
+class ShardUnavailableError(IndexProblem):
+    """A shard of a sharded index cannot be opened or stops answering (names the shard)."""
+
+    default_hint = "start the shard's server again (xapian-tcpsrv), or search with --partial"
+
+    def __init__(self, message: str, hint: str | None = None, shards: tuple[str, ...] = ()) -> None:
+        super().__init__(message, hint)
+        self.shards = shards
+
+
+class EngineMissingError(EvsearchError):
+    """The optional engine an index needs (Xapian) is not installed."""
+
+    default_hint = "pip install 'evsearch[xapian]' (the xapian-bindings-binary wheels, GPL)"
 
 
 class QueryError(EvsearchError):

@@ -48,6 +48,7 @@ class SearchResult:
     limit: int = 10  # hits per page
     sort: str = "relevance"  # "relevance", "year" or "-year"
     facets: Facets | None = None  # counts over all matches, when asked for
+    missing_shards: tuple[str, ...] = ()  # shards left out of a partial (sharded) search
 
     @property
     def pages(self) -> int:
@@ -71,6 +72,8 @@ class SearchResult:
             "limit": self.limit,
             "sort": self.sort,
             "facets": self.facets.to_dict() if self.facets is not None else None,
+            # only in a partial result of a sharded index: which shards did not answer
+            **({"missing_shards": list(self.missing_shards)} if self.missing_shards else {}),
             "hits": [h.to_dict() for h in self.hits],
         }
 
@@ -112,9 +115,13 @@ class IndexStats:
     schema_version: int
     evsearch_version: str
     built_at: str
+    engine: str = "whoosh"  # "whoosh" or "xapian"
+    shards: tuple[str, ...] = ()  # a Xapian index: its shard databases (paths or host:port)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d["shards"] = list(self.shards)
+        return d
 
 
 @dataclass(frozen=True)

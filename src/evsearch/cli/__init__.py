@@ -60,21 +60,23 @@ def index_options(f: F) -> F:
     f = click.option(
         "--index",
         "index_dir",
-        type=click.Path(path_type=Path),
+        type=str,
         envvar="EVSEARCH_INDEX",
         show_envvar=True,
-        help="Index directory [default: index/ in a checkout, else the user data dir].",
+        help="Index directory [default: index/ in a checkout, else the user data dir], "
+             "or remote Xapian shards: xapian+tcp://host1:33333,host2:33333.",
     )(f)
     return f
 
 
-def _dirs(corpus_dir: Path | None, index_dir: Path | None) -> tuple[Path, Path]:
+def _dirs(corpus_dir: Path | None, index_dir: Path | str | None) -> tuple[Path, Any]:
+    """The corpus and index directories as absolute paths (remote shards as they are)."""
+    if isinstance(index_dir, str) and index_dir.startswith("xapian+tcp://"):
+        return resolve_dirs(corpus_dir, None)[0].expanduser().resolve(), index_dir
     corpus, index = (p.expanduser().resolve() for p in resolve_dirs(corpus_dir, index_dir))
     if index == corpus or index.is_relative_to(corpus):
-        raise CorpusError(
-            f"the index directory {index} is inside the corpus directory {corpus}",
-            hint="pass --index DIR outside the corpus directory",
-        )
+        raise CorpusError(f"the index directory {index} is inside the corpus directory {corpus}",
+                          hint="pass --index DIR outside the corpus directory")
     return corpus, index
 
 
@@ -126,9 +128,14 @@ def cli(ctx: click.Context, no_color: bool) -> None:
 @click.option("--wait", "wait", default=DEFAULT_WAIT, show_default=True, type=click.FloatRange(0),
               metavar="SECONDS", help="How long to wait for another indexing run to finish.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--engine", type=click.Choice(["whoosh", "xapian"]), envvar="EVSEARCH_ENGINE", show_envvar=True,
+              help="Engine [default: the index's own, else whoosh]; xapian: the evsearch[xapian] extra.")
+@click.option("--shards", type=click.IntRange(1, 1024), metavar="N", help="xapian: N shards, split by cell.")
+@click.option("--shard", metavar="I/N", help="xapian: only shard I of N (from 0), e.g. on one machine of N.")
 @handle_errors
 def index_cmd(
-    corpus_dir: Path | None, index_dir: Path | None, rebuild: bool, wait: float, as_json: bool
+    corpus_dir: Path | None, index_dir: str | None, rebuild: bool, wait: float, as_json: bool,
+    engine: str | None, shards: int | None, shard: str | None,
 ) -> None:
     """Bring the index up to date with the corpus (only changed files are re-read).
 
@@ -136,14 +143,17 @@ def index_cmd(
     Example:
       evsearch index --corpus corpus --index index
       evsearch index --rebuild
+      evsearch index --engine xapian --shards 4      (--shard 0/4: one machine's part)
     """
-    from ..index import update_index
+    from ..index import parse_shard, update_index
 
     corpus, index = _dirs(corpus_dir, index_dir)
     say_if_new(index, corpus)
+    which = parse_shard(shard) if shard is not None else None
     with progress_display() as progress:
         report = update_index(
-            corpus=corpus, index=index, rebuild=rebuild, wait=wait, progress=progress
+            corpus=corpus, index=index, rebuild=rebuild, wait=wait, progress=progress,
+            engine=engine, shards=shards, shard=which,
         )
     if as_json:
         emit_json(report.to_dict())
@@ -220,6 +230,8 @@ def hit_filter_options(f: F) -> F:
 @click.option("--facets", is_flag=True,
               help="Also count all matches by kind, type, year, decade, matrix and cell.")
 @click.option("--brief", is_flag=True, help="One line per hit: id, score, type and year, title.")
+@click.option("--partial", is_flag=True,
+              help="Sharded (Xapian) index: leave out shards that do not answer, and say which.")
 @click.option("--no-correct", "no_correct", is_flag=True,
               help="Never replace a misspelt query by its suggestion (it is still offered).")
 @format_options(FORMATS)
@@ -239,6 +251,7 @@ def search_cmd(
     sort: str,
     facets: bool,
     brief: bool,
+    partial: bool,
     no_correct: bool,
     fmt: str,
     as_json: bool,
@@ -267,7 +280,7 @@ def search_cmd(
     fmt = _format(fmt, as_json)
     corpus, index = _dirs(corpus_dir, index_dir)
     say_if_new(index, corpus)
-    with ensure_index(index=index, corpus=corpus) as idx:
+    with ensure_index(index=index, corpus=corpus, partial=partial) as idx:
         if idx.update_skipped:
             click.echo(f"note: searching the last update of the index; it could not be brought "
                        f"up to date: {escape_controls(idx.update_skipped)}", err=True)

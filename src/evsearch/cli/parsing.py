@@ -46,9 +46,11 @@ class QueryCommand(click.Command):
         return name in names
 
 
-def say_if_new(index: Path, corpus: Path) -> None:
+def say_if_new(index: Path | str, corpus: Path) -> None:
     """Tell the user (on stderr) that a command is about to create an index: there is none at
-    ``index`` yet, and one can be built there from ``corpus``."""
+    ``index`` yet, and one can be built there from ``corpus`` (never for remote shards)."""
+    if not isinstance(index, Path):
+        return
     if (index / "CURRENT").exists() or (index / "CURRENT").is_symlink() or not corpus.is_dir():
         return
     if index.exists() and not (index.is_dir() and ((index / "EVSEARCH_INDEX").is_file()

@@ -187,6 +187,9 @@ def note_spelling(result: Any) -> None:
 
 def print_result(result: Any) -> None:
     width = terminal_width()
+    if result.missing_shards:
+        click.echo("Partial result: these shards did not answer: "
+                   + ", ".join(clean(s) for s in result.missing_shards), err=True)
     if result.facets is not None and result.total:
         print_facets(result.facets, width)
     if not result.hits:
@@ -386,6 +389,9 @@ def print_stats(stats: Any) -> None:
     click.echo(f"files:    {stats.files}")
     click.echo(f"built:    {stats.built_at} by evsearch {stats.evsearch_version} "
                f"(schema {stats.schema_version})")
+    click.echo(f"engine:   {stats.engine}")
+    for shard in stats.shards:
+        click.echo(f"shard:    {clean(shard)}")
 
 
 def print_check(index: Any, files: int, problems: list[tuple[str, str]]) -> None:

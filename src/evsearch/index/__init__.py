@@ -21,16 +21,18 @@ writes), ``lock`` (one writer at a time). The write path never imports the query
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from whoosh import index as whoosh_index
 
 from .. import ingest
-from ..config import DEFAULT_WAIT, resolve_dirs
+from ..config import DEFAULT_WAIT, ENGINES, resolve_dirs
 from ..errors import CorpusError, EvsearchError, IndexMissingError, no_space
+from ..model import Document
 from ..results import IndexReport
 from .integrity import verify
 from .lock import WriteLock
@@ -54,9 +56,9 @@ from .writer import (
     _incremental,
     _rebuild,
     passage,
-    write_documents,
     write_generation,
 )
+from .writer import write_documents as _write_whoosh_documents
 
 __all__ = [
     "Generation",
@@ -68,11 +70,13 @@ __all__ = [
     "check_index",
     "current_generation",
     "document_fields",
+    "engine_choice",
     "index_is_stale",
     "ingest_corpus",
     "make_schema",
     "open_searcher",
     "open_whoosh",
+    "parse_shard",
     "passage",
     "update_index",
     "watch_corpus",
@@ -95,6 +99,9 @@ def update_index(
     rebuild: bool = False,
     wait: float = DEFAULT_WAIT,
     progress: ProgressCallback | None = None,
+    engine: str | None = None,
+    shards: int | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> IndexReport:
     """Bring the index up to date with the corpus: only added, changed and removed files.
 
@@ -103,12 +110,29 @@ def update_index(
     written to a new generation. Waits up to ``wait`` seconds for another writer, then raises
     :class:`IndexBusyError`.
 
+    ``engine`` is ``"whoosh"`` or ``"xapian"`` (default: ``EVSEARCH_ENGINE``, else the
+    engine the index was built with, else Whoosh); another engine than the index's rebuilds
+    it, and the choice is recorded in the index. A Xapian index is written in ``shards``
+    shards split by cell (default: 1, or the index's own number), or only shard ``i`` of
+    ``n`` with ``shard=(i, n)``.
+
     >>> update_index(corpus="corpus", index="index").summary()   # doctest: +SKIP
     'added 0, updated 1, removed 0, unchanged 47 files'
     """
+    if isinstance(index, str) and "://" in index:
+        raise EvsearchError("remote shards are built where they live, not through xapian+tcp://",
+                            hint="run evsearch index --shard i/N --index DIR on each shard's machine")
+    asked = engine_choice(engine)
+    if shards or shard:  # shards are Xapian's
+        asked = asked or "xapian"
+    if (shards or shard) and asked != "xapian":
+        raise EvsearchError("--shards and --shard need --engine xapian", hint="add --engine xapian")
     corpus_dir, target = _resolve(corpus, index)
     try:
-        return _update(corpus_dir, target, rebuild=rebuild, wait=wait, progress=progress)
+        return _update(
+            corpus_dir, target, rebuild=rebuild, wait=wait, progress=progress,
+            asked=asked, shards=shards, shard=shard,
+        )
     except OSError as exc:  # writing the index failed: a full disk, a read-only one ...
         error = no_space(exc, target) or EvsearchError(
             f"cannot write the index at {target} ({exc.strerror or exc})",
@@ -119,7 +143,8 @@ def update_index(
 
 
 def _update(
-    corpus_dir: Path, target: Path, *, rebuild: bool, wait: float, progress: ProgressCallback | None
+    corpus_dir: Path, target: Path, *, rebuild: bool, wait: float, progress: ProgressCallback | None,
+    asked: str | None = None, shards: int | None = None, shard: tuple[int, int] | None = None,
 ) -> IndexReport:
     started = time.perf_counter()
     created = not target.exists()
@@ -132,7 +157,15 @@ def _update(
                 gen = current_generation(target)
             except IndexMissingError:
                 gen = None
-        if gen is not None and gen.meta.get("manifest") == MANIFEST_FORMAT:
+        built_by = None if gen is None else str(gen.meta.get("engine", "whoosh"))
+        if (asked or built_by or "whoosh") == "xapian":
+            from .._xapian import store as xapian_store
+
+            return xapian_store.update(
+                corpus_dir, target, gen if built_by == "xapian" else None, started, progress,
+                shards=shards, shard=shard,
+            )
+        if gen is not None and built_by == "whoosh" and gen.meta.get("manifest") == MANIFEST_FORMAT:
             return _incremental(corpus_dir, target, gen, started, progress)
         try:
             return _rebuild(corpus_dir, target, started, progress)
@@ -142,17 +175,62 @@ def _update(
             raise
 
 
+def engine_choice(engine: str | None) -> str | None:
+    """The engine asked for (the argument, else ``EVSEARCH_ENGINE``), checked; None if none."""
+    engine = engine or os.environ.get("EVSEARCH_ENGINE") or None
+    if engine is None:
+        return None
+    engine = engine.strip().lower()
+    if engine not in ENGINES:
+        raise EvsearchError(f"unknown engine {engine!r}", hint="the engines are " + ", ".join(ENGINES))
+    return engine
+
+
+def parse_shard(value: str) -> tuple[int, int]:
+    """``"1/4"`` -> ``(1, 4)``: shard 1 of 4 (numbered from 0)."""
+    try:
+        i, n = (int(p) for p in value.split("/", 1))
+    except ValueError:
+        raise EvsearchError(f"bad shard {value!r}", hint="write --shard i/N, e.g. --shard 0/4") from None
+    if n < 1 or not 0 <= i < n:
+        raise EvsearchError(f"bad shard {value!r}", hint="write --shard i/N with 0 <= i < N")
+    return i, n
+
+
+def write_documents(
+    documents: Iterable[Document], *, index: Path | str, source: str = "", engine: str = "whoosh"
+) -> int:
+    """Index ready-made documents (no corpus files) with ``engine``: used by the evaluation
+    scripts. Passages keep their ``title``; returns the number of documents written."""
+    if engine_choice(engine) != "xapian":
+        return _write_whoosh_documents(documents, index=index, source=source)
+    from .._xapian import store as xapian_store
+
+    target = Path(index)
+    prepare_index_dir(target)
+    with WriteLock(target):
+        _, n = xapian_store.write_generation(target, [SourceBatch(source, "", None, list(documents))])
+    return n
+
+
 def index_is_stale(*, corpus: Path | str, index: Path | str) -> bool:
     """Whether the corpus looks changed since the last commit, by size and mtime only (cheap).
 
     False when the index was built from another corpus directory, or is missing or unreadable
     (opening it reports those).
     """
+    if isinstance(index, str) and "://" in index:
+        return False  # remote shards: each is updated where it lives
     corpus, target = Path(corpus), Path(index)
     try:
         gen = current_generation(target)
-        toc = whoosh_index.open_dir(str(gen.path)).latest_generation()
-        meta = committed_meta(gen.path, toc)
+        if gen.meta.get("engine") == "xapian":
+            from .._xapian import store as xapian_store
+
+            meta = {**gen.meta, "files": xapian_store.manifest(gen)[0]}
+        else:
+            toc = whoosh_index.open_dir(str(gen.path)).latest_generation()
+            meta = committed_meta(gen.path, toc)
     except Exception as exc:  # missing, damaged or incompatible: not for this check to report
         close_leaked_files(exc)
         return False

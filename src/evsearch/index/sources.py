@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -88,8 +89,28 @@ def _rank(corpus_dir: Path, batch: SourceBatch) -> tuple[int, int]:
     return FORM_RANK.get(Path(batch.source).suffix.lower(), 0), mtime
 
 
+#: Files read by one worker at a time when a corpus is read by several processes.
+_CHUNK = 16
+
+
+def _read_one(item: tuple[Path, str, Path]) -> SourceBatch | FileProblem:
+    return _read_file(*item)
+
+
+def _read_all(
+    corpus_dir: Path, paths: list[Path], procs: int
+) -> Iterator[SourceBatch | FileProblem]:
+    """Every file read, in path order: by ``procs`` forked processes for a large corpus."""
+    items = [(path, path.relative_to(corpus_dir).as_posix(), corpus_dir) for path in paths]
+    if procs <= 1 or len(items) < 4 * _CHUNK or "fork" not in multiprocessing.get_all_start_methods():
+        yield from map(_read_one, items)
+        return
+    with multiprocessing.get_context("fork").Pool(procs) as pool:
+        yield from pool.imap(_read_one, items, chunksize=_CHUNK)
+
+
 def ingest_corpus(
-    corpus_dir: Path, progress: Callable[[int, int], None] | None = None
+    corpus_dir: Path, progress: Callable[[int, int], None] | None = None, *, procs: int = 1
 ) -> tuple[list[SourceBatch], list[FileProblem]]:
     """Ingest every cell file under ``corpus_dir``; a file that fails is reported, not fatal.
 
@@ -97,7 +118,8 @@ def ingest_corpus(
     and kept in the manifest as ``shadowed_by`` the winner, with no documents. The rule: the
     HTML page (``.htm``/``.html``) wins over the text form; between two files of the same
     form, the one modified last wins (a newer saved version of the cell); on a tie, the first
-    in path order. ``progress(files_done, files_total)`` is called after each file.
+    in path order. ``progress(files_done, files_total)`` is called after each file. With
+    ``procs`` above 1, files are read by that many processes (the result is the same).
     """
     corpus_dir = Path(corpus_dir)
     found: list[SourceBatch] = []
@@ -105,9 +127,7 @@ def ingest_corpus(
     found_files = ingest.discover(corpus_dir)
     problems.extend(FileProblem(rel, why) for rel, why in found_files.unreadable.items())
     paths = found_files.paths
-    for i, path in enumerate(paths, start=1):
-        rel = path.relative_to(corpus_dir).as_posix()
-        got = _read_file(path, rel, corpus_dir)
+    for i, got in enumerate(_read_all(corpus_dir, paths, procs), start=1):
         if progress is not None:
             progress(i, len(paths))
         if isinstance(got, FileProblem):
@@ -115,7 +135,7 @@ def ingest_corpus(
         else:
             found.append(got)
             notes = got.parsed.notes if got.parsed else ()
-            problems.extend(FileProblem(rel, note, skipped=False) for note in notes)
+            problems.extend(FileProblem(got.source, note, skipped=False) for note in notes)
     winners: dict[str, SourceBatch] = {}
     ranks = {batch.source: _rank(corpus_dir, batch) for batch in found}
     for batch in found:

@@ -15,6 +15,7 @@ the open index and its lock.
 from __future__ import annotations
 
 import functools
+import importlib
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -25,11 +26,19 @@ from whoosh import query as wq
 from .. import config
 from .._sanitize import scrub_surrogates
 from .._whoosh.backend import WhooshBackend
-from ..config import DEFAULT_LIMIT, SORTS, check_limit, check_page, resolve_dirs
+from ..config import (
+    DEFAULT_LIMIT,
+    ENGINE_INDEX,
+    REMOTE_SCHEME,
+    SORTS,
+    check_limit,
+    check_page,
+    resolve_dirs,
+)
 from ..errors import DocumentNotFoundError, EvsearchError, IndexMissingError, QueryError
 from ..index import index_is_stale, open_searcher, update_index
 from ..index.integrity import verify
-from ..index.store import Generation, close_leaked_files, damaged, live_name
+from ..index.store import Generation, close_leaked_files, current_generation, damaged, live_name
 from ..results import (
     DocumentView,
     Explanation,
@@ -172,17 +181,23 @@ class SearchIndex:
         page_opts = Page(limit, page, sort, facets, snippets)
         with self._lock:
             searcher, scorer = self._view()
-            result = _run(searcher, scorer, query, parsed.clauses, filters, page_opts)
+            result = self._run(searcher, scorer, query, parsed.clauses, filters, page_opts)
             if suggest:
                 suggestion = extras.suggest(searcher, query, parsed.clauses)
                 if suggestion:
                     if correct and not result.total:
                         fixed = parse_query(suggestion)
-                        corrected = _run(searcher, scorer, query, fixed.clauses, filters, page_opts)
+                        corrected = self._run(searcher, scorer, query, fixed.clauses, filters, page_opts)
                         if corrected.total:
                             return replace(corrected, suggestion=suggestion, corrected=True)
                     return replace(result, suggestion=suggestion)
             return result
+
+    def _run(
+        self, searcher: Any, scorer: Any, query: str, clauses: list[Clause], filters: Filters, opts: Page
+    ) -> SearchResult:
+        """One query's result page: what an engine's index overrides (see ``ENGINE_INDEX``)."""
+        return _run(searcher, scorer, query, clauses, filters, opts)
 
     # -- documents ----------------------------------------------------------------------------
     def get(self, doc_id: str) -> DocumentView:
@@ -379,9 +394,37 @@ def _run(
 
 # --- entry points ------------------------------------------------------------------------------
 
-def open_index(*, index: Path | str | None = None) -> SearchIndex:
-    """Open an existing index (the default one when ``index`` is None); never writes."""
-    return SearchIndex(resolve_dirs(None, index)[1])
+def open_index(*, index: Path | str | None = None, partial: bool = False) -> SearchIndex:
+    """Open an existing index (the default one when ``index`` is None); never writes.
+
+    ``index`` may name remote Xapian shards, ``"xapian+tcp://host1:33333,host2:33333"``;
+    with ``partial``, shards of a Xapian index that do not answer are left out (the result's
+    ``missing_shards`` names them) instead of failing the search.
+    """
+    if isinstance(index, str) and index.startswith(REMOTE_SCHEME):
+        remote: SearchIndex = _engine_index("xapian")(index, partial=partial)
+        return remote
+    target = resolve_dirs(None, index)[1]
+    engine = _engine_of(target)
+    if engine in ENGINE_INDEX:
+        other: SearchIndex = _engine_index(engine)(target, partial=partial)
+        return other
+    return SearchIndex(target)
+
+
+def _engine_of(target: Path) -> str:
+    """The engine an index directory was built with (whoosh when it cannot tell)."""
+    try:
+        return str(current_generation(target).meta.get("engine", "whoosh"))
+    except EvsearchError:
+        return "whoosh"  # opening it reports what is wrong
+
+
+def _engine_index(engine: str) -> Any:
+    """The search facade of an optional engine, loaded by name (the query layer imports no
+    engine package itself)."""
+    module, _, name = ENGINE_INDEX[engine].partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def ensure_index(
@@ -389,14 +432,18 @@ def ensure_index(
     index: Path | str | None = None,
     corpus: Path | str | None = None,
     update: bool = True,
+    partial: bool = False,
 ) -> SearchIndex:
     """Open the index, building it from the corpus first if there is none.
 
     With ``update`` (the default), an index built from this corpus directory is first brought
     up to date when a cheap check (file sizes and modification times, no reading) finds the
     corpus changed. If that update cannot run (another process is indexing, a read-only index
-    directory), the last commit is searched.
+    directory), the last commit is searched. Remote shards (``xapian+tcp://``) are opened as
+    they are: each is updated where it lives.
     """
+    if isinstance(index, str) and index.startswith(REMOTE_SCHEME):
+        return open_index(index=index, partial=partial)
     corpus_dir, target = resolve_dirs(corpus, index)
     skipped = None
     if update and index_is_stale(corpus=corpus_dir, index=target):
@@ -405,9 +452,9 @@ def ensure_index(
         except EvsearchError as exc:  # busy, not writable, disk full: search what is committed
             skipped = exc.message
     try:
-        opened = SearchIndex(target)
+        opened = open_index(index=target, partial=partial)
         opened.update_skipped = skipped
         return opened
     except IndexMissingError:
         update_index(corpus=corpus_dir, index=target)
-        return SearchIndex(target)
+        return open_index(index=target, partial=partial)

@@ -26,14 +26,19 @@ the engine only through :class:`Backend`:
 - ``terms(field)``: the vocabulary of a field (the many-valued facet ``type`` counts each).
 - ``has_field(field)``: whether the index has that field indexed (older indexes may lack one).
 
-The Whoosh implementation is :class:`evsearch._whoosh.backend.WhooshBackend`. A second
-engine (Xapian, issue #17) implements the same methods over its own database (postings
-from ``postlist_begin``, lengths from a value slot or ``get_doclength``, columns from value
-slots, phrases from its own phrase query) and sits behind the same query layer, result types
-and CLI. The query tree handed to ranking is built by :mod:`evsearch.search.plan` from
-``whoosh.query``'s public classes used as plain data (``Term``, ``Phrase``, ``Or``, ``And``,
-``AndMaybe``, ``DisjunctionMax``, ``NumericRange``); ``leaf_matches`` receives only its
-``Phrase`` and ``NumericRange`` leaves.
+The Whoosh implementation is :class:`evsearch._whoosh.backend.WhooshBackend`. The query
+tree handed to ranking is built by :mod:`evsearch.search.plan` from ``whoosh.query``'s public
+classes used as plain data (``Term``, ``Phrase``, ``Or``, ``And``, ``AndMaybe``,
+``DisjunctionMax``, ``NumericRange``); ``leaf_matches`` receives only its ``Phrase`` and
+``NumericRange`` leaves.
+
+The Xapian engine (:mod:`evsearch._xapian`) does not implement this protocol: it meets the
+query layer one step higher, at the plan. Its shards may be remote, and ranking from posting
+lists would pull every query term's whole posting list over the network from every shard;
+Xapian ranks inside each shard's server with statistics merged across shards, and returns
+only the page. So :class:`evsearch._xapian.engine.XapianIndex` takes the same plan (built by
+the same code, with the same synonyms, prefixes, corrections and feedback) and runs it with
+Xapian's own BM25, match spies and value sorts (``SearchIndex._run`` is what it overrides).
 """
 
 from __future__ import annotations

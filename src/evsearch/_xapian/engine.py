@@ -1,0 +1,376 @@
+"""Searching a Xapian index: the library's :class:`~evsearch.search.SearchIndex` over Xapian.
+
+:class:`XapianIndex` is a ``SearchIndex``: argument checks, the query language, filters,
+synonyms, corrections, the retry with a corrected query and the result types are the shared
+code; the plan it builds runs on Xapian (:mod:`.searcher`). Ranking stays inside Xapian,
+and so inside each shard's server, rather than reading posting lists through
+:class:`evsearch.search.backend.Backend` (see the README: posting lists of remote shards
+would cross the network whole for every query).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from whoosh import query as wq
+
+from ..analysis import analyze
+from ..config import (
+    FIELD_WEIGHTS,
+    PRF_DOCS,
+    PRF_FIELDS,
+    PRF_MAX_DF,
+    PRF_MAX_DOCS,
+    PRF_MIN_DOCS,
+    PRF_MIN_TERMS,
+    PRF_TERMS,
+    PRF_WEIGHT,
+    SIMILAR_FIELDS,
+    SIMILAR_TERMS,
+    check_limit,
+    check_page,
+)
+from ..errors import DocumentNotFoundError, IndexCorruptError, IndexVersionError, QueryError
+from ..index.store import current_generation
+from ..results import (
+    DocumentView,
+    Explanation,
+    Facets,
+    Hit,
+    IndexStats,
+    Related,
+    SearchResult,
+    SimilarResult,
+    TermScore,
+)
+from ..search import SearchIndex, extras
+from ..search.plan import _expansion_queries, _field_terms, build_filter, build_query
+from ..search.query import Clause, Filters, normalise_cell, normalise_kind, parse_query
+from ..search.rank import Page, make_hit, make_view
+from .schema import FIELD_PREFIX, FIELD_WDF
+from .searcher import XapianSearcher, _decode, _text_words, shard_addresses, snippet
+from .shards import ShardSet, is_remote_spec, parse_remote_spec
+
+_TEXT_FIELDS = frozenset(FIELD_PREFIX)
+
+
+class XapianIndex(SearchIndex):
+    """An open Xapian index: its local shards (an index directory) or remote ones
+    (``xapian+tcp://host:port,...``). With ``partial``, shards that do not answer are left
+    out (``missing_shards`` says which) instead of failing the search."""
+
+    def __init__(self, index: Path | str, *, partial: bool = False) -> None:
+        self._spec = index
+        self._remote = is_remote_spec(index)
+        self.index_dir = Path(index) if not self._remote else Path(".")
+        self._partial = partial
+        self._lock = threading.RLock()
+        self._gen = None
+        self._ix = None
+        self._searcher: XapianSearcher | None = None
+        self._scorer = None
+        self.update_skipped: str | None = None
+        self._open()
+
+    @property
+    def spec(self) -> str:
+        return str(self._spec)
+
+    def _open(self) -> None:
+        if self._remote:
+            addrs = parse_remote_spec(str(self._spec))
+            gen = None
+        else:
+            gen = current_generation(self.index_dir)
+            if gen.meta.get("engine") != "xapian":
+                raise IndexCorruptError(f"the index at {self.index_dir} is not a Xapian index")
+            if gen.meta.get("field_wdf", FIELD_WDF) != FIELD_WDF:
+                raise IndexVersionError(
+                    f"the Xapian index at {self.index_dir} was written with other field weights"
+                )
+            addrs = shard_addresses(self.index_dir, gen.meta, gen.path)
+        old = self._searcher
+        self._searcher = XapianSearcher(ShardSet(addrs, partial=self._partial))
+        self._gen = gen
+        if old is not None:
+            old.shards.close()
+
+    def _current(self) -> XapianSearcher:
+        with self._lock:
+            if self._searcher is None:
+                raise QueryError("the index is closed", hint="open it again with open_index()")
+            if not self._remote:
+                try:
+                    name = (self.index_dir / "CURRENT").read_text(encoding="utf-8").strip()
+                except OSError:
+                    name = self._gen.path.name if self._gen else ""
+                if self._gen is None or name != self._gen.path.name:
+                    self._open()
+                    assert self._searcher is not None
+                    return self._searcher
+            self._searcher.shards.reopen()
+            return self._searcher
+
+    def _view(self) -> tuple[Any, Any]:
+        """The shared search path asks for (searcher, scorer): ranking here is Xapian's."""
+        return self._current(), None
+
+    @property
+    def missing_shards(self) -> tuple[str, ...]:
+        return self._searcher.shards.missing if self._searcher is not None else ()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._searcher is not None:
+                self._searcher.shards.close()
+            self._searcher = None
+
+    # -- searching ----------------------------------------------------------------------------
+    def search(self, query: str, **options: Any) -> SearchResult:
+        """:meth:`SearchIndex.search`; a partial search also names the shards left out."""
+        result = super().search(query, **options)
+        missing = self.missing_shards
+        return replace(result, missing_shards=missing) if missing else result
+
+    def _run(
+        self, searcher: Any, scorer: Any, query: str, clauses: list[Clause], filters: Filters, opts: Any
+    ) -> SearchResult:
+        q, mask = build_query(searcher, clauses)
+        fq = build_filter(filters)
+        if q is None:
+            if fq is None:
+                return SearchResult(
+                    query, 0, (), page=opts.page, limit=opts.limit, sort=opts.sort,
+                    facets=Facets() if opts.facets else None,
+                )
+            q = wq.Every()
+        if opts.sort == "relevance" and not isinstance(q, wq.Every):
+            q = _with_feedback(searcher, q, clauses, fq, mask)
+        total, hits, facets = _ranked_page(searcher, q, fq, mask, opts)
+        return SearchResult(
+            query, total, hits, page=opts.page, limit=opts.limit, sort=opts.sort, facets=facets
+        )
+
+    # -- documents ----------------------------------------------------------------------------
+    def get(self, doc_id: str) -> DocumentView:
+        with self._lock:
+            s = self._current()
+            docid = s.docid(doc_id)
+            if docid is None:
+                raise DocumentNotFoundError(f"no document with id {doc_id!r}")
+            return make_view(s.stored(docid))
+
+    def documents(self, *, kind: str | None = None, cell: str | None = None) -> list[DocumentView]:
+        filters = Filters()
+        if kind:
+            filters.kinds.add(normalise_kind(kind))
+        if cell:
+            filters.cells.add(normalise_cell(cell))
+        with self._lock:
+            views = [make_view(d) for d in self._current().filtered(build_filter(filters))]
+        return sorted(views, key=lambda v: (v.cell, v.kind != "study", v.order))
+
+    def similar(
+        self, doc_id: str, *, limit: int = 10, page: int = 1, kind: str | None = None
+    ) -> SimilarResult:
+        check_limit(limit)
+        check_page(page)
+        filters = Filters()
+        if kind:
+            filters.kinds.add(normalise_kind(kind))
+        with self._lock:
+            s = self._current()
+            docid = s.docid(doc_id)
+            if docid is None:
+                raise DocumentNotFoundError(f"no document with id {doc_id!r}")
+            weights = dict(s.key_terms(docid, SIMILAR_TERMS))
+            if not weights:
+                return SimilarResult(doc_id, (), 0, ())
+            q = wq.Or([
+                wq.Term(f, t, boost=FIELD_WEIGHTS[f] * w)
+                for t, w in weights.items()
+                for f in SIMILAR_FIELDS
+            ])
+            opts = Page(limit, page, "relevance", False, True)
+            total, hits, _ = _ranked_page(s, q, build_filter(filters), wq.Term("id", doc_id), opts)
+        return SimilarResult(doc_id, tuple(weights), total, hits)
+
+    def related(self, doc_id: str) -> Related:
+        view = self.get(doc_id)
+        with self._lock:
+            stored = self._current().filtered(wq.Term("cell", view.cell.lower()))
+        return extras.related(view, [make_view(d) for d in stored])
+
+    def explain(self, query: str, doc_id: str) -> Explanation:
+        """Why ``doc_id`` scored as it did: each query term's Xapian BM25 weight in the
+        document (``field_length`` is the document's weighted length: Xapian normalises by
+        the whole document, whose wdf already carries the field weights)."""
+        parsed = parse_query(query)
+        with self._lock:
+            s = self._current()
+            docid = s.docid(doc_id)
+            if docid is None:
+                raise DocumentNotFoundError(f"no document with id {doc_id!r}")
+            q, mask = build_query(s, parsed.clauses)
+            fq = build_filter(parsed.filters)
+            only = wq.Term("id", doc_id)
+            reason: str | None = None
+            score = 0.0
+            if q is None or isinstance(q, wq.Every):
+                reason = "the query has no words to score"
+            else:
+                found = s.top(q, only, None, 1)
+                if found:
+                    score = round(found[0].weight, 4)
+                else:
+                    reason = "it does not match the query's words"
+            if reason is None and mask is not None and s.top(wq.Every(), wq.And([only, mask]), None, 1):
+                reason = "it contains an excluded word"
+            if reason is None and fq is not None and not s.top(wq.Every(), wq.And([only, fq]), None, 1):
+                reason = "the query's filters (type:, kind:, cell:, matrix:, year:) leave it out"
+            terms = _term_scores(s, q, doc_id, docid) if q is not None and not isinstance(q, wq.Every) else []
+        wanted = [
+            t for c in parsed.clauses if c.kind != "prefix" and c.occur != "must_not"
+            for t in analyze(c.text)
+        ]
+        seen = {t.term for t in terms}
+        missing = tuple(dict.fromkeys(t for t in wanted if t not in seen))
+        return Explanation(
+            query, doc_id, reason is None, score if reason is None else 0.0, tuple(terms),
+            missing, reason,
+        )
+
+    def stats(self) -> IndexStats:
+        with self._lock:
+            s = self._current()
+            shards = s.shard_metadata()
+            gen_meta = self._gen.meta if self._gen is not None else {}
+        files: dict[str, Any] = {}
+        corpus = str(gen_meta.get("corpus_dir", ""))
+        for _, part, info in shards:
+            files.update(part)
+            corpus = corpus or str(info.get("corpus_dir", ""))
+        documents = sum(int(e.get("documents", 0)) for e in files.values())
+        studies = sum(int(e.get("studies", 0)) for e in files.values())
+        schema = gen_meta.get("schema_version") or next(
+            (info.get("schema_version") for _, _, info in shards), 0
+        )
+        return IndexStats(
+            index_dir=self.spec,
+            corpus_dir=corpus,
+            cells=len({e["cell"] for e in files.values() if e.get("cell")}),
+            studies=studies,
+            passages=documents - studies,
+            files=len(files),
+            schema_version=int(schema or 0),
+            evsearch_version=str(gen_meta.get("evsearch_version", "")),
+            built_at=str(gen_meta.get("built_at", "")),
+            engine="xapian",
+            shards=tuple(name for name, _, _ in shards),
+        )
+
+
+def _ranked_page(
+    s: XapianSearcher, q: Any, fq: Any, mask: Any, opts: Any
+) -> tuple[int, tuple[Hit, ...], Facets | None]:
+    total, found, facets = s.page(q, fq, mask, opts)
+    scored = not isinstance(q, wq.Every)
+    words = _text_words(q) if scored and opts.snippets else frozenset()
+    start = (opts.page - 1) * opts.limit
+    hits = []
+    for rank, m in enumerate(found, start=start + 1):
+        text = m.stored.get("text", "")
+        hits.append(make_hit(rank, m.weight if scored else 0.0, m.stored, snippet(text, q, words)))
+    return total, tuple(hits), facets
+
+
+def _with_feedback(s: XapianSearcher, q: Any, clauses: list[Clause], fq: Any, mask: Any) -> Any:
+    """Pseudo-relevance feedback (RM3) as :func:`evsearch.search._with_feedback` does it,
+    with the top documents from Xapian."""
+    n_docs = s.doc_count()
+    if not PRF_DOCS or not PRF_MIN_DOCS <= n_docs <= PRF_MAX_DOCS:
+        return q
+    if any(c.kind != "word" or c.field or c.occur != "should" for c in clauses):
+        return q
+    typed = list(dict.fromkeys(t for c in clauses for t in analyze(c.text)))
+    if len(typed) < PRF_MIN_TERMS:
+        return q
+    top = s.top(q, fq, mask, PRF_DOCS)
+    mass = sum(m.weight for m in top)
+    if mass <= 0:
+        return q
+    weights: dict[str, float] = {}
+    for m in top:
+        stored = m.stored
+        terms = analyze(f"{stored.get('title') or stored.get('doc_title') or ''} {stored.get('text') or ''}")
+        if terms:
+            for term, tf in Counter(terms).items():
+                weights[term] = weights.get(term, 0.0) + tf / len(terms) * m.weight / mass
+    ranked = sorted(weights.items(), key=lambda kv: -kv[1])  # most_common's order: stable
+    best = [
+        (term, w)
+        for term, w in ranked[: PRF_TERMS * 3]
+        if term in typed or s.doc_frequency("text", term) <= PRF_MAX_DF * n_docs
+    ][: PRF_TERMS]
+    norm = sum(w for _, w in best) or 1.0
+    merged = dict.fromkeys(typed, (1 - PRF_WEIGHT) / len(typed))
+    for term, w in best:
+        merged[term] = merged.get(term, 0.0) + PRF_WEIGHT * w / norm
+    top_w = max(merged.values())
+    subs: list[Any] = []
+    for term, w in merged.items():
+        if term in typed:
+            subs.append(_field_terms(
+                None, [term], lambda f, ts, fb, w=w: wq.Term(f, ts[0], boost=fb * w / top_w)
+            ))
+        else:
+            subs.extend(wq.Term(f, term, boost=FIELD_WEIGHTS[f] * w / top_w) for f in PRF_FIELDS)
+    for expansion in _expansion_queries(clauses):
+        expansion.boost = expansion.boost * (1 - PRF_WEIGHT) / len(typed) / top_w  # type: ignore[attr-defined]
+        subs.append(expansion)
+    return wq.Or(subs)
+
+
+def _term_scores(s: XapianSearcher, q: Any, doc_id: str, docid: int) -> list[TermScore]:
+    """Each query word's BM25F weight in one document. Xapian scores a word once over all
+    its fields (the wdf carries the field weights), so ``field`` lists the fields it occurs
+    in, ``frequency`` counts its occurrences there, and ``field_length`` is the document's
+    weighted length, the length BM25 normalises by."""
+    wanted: dict[str, tuple[set[str], float]] = {}
+    for leaf in q.leaves() if not isinstance(q, (wq.Term, wq.Phrase)) else [q]:
+        if isinstance(leaf, wq.Term):
+            pairs = [(leaf.fieldname, _decode(leaf.text))]
+        elif isinstance(leaf, wq.Phrase):
+            pairs = [(leaf.fieldname, str(w)) for w in leaf.words]
+        else:
+            continue
+        for fieldname, text in pairs:
+            if fieldname in _TEXT_FIELDS:
+                fields, boost = wanted.get(text, (set(), 0.0))
+                fields.add(fieldname)
+                wanted[text] = (fields, max(boost, float(leaf.boost) / FIELD_WEIGHTS[fieldname]))
+    length = int(s.shards.run(lambda db: db.get_doclength(docid)))
+    stored = s.stored(docid)
+    analysed = {f: analyze(str(stored.get(f) or "")) for f in _TEXT_FIELDS}
+    out = []
+    for text, (fields, weight) in wanted.items():
+        found = {}
+        for f in sorted(fields):
+            n = analysed[f].count(text)
+            if n:
+                found[f] = n
+        if not found:
+            continue
+        score = s.term_score(wq.Term("text", text, boost=FIELD_WEIGHTS["text"]), doc_id, docid)
+        if score is None:
+            continue
+        out.append(TermScore(
+            field=",".join(found), term=text, frequency=sum(found.values()), field_length=length,
+            weight=round(weight, 4), score=round(score, 4),
+        ))
+    out.sort(key=lambda t: (-t.contribution, t.field, t.term))
+    return out

@@ -1,0 +1,316 @@
+"""Writing Xapian shards: evsearch documents -> Xapian documents, whole builds and updates.
+
+A full build writes every shard of a new generation (``shard_of(cell)`` decides where each
+cell goes), or only shard ``i`` of ``N`` (``--shard i/N``: one machine builds its part).
+An incremental update deletes and adds the documents of changed files in the shards that
+hold them, and commits each shard with its part of the manifest in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..analysis import analyze, word_analyzer
+from ..errors import EvsearchError
+from . import load
+from .schema import (
+    BOOL_PREFIX,
+    FIELD_GAP,
+    FIELD_PREFIX,
+    FIELD_WDF,
+    MAX_TERM_BYTES,
+    META_FILES,
+    META_INFO,
+    SLOT_CELL,
+    SLOT_KIND,
+    SLOT_MATRIX,
+    SLOT_SEQ,
+    SLOT_TYPE,
+    SLOT_UNDATED,
+    SLOT_YEAR,
+    SLOT_YEAR_ASC,
+    SLOT_YEAR_DESC,
+    WORD_PREFIX,
+    shard_name,
+    shard_of,
+    year_keys,
+)
+
+#: The stored fields (the document data), as the Whoosh engine stores them.
+STORED = (
+    "id", "kind", "cell_key", "study_type", "year", "order", "title", "doc_title", "section",
+    "text", "organisation", "role", "source", "links",
+)
+#: Documents between two commits of a shard during a build. Xapian's default (10,000) costs
+#: more CPU per document here: 35,600 passages took 18.9 CPU-s with 10,000 and 11.6 with
+#: 1,000 (100,000: 42.6). A build commits without fsync (``DB_NO_SYNC``) and syncs its files
+#: once at the end, before the generation is switched to.
+BUILD_COMMIT_EVERY = 1_000
+
+
+def boolean_term(prefix: str, value: str) -> str:
+    """A filter term; a value too long for a Xapian term is replaced by its hash."""
+    term = prefix + value
+    if len(term.encode("utf-8")) > MAX_TERM_BYTES:
+        term = prefix + "#" + hashlib.sha1(value.encode("utf-8")).hexdigest()
+    return term
+
+
+class DocumentMaker:
+    """Turns the engine-neutral fields of a document (``index.document_fields``) into a
+    Xapian document."""
+
+    def __init__(self) -> None:
+        self.xapian = load()
+        self._words = word_analyzer()
+
+    def __call__(self, fields: dict[str, Any]) -> Any:
+        xapian = self.xapian
+        doc = xapian.Document()
+        pos = 0
+        for name, wdf in FIELD_WDF.items():
+            value = fields.get(name)
+            if not value:
+                continue
+            prefix = FIELD_PREFIX[name]
+            for term in analyze(value):
+                pos += 1
+                if len(term) * 4 > MAX_TERM_BYTES and len(term.encode("utf-8")) > MAX_TERM_BYTES:
+                    continue
+                doc.add_posting(term, pos, wdf)
+                doc.add_term(prefix + term, 0)
+            pos += FIELD_GAP
+        for word in {t.text for t in self._words(fields.get("words") or "")}:
+            if len(word.encode("utf-8")) <= MAX_TERM_BYTES:
+                doc.add_boolean_term(WORD_PREFIX + word)
+        doc.add_boolean_term(boolean_term(BOOL_PREFIX["id"], fields["id"]))
+        doc.add_boolean_term(BOOL_PREFIX["kind"] + fields["kind"])
+        for t in (fields.get("type") or "").lower().split():
+            doc.add_boolean_term(BOOL_PREFIX["type"] + t)
+        for c in fields["cell"].lower().split():
+            doc.add_boolean_term(boolean_term(BOOL_PREFIX["cell"], c))
+        doc.add_boolean_term(boolean_term(BOOL_PREFIX["matrix"], fields["matrix"]))
+        doc.add_boolean_term(boolean_term(BOOL_PREFIX["source"], fields["source"]))
+        year = fields.get("year")
+        if year is not None:
+            doc.add_value(SLOT_YEAR, xapian.sortable_serialise(year))
+        doc.add_value(SLOT_UNDATED, "0" if year is not None else "1")
+        ascending, descending = year_keys(year)
+        doc.add_value(SLOT_YEAR_ASC, ascending)
+        doc.add_value(SLOT_YEAR_DESC, descending)
+        doc.add_value(SLOT_KIND, fields["kind"])
+        if fields.get("type"):
+            doc.add_value(SLOT_TYPE, fields["type"].lower())
+        doc.add_value(SLOT_CELL, fields["cell_key"])
+        doc.add_value(SLOT_MATRIX, fields["matrix"])
+        doc.add_value(SLOT_SEQ, fields["seq"])
+        stored = {k: fields[k] for k in STORED if fields.get(k) not in (None, "")}
+        doc.set_data(json.dumps(stored, ensure_ascii=False))
+        return doc
+
+
+def open_writable(path: Path, create: bool, sync: bool = True) -> Any:
+    xapian = load()
+    flags = xapian.DB_CREATE_OR_OVERWRITE if create else xapian.DB_OPEN
+    if not sync:
+        flags |= xapian.DB_NO_SYNC
+    try:
+        return xapian.WritableDatabase(str(path), flags)
+    except xapian.DatabaseLockError:
+        from ..errors import IndexBusyError
+
+        raise IndexBusyError(f"another program is writing the Xapian shard {path}") from None
+    except xapian.Error as exc:
+        raise EvsearchError(
+            f"cannot write the Xapian shard {path} ({exc.get_msg()})",
+            hint="pass --index DIR naming a writable directory",
+        ) from None
+
+
+def shard_info(i: int, shards: int, schema_version: int, corpus_dir: str) -> str:
+    return json.dumps(
+        {"shard": i, "shards": shards, "schema_version": schema_version, "corpus_dir": corpus_dir}
+    )
+
+
+def write_shard(
+    path: Path,
+    i: int,
+    shards: int,
+    batches: Iterable[Any],
+    *,
+    info: str,
+    document_fields: Callable[[Any, str], dict[str, Any]],
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Write shard ``i`` of ``shards`` at ``path`` afresh from the batches whose cell hashes
+    to it (a batch with no parsed cell, from a collection, goes to shard 0). Returns the
+    number of documents written."""
+    db = open_writable(path, create=True, sync=False)
+    make = DocumentMaker()
+    files: dict[str, Any] = {}
+    n = 0
+    try:
+        for batch in batches:
+            if batch_shard(batch, shards) != i:
+                continue
+            for doc in batch.documents:
+                db.add_document(make(document_fields(doc, batch.source)))
+                n += 1
+                if n % BUILD_COMMIT_EVERY == 0:
+                    db.commit()
+            if batch.sha256 or batch.parsed is not None:
+                files[batch.source] = batch.manifest_entry()
+            if progress is not None:
+                progress(n)
+        db.set_metadata(META_FILES, json.dumps(files, ensure_ascii=False, sort_keys=True))
+        db.set_metadata(META_INFO, info)
+        db.commit()
+    finally:
+        db.close()
+    _sync_files(path)
+    return n
+
+
+def _sync_files(path: Path) -> None:
+    """fsync every file of a database written without syncing."""
+    for f in path.iterdir():
+        if f.is_file():
+            fd = os.open(f, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+def batch_shard(batch: Any, shards: int) -> int:
+    """The shard of a corpus file's documents: its cell's, or shard 0 without a cell."""
+    if batch.parsed is not None:
+        return shard_of(batch.parsed.cell.key, shards)
+    if batch.documents:
+        return shard_of(batch.documents[0].cell, shards)
+    return 0
+
+
+def write_shards(
+    gen_path: Path,
+    batches: Sequence[Any],
+    *,
+    shards: int,
+    only: int | None,
+    info: Callable[[int], str],
+    document_fields: Callable[[Any, str], dict[str, Any]],
+    procs: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Write the shards of a new generation (all of them, or shard ``only``); with ``procs``
+    above 1, shards are written by that many forked processes at once."""
+    todo = list(range(shards)) if only is None else [only]
+    procs = max(1, min(procs, len(todo)))
+    if procs == 1 or "fork" not in multiprocessing.get_all_start_methods():
+        n = 0
+        for i in todo:
+            n += write_shard(
+                gen_path / shard_name(i), i, shards, batches, info=info(i),
+                document_fields=document_fields,
+                progress=_offset(progress, n) if progress else None,
+            )
+        return n
+    ctx = multiprocessing.get_context("fork")
+    groups = [todo[k::procs] for k in range(procs)]
+    queue = ctx.SimpleQueue()
+
+    def work(group: list[int]) -> None:
+        try:
+            total = 0
+            for i in group:
+                total += write_shard(
+                    gen_path / shard_name(i), i, shards, batches, info=info(i),
+                    document_fields=document_fields,
+                )
+            queue.put(("ok", total))
+        except BaseException as exc:  # reported by the parent as one line
+            queue.put(("error", str(exc)))
+            raise
+
+    children = [ctx.Process(target=work, args=(g,)) for g in groups]
+    for child in children:
+        child.start()
+    results = [queue.get() for _ in children]
+    for child in children:
+        child.join()
+    errors = [msg for status, msg in results if status != "ok"]
+    if errors or any(child.exitcode != 0 for child in children):
+        raise EvsearchError(f"writing a Xapian shard failed ({errors[0] if errors else 'a writer died'})")
+    n = sum(int(v) for _, v in results)
+    if progress is not None:
+        progress(n)
+    return n
+
+
+def _offset(progress: Callable[[int], None], done: int) -> Callable[[int], None]:
+    """``progress`` of a later part: counts on from ``done``."""
+
+    def report(k: int) -> None:
+        progress(done + k)
+
+    return report
+
+
+def build_procs(documents: int, shards: int) -> int:
+    """Writer processes for a build: one per CPU (at most the number of shards) for a large
+    corpus, else 1."""
+    if documents < 20_000 or shards < 2:
+        return 1
+    return max(1, min(shards, os.cpu_count() or 1))
+
+
+def read_files(db: Any) -> dict[str, Any]:
+    """A shard's part of the file manifest."""
+    raw = db.get_metadata(META_FILES)
+    if not raw:
+        return {}
+    return dict(json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw))
+
+
+def update_shard(
+    path: Path,
+    *,
+    remove: Iterable[str],
+    add: Iterable[Any],
+    files: dict[str, Any],
+    document_fields: Callable[[Any, str], dict[str, Any]],
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Delete the documents of the files ``remove``, add the batches ``add``, and commit them
+    with this shard's new part of the manifest ``files`` in one transaction."""
+    db = open_writable(path, create=False)
+    make = DocumentMaker()
+    n = 0
+    try:
+        db.begin_transaction()
+        for rel in remove:
+            db.delete_document(boolean_term(BOOL_PREFIX["source"], rel))
+        for batch in add:
+            for doc in batch.documents:
+                db.add_document(make(document_fields(doc, batch.source)))
+                n += 1
+            if progress is not None:
+                progress(n)
+        db.set_metadata(META_FILES, json.dumps(files, ensure_ascii=False, sort_keys=True))
+        db.commit_transaction()
+    except BaseException:
+        try:
+            db.cancel_transaction()
+        except Exception:  # the database may already be closed by the error
+            pass
+        raise
+    finally:
+        db.close()
+    return n

@@ -1,0 +1,381 @@
+"""The Xapian engine: one database, local shards and remote shards served by real
+``xapian-tcpsrv`` processes answer alike; a shard that dies or hangs is named, never waited
+for without bound; builds, updates and the CLI go through the same library code."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from evsearch import open_index
+from evsearch.cli import cli
+from evsearch.errors import ShardUnavailableError
+from evsearch.index import update_index
+
+from ._scripts import load_script
+
+REQUIRED = os.environ.get("EVSEARCH_REQUIRE_XAPIAN") == "1"
+TCPSRV = shutil.which("xapian-tcpsrv")
+if not REQUIRED:
+    pytest.importorskip("xapian")
+else:
+    import xapian  # noqa: F401  (scripts/check installs it: a missing one fails)
+
+ROOT = Path(__file__).resolve().parents[1]
+B5 = ROOT / "corpus" / "alcohol" / "B5.txt"
+
+QUERIES = [
+    ("motivational interviewing", {}),
+    ("counselling offenders", {"limit": 5, "page": 2}),
+    ("supervision", {"facets": True, "limit": 7}),
+    ("treatment outcomes", {"sort": "-year", "limit": 6, "page": 2, "facets": True}),
+    ("alcohol", {"sort": "year", "limit": 8}),
+    ('"brief intervention"', {}),
+    ("patients type:K,R year:>=2000", {"facets": True}),
+    ("drug* -alcohol", {"limit": 5}),
+    ("title:treatment", {"kind": "study"}),
+    ("What works for people in treatment for alcohol problems in prisons?", {"limit": 10}),
+    ("kind:study cell:B5", {"sort": "-year"}),
+]
+
+
+def _needs_server() -> str:
+    if TCPSRV is None:
+        if REQUIRED:
+            pytest.fail("xapian-tcpsrv is not installed (Debian: apt-get install xapian-tools)")
+        pytest.skip("xapian-tcpsrv is not installed")
+    return TCPSRV
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """50 cells of a dozen passages each (synthetic text from the bundled cell)."""
+    make_corpus = load_script("make_corpus", "make_corpus_for_xapian")
+    out = tmp_path_factory.mktemp("xcorpus") / "corpus"
+    make_corpus.write_corpus(600, out, seed=7, training=[B5])
+    return out
+
+
+@pytest.fixture(scope="module")
+def one_db(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("x1") / "index"
+    update_index(corpus=corpus, index=target, engine="xapian", shards=1)
+    return target
+
+
+@pytest.fixture(scope="module")
+def three_shards(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("x3") / "index"
+    update_index(corpus=corpus, index=target, engine="xapian", shards=3)
+    return target
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """One ``xapian-tcpsrv`` serving one shard on 127.0.0.1, in its own process group (it
+    forks a child per connection: stopping the group stops those too)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    def start(self) -> None:
+        tcpsrv = _needs_server()
+        for _ in range(5):
+            self.port = _free_port()
+            self.proc = subprocess.Popen(
+                [tcpsrv, "--interface", "127.0.0.1", "--port", str(self.port), str(self.path)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            )
+            if self._wait_listening():
+                return
+            self.stop()
+        raise RuntimeError(f"xapian-tcpsrv did not start for {self.path}")
+
+    def _wait_listening(self) -> bool:
+        assert self.proc is not None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False  # the port was taken meanwhile: try another
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return True
+            except OSError:
+                time.sleep(0.02)
+        return False
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.signal(signal.SIGCONT)
+        self.signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        self.proc = None
+
+
+@contextmanager
+def serve(paths: list[Path]) -> Iterator[list[Server]]:
+    servers = [Server(p) for p in paths]
+    try:
+        for server in servers:
+            server.start()
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def _spec(servers: list[Server]) -> str:
+    return "xapian+tcp://" + ",".join(s.address for s in servers)
+
+
+def _shard_paths(index_dir: Path) -> list[Path]:
+    with open_index(index=index_dir) as idx:
+        return [Path(p) for p in idx.stats().shards]
+
+
+def _answers(idx, query: str, options: dict) -> tuple:  # type: ignore[no-untyped-def]
+    r = idx.search(query, **options)
+    return (
+        r.total, [h.id for h in r.hits], [round(h.score, 6) for h in r.hits],
+        [h.snippet for h in r.hits], r.facets, r.suggestion,
+    )
+
+
+def test_one_database_local_shards_and_remote_shards_answer_alike(one_db: Path, three_shards: Path) -> None:
+    paths = _shard_paths(three_shards)
+    assert len(paths) == 3 and all(p.is_dir() for p in paths)
+    with open_index(index=one_db) as a, open_index(index=three_shards) as b, serve(paths) as servers:
+        with open_index(index=_spec(servers)) as c:
+            for query, options in QUERIES:
+                one = _answers(a, query, options)
+                assert one[0] > 0, query
+                assert _answers(b, query, options) == one, (query, options)
+                assert _answers(c, query, options) == one, (query, options)
+            study = a.documents(kind="study", cell="B5")[0].id
+            passage = a.documents(kind="passage", cell="C3")[3].id
+            assert c.get(study) == a.get(study)
+            assert c.related(study) == a.related(study)
+            assert c.stats().studies == a.stats().studies
+            assert [h.id for h in c.similar(passage, limit=5).hits] == [
+                h.id for h in a.similar(passage, limit=5).hits
+            ]
+
+
+def test_shards_split_the_corpus_by_cell(three_shards: Path) -> None:
+    import xapian
+
+    cells_per_shard = []
+    for path in _shard_paths(three_shards):
+        db = xapian.Database(str(path))
+        cells_per_shard.append({item.term for item in db.allterms("XCalcohol/")} |
+                               {item.term for item in db.allterms("XCdrug/")})
+        assert db.get_doccount() > 0
+    assert not (cells_per_shard[0] & cells_per_shard[1]) and not (cells_per_shard[1] & cells_per_shard[2])
+    assert sum(len(c) for c in cells_per_shard) == 50
+
+
+def test_same_matches_as_the_whoosh_engine(corpus: Path, one_db: Path, tmp_path: Path) -> None:
+    """Rankings differ in detail (BM25F with field weights as wdf vs per-field BM25), but the
+    engines match the same documents: totals and facet counts agree. (A question gets
+    feedback terms from its top documents, which differ with the ranking: left out.)"""
+    whoosh = tmp_path / "whoosh"
+    update_index(corpus=corpus, index=whoosh)
+    with open_index(index=one_db) as x, open_index(index=whoosh) as w:
+        for query, options in QUERIES:
+            if query.endswith("?"):
+                continue
+            rx, rw = x.search(query, **options), w.search(query, **options)
+            assert (rx.total, rx.facets) == (rw.total, rw.facets), query
+            if options.get("sort", "relevance") != "relevance":
+                # by year, ties by score: the years of a page agree
+                assert [h.year for h in rx.hits] == [h.year for h in rw.hits], query
+
+
+def test_a_killed_shard_is_named_and_the_others_can_still_answer(three_shards: Path) -> None:
+    paths = _shard_paths(three_shards)
+    with serve(paths) as servers, open_index(index=_spec(servers)) as idx:
+        before = idx.search("treatment", facets=True)
+        servers[1].signal(signal.SIGKILL)
+        with pytest.raises(ShardUnavailableError) as err:
+            idx.search("treatment", facets=True)
+        assert servers[1].address in err.value.message
+        assert servers[0].address not in err.value.message
+        with open_index(index=_spec(servers), partial=True) as part:
+            got = part.search("treatment", facets=True)
+        assert got.missing_shards == (servers[1].address,)
+        assert 0 < got.total < before.total
+        assert got.to_dict()["missing_shards"] == [servers[1].address]
+
+
+def test_a_hung_shard_times_out_with_its_name(three_shards: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVSEARCH_SHARD_TIMEOUT", "1")
+    paths = _shard_paths(three_shards)
+    with serve(paths) as servers, open_index(index=_spec(servers)) as idx:
+        assert idx.search("treatment").total
+        servers[2].signal(signal.SIGSTOP)  # stops answering mid-conversation
+        with pytest.raises(ShardUnavailableError) as err:
+            idx.search("alcohol services")
+        assert servers[2].address in err.value.message
+
+
+def test_a_shard_down_before_opening_is_named(three_shards: Path) -> None:
+    paths = _shard_paths(three_shards)
+    with serve(paths) as servers:
+        servers[0].stop()
+        with pytest.raises(ShardUnavailableError) as err:
+            open_index(index=_spec(servers))
+    assert "did not answer" in err.value.message and "127.0.0.1:" in err.value.message
+
+
+def test_incremental_update_touches_only_the_changed_cells_shard(corpus: Path, tmp_path: Path) -> None:
+    import xapian
+
+    work = tmp_path / "corpus"
+    shutil.copytree(corpus, work)
+    target = tmp_path / "index"
+    update_index(corpus=work, index=target, engine="xapian", shards=3)
+    paths = _shard_paths(target)
+    revisions = [xapian.Database(str(p)).get_revision() for p in paths]
+    cell = work / "drug" / "D4.txt"
+    cell.write_text(cell.read_text(encoding="utf-8") + "\nZymurgical brewing quandary.\n", encoding="utf-8")
+    report = update_index(corpus=work, index=target)  # the engine and shard count come from the index
+    assert (report.updated, report.rebuilt) == (1, False)
+    changed = [xapian.Database(str(p)).get_revision() != r for p, r in zip(paths, revisions, strict=True)]
+    assert changed.count(True) == 1
+    fresh = tmp_path / "fresh"
+    update_index(corpus=work, index=fresh, engine="xapian", shards=3)
+    with open_index(index=target) as a, open_index(index=fresh) as b:
+        hit = a.search("zymurgical quandary")
+        assert [h.id for h in hit.hits][:1] and hit.hits[0].cell == "drug/D4"
+        for query, options in QUERIES[:5]:
+            assert _answers(a, query, options) == _answers(b, query, options)
+        assert a.stats().files == 50
+
+
+def test_cli_builds_searches_and_lists_shards(corpus: Path, tmp_path: Path) -> None:
+    import json
+
+    runner = CliRunner()
+    target = str(tmp_path / "index")
+    args = ["--corpus", str(corpus), "--index", target]
+    built = runner.invoke(cli, ["index", *args, "--engine", "xapian", "--shards", "2", "--json"])
+    assert built.exit_code == 0, built.output
+    stats = json.loads(runner.invoke(cli, ["stats", *args, "--json"]).output)
+    assert stats["engine"] == "xapian" and len(stats["shards"]) == 2
+    local = json.loads(runner.invoke(cli, ["search", "treatment", *args, "--json"]).output)
+    with serve([Path(p) for p in stats["shards"]]) as servers:
+        remote = runner.invoke(cli, ["search", "treatment", "--index", _spec(servers), "--json"])
+        assert remote.exit_code == 0, remote.output
+        assert [h["id"] for h in json.loads(remote.output)["hits"]] == [h["id"] for h in local["hits"]]
+        servers[0].stop()
+        dead = runner.invoke(cli, ["search", "treatment", "--index", _spec(servers)])
+    assert dead.exit_code == 1
+    assert dead.output.startswith("Error: 1 of 2 shard") and "Traceback" not in dead.output
+    bad = runner.invoke(cli, ["search", "x", "--index", "xapian+tcp://nowhere"])
+    assert bad.exit_code == 1 and "bad shard address" in bad.output
+
+
+def test_one_shard_of_n_is_built_alone(corpus: Path, tmp_path: Path, three_shards: Path) -> None:
+    """``--shard i/N`` on N machines writes the same shards as one ``--shards N`` build."""
+    runner = CliRunner()
+    parts = []
+    for i in range(3):
+        target = tmp_path / f"part{i}"
+        args = ["--corpus", str(corpus), "--index", str(target), "--shard", f"{i}/3"]
+        got = runner.invoke(cli, ["index", *args])
+        assert got.exit_code == 0, got.output
+        parts += _shard_paths(target)
+    with serve(parts) as servers, open_index(index=_spec(servers)) as remote, \
+            open_index(index=three_shards) as whole:
+        for query, options in QUERIES[:6]:
+            assert _answers(remote, query, options) == _answers(whole, query, options)
+
+
+def test_the_engine_is_recorded_and_a_different_one_rebuilds(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = CliRunner()
+    args = ["--corpus", str(corpus), "--index", str(tmp_path / "index")]
+    monkeypatch.setenv("EVSEARCH_ENGINE", "xapian")
+    assert runner.invoke(cli, ["index", *args]).exit_code == 0
+    monkeypatch.delenv("EVSEARCH_ENGINE")
+    again = runner.invoke(cli, ["index", *args, "--json"])
+    assert '"rebuilt": false' in again.output  # follows the index's own engine
+    with open_index(index=tmp_path / "index") as idx:
+        assert idx.stats().engine == "xapian"
+    assert runner.invoke(cli, ["index", *args, "--engine", "whoosh"]).exit_code == 0
+    with open_index(index=tmp_path / "index") as idx:
+        stats = idx.stats()
+        assert (stats.engine, stats.shards) == ("whoosh", ())
+        assert idx.search("treatment").total
+    bad = runner.invoke(cli, ["index", *args, "--shards", "2", "--engine", "whoosh"])
+    assert bad.exit_code == 1 and "--shards and --shard need --engine xapian" in bad.output
+
+
+def test_without_the_bindings_one_line_says_how_to_install(
+    one_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "xapian", None)  # import xapian now fails
+    got = CliRunner().invoke(cli, ["search", "treatment", "--index", str(one_db)])
+    assert got.exit_code == 1
+    assert got.output.splitlines() == [
+        "Error: the Xapian engine needs the xapian Python bindings",
+        "Hint: pip install 'evsearch[xapian]' (the xapian-bindings-binary wheels, GPL)",
+    ]
+
+
+def test_plan_fields_and_xapian_fields_agree() -> None:
+    """A canary for the seam: the query plan's weighted fields are the ones the Xapian
+    layout indexes, with the same relative weights."""
+    from evsearch._xapian import schema
+    from evsearch.config import FIELD_WEIGHTS
+
+    assert set(FIELD_WEIGHTS) == set(schema.FIELD_WDF) == set(schema.FIELD_PREFIX)
+    for field, weight in FIELD_WEIGHTS.items():
+        assert schema.FIELD_WDF[field] == weight * schema.WDF_SCALE
+
+
+def test_field_phrases_and_prefixes(one_db: Path, corpus: Path, tmp_path: Path) -> None:
+    """Field-restricted words, phrases and prefixes find what the Whoosh engine finds."""
+    whoosh = tmp_path / "whoosh"
+    update_index(corpus=corpus, index=whoosh)
+    with open_index(index=one_db) as x, open_index(index=whoosh) as w:
+        heading = next(v.section for v in w.documents(kind="passage") if len((v.section or "").split()) >= 3)
+        words = heading.split()[:2]
+        for query in (f'section:"{" ".join(words)}"', f"title:{words[0]}", f"{words[0][:4]}*",
+                      f'"{" ".join(words)}" -{words[-1]}'):
+            assert x.search(query, limit=50).total == w.search(query, limit=50).total, query
+            assert {h.id for h in x.search(query, limit=1000).hits} == {
+                h.id for h in w.search(query, limit=1000).hits
+            }, query
