@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from evsearch import open_index
 from evsearch.cli import cli
-from evsearch.errors import ShardUnavailableError
+from evsearch.errors import QueryError, ShardUnavailableError
 from evsearch.index import update_index
 
 from ._scripts import load_script
@@ -379,3 +379,20 @@ def test_field_phrases_and_prefixes(one_db: Path, corpus: Path, tmp_path: Path) 
             assert {h.id for h in x.search(query, limit=1000).hits} == {
                 h.id for h in w.search(query, limit=1000).hits
             }, query
+
+
+def test_similar_to_a_pasted_text_on_xapian_as_on_whoosh(corpus: Path, one_db: Path, tmp_path: Path) -> None:
+    """``similar --text`` works on the Xapian engine: key terms shown as words, the document
+    the text was taken from first, and the same key terms as the Whoosh engine picks."""
+    whoosh = tmp_path / "whoosh"
+    update_index(corpus=corpus, index=whoosh)
+    with open_index(index=one_db) as x, open_index(index=whoosh) as w:
+        source = x.documents(kind="passage", cell="C3")[3]
+        rx = x.similar(text=source.text, limit=5)
+        rw = w.similar(text=source.text, limit=5)
+        assert rx.id is None and rx.total > 0
+        assert rx.hits[0].id == source.id
+        assert set(rx.terms) & set(rw.terms)
+        assert all(t in source.text.lower() for t in rx.terms)
+        with pytest.raises(QueryError):
+            x.similar()

@@ -10,6 +10,7 @@ would cross the network whole for every query).
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import Counter
 from dataclasses import replace
@@ -18,9 +19,11 @@ from typing import Any
 
 from whoosh import query as wq
 
+from .._sanitize import scrub_surrogates
 from ..analysis import analyze
 from ..config import (
     FIELD_WEIGHTS,
+    MAX_SIMILAR_CHARS,
     PRF_DOCS,
     PRF_FIELDS,
     PRF_MAX_DF,
@@ -30,6 +33,7 @@ from ..config import (
     PRF_TERMS,
     PRF_WEIGHT,
     SIMILAR_FIELDS,
+    SIMILAR_SOURCE_FIELDS,
     SIMILAR_TERMS,
     check_limit,
     check_page,
@@ -175,19 +179,40 @@ class XapianIndex(SearchIndex):
         return sorted(views, key=lambda v: (v.cell, v.kind != "study", v.order))
 
     def similar(
-        self, doc_id: str, *, limit: int = 10, page: int = 1, kind: str | None = None
+        self,
+        doc_id: str | None = None,
+        *,
+        text: str | None = None,
+        limit: int = 10,
+        page: int = 1,
+        kind: str | None = None,
     ) -> SimilarResult:
         check_limit(limit)
         check_page(page)
+        if (doc_id is None) == (text is None):
+            raise QueryError("give either a document id or a text",
+                             hint='evsearch similar ID, or evsearch similar --text "..."')
         filters = Filters()
         if kind:
             filters.kinds.add(normalise_kind(kind))
         with self._lock:
             s = self._current()
-            docid = s.docid(doc_id)
-            if docid is None:
-                raise DocumentNotFoundError(f"no document with id {doc_id!r}")
-            weights = dict(s.key_terms(docid, SIMILAR_TERMS))
+            mask: wq.Query | None = None
+            if doc_id is not None:
+                docid = s.docid(doc_id)
+                if docid is None:
+                    raise DocumentNotFoundError(f"no document with id {doc_id!r}")
+                weights = dict(s.key_terms(docid, SIMILAR_TERMS))
+                mask = wq.Term("id", doc_id)
+                source = " ".join(str(s.stored(docid).get(f) or "") for f in SIMILAR_SOURCE_FIELDS)
+            else:
+                source = scrub_surrogates(text or "")
+                if len(source) > MAX_SIMILAR_CHARS:
+                    raise QueryError(
+                        f"the text is {len(source):,} characters long; the limit is {MAX_SIMILAR_CHARS:,}",
+                        hint="paste a paragraph or an abstract",
+                    )
+                weights = dict(_text_key_terms(s, source, SIMILAR_TERMS))
             if not weights:
                 return SimilarResult(doc_id, (), 0, ())
             q = wq.Or([
@@ -196,8 +221,8 @@ class XapianIndex(SearchIndex):
                 for f in SIMILAR_FIELDS
             ])
             opts = Page(limit, page, "relevance", False, True)
-            total, hits, _ = _ranked_page(s, q, build_filter(filters), wq.Term("id", doc_id), opts)
-        return SimilarResult(doc_id, tuple(weights), total, hits)
+            total, hits, _ = _ranked_page(s, q, build_filter(filters), mask, opts)
+        return SimilarResult(doc_id, tuple(extras.surface_words(source, list(weights))), total, hits)
 
     def related(self, doc_id: str) -> Related:
         view = self.get(doc_id)
@@ -374,3 +399,19 @@ def _term_scores(s: XapianSearcher, q: Any, doc_id: str, docid: int) -> list[Ter
         ))
     out.sort(key=lambda t: (-t.contribution, t.field, t.term))
     return out
+
+
+def _text_key_terms(s: XapianSearcher, text: str, k: int) -> list[tuple[str, float]]:
+    """The ``k`` terms of a pasted text that best tell it apart: frequency in the text times
+    idf over the whole index (as :meth:`XapianSearcher.key_terms` does for a stored document)."""
+    counts = Counter(analyze(text))
+    n = s.doc_count()
+    scored = []
+    for term, count in counts.items():
+        if not term or term.isdigit():
+            continue
+        df = s.doc_frequency("text", term)
+        if df:
+            scored.append((term, count * math.log((n + 1) / df)))
+    scored.sort(key=lambda tw: (-tw[1], tw[0]))
+    return scored[:k]

@@ -56,7 +56,7 @@ def _term_scores(scorer: ArrayScorer, q: wq.Query, docnum: int) -> list[TermScor
     return out
 
 
-def _surface_words(text: str, terms: list[str]) -> list[str]:
+def surface_words(text: str, terms: list[str]) -> list[str]:
     """Each index term of ``terms`` as the word ``text`` most often writes it (``motiv`` ->
     ``motivational``), in the order of ``terms``."""
     forms: dict[str, Counter[str]] = {t: Counter() for t in terms}
@@ -162,7 +162,7 @@ def similar(
         for t, w in weights.items()
     ]
     total, hits, _ = ranked_page(searcher, scorer, wq.Or(subs), build_filter(filters), mask, opts)
-    return SimilarResult(doc_id, tuple(_surface_words(source, list(weights))), total, hits)
+    return SimilarResult(doc_id, tuple(surface_words(source, list(weights))), total, hits)
 
 
 def related(view: DocumentView, cell_docs: list[DocumentView]) -> Related:
