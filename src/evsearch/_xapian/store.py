@@ -179,18 +179,7 @@ def incremental(
             document_fields=ix_schema.document_fields,
             progress=_offset(tracker.writing, n_docs),
         )
-    return IndexReport(
-        index_dir=str(target),
-        corpus_dir=str(corpus),
-        added=len(plan.add),
-        updated=len(plan.update),
-        removed=len(plan.remove),
-        unchanged=plan.unchanged,
-        documents=n_docs,
-        rebuilt=False,
-        seconds=round(time.perf_counter() - started, 3),
-        problems=tuple(plan.problems),
-    )
+    return ix_writer.incremental_report(target, corpus, plan, n_docs, started)
 
 
 def update(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import os
 import time
@@ -15,6 +14,7 @@ from .. import ingest
 from ..errors import EvsearchError
 from ..model import Document, ParsedCell, Study
 from ..results import FileProblem
+from .integrity import file_sha256
 
 #: A file modified this recently may change again within the same mtime: hash it next time.
 _RACY_NS = 2_000_000_000
@@ -48,14 +48,6 @@ class SourceBatch:
 
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _stat_key(st: os.stat_result) -> tuple[int, int | None]:
     """(size, mtime) as the manifest records them; a very recent mtime is not trusted."""
     racy = time.time_ns() - st.st_mtime_ns < _RACY_NS
@@ -66,7 +58,7 @@ def _read_file(path: Path, rel: str, corpus_dir: Path) -> SourceBatch | FileProb
     """Hash and ingest one corpus file (the stat is taken first, so a later edit shows)."""
     try:
         size, mtime_ns = _stat_key(path.stat())
-        digest = sha256_file(path)
+        digest = file_sha256(path)
         parsed = ingest.read_cell_file(path, root=corpus_dir)
     except EvsearchError as exc:
         return FileProblem(rel, exc.message)

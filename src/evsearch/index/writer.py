@@ -24,10 +24,10 @@ from .._whoosh.writing import stop_workers
 from ..errors import CorpusError, IndexBusyError
 from ..model import Document, Passage
 from ..results import FileProblem, IndexReport
-from .integrity import STEMS, checksums
+from .integrity import STEMS, checksums, file_sha256
 from .lock import WriteLock
 from .schema import document_fields, make_schema
-from .sources import SourceBatch, _read_file, _stat_key, ingest_corpus, sha256_file
+from .sources import SourceBatch, _read_file, _stat_key, ingest_corpus
 from .store import (
     CURRENT,
     Generation,
@@ -294,7 +294,7 @@ def _plan(corpus: Path, old: dict[str, Any], tracker: _Progress) -> _Plan:
             if recorded is not None and recorded[1] is not None and recorded == (size, mtime_ns):
                 plan.unchanged += 1
                 continue
-            if entry and sha256_file(path) == entry.get("sha256"):
+            if entry and file_sha256(path) == entry.get("sha256"):
                 plan.unchanged += 1
                 if recorded != (size, mtime_ns):
                     entry.update(size=size, mtime_ns=mtime_ns)
@@ -378,18 +378,7 @@ def _incremental(
             save_posting_caches(ix)
         new_meta = {**meta, "files": dict(sorted(plan.files.items())), "checksums": checksums(gen.path)}
         _write_meta(gen.path, toc, new_meta)
-    return IndexReport(
-        index_dir=str(target),
-        corpus_dir=str(corpus),
-        added=len(plan.add),
-        updated=len(plan.update),
-        removed=len(plan.remove),
-        unchanged=plan.unchanged,
-        documents=n_docs,
-        rebuilt=False,
-        seconds=round(time.perf_counter() - started, 3),
-        problems=tuple(plan.problems),
-    )
+    return incremental_report(target, corpus, plan, n_docs, started)
 
 
 
@@ -409,3 +398,19 @@ def write_documents(documents: Iterable[Document], *, index: Path | str, source:
 def passage(doc_id: str, text: str, title: str = "", cell: str = "collection/all") -> Passage:
     """A free-standing passage, for collections that are not Treatment Matrix cells."""
     return Passage(id=doc_id, cell=cell, order=0, section="", role="paragraph", text=text, title=title)
+
+
+def incremental_report(target: Path, corpus: Path, plan: _Plan, n_docs: int, started: float) -> IndexReport:
+    """What an incremental update did, from its plan (any engine's writer)."""
+    return IndexReport(
+        index_dir=str(target),
+        corpus_dir=str(corpus),
+        added=len(plan.add),
+        updated=len(plan.update),
+        removed=len(plan.remove),
+        unchanged=plan.unchanged,
+        documents=n_docs,
+        rebuilt=False,
+        seconds=round(time.perf_counter() - started, 3),
+        problems=tuple(plan.problems),
+    )
