@@ -55,9 +55,10 @@ from ..search import SearchIndex, extras
 from ..search.plan import _expansion_queries, _field_terms, build_filter, build_query
 from ..search.query import Clause, Filters, normalise_cell, normalise_kind, parse_query
 from ..search.rank import Page, make_hit, make_view
-from .schema import FIELD_PREFIX, FIELD_WDF
+from .schema import FIELD_BM25F, FIELD_PREFIX, RANKING
 from .searcher import XapianSearcher, _decode, _text_words, shard_addresses, snippet
 from .shards import ShardSet, is_remote_spec, parse_remote_spec
+from .writer import read_averages
 
 _TEXT_FIELDS = frozenset(FIELD_PREFIX)
 
@@ -92,9 +93,10 @@ class XapianIndex(SearchIndex):
             gen = current_generation(self.index_dir)
             if gen.meta.get("engine") != "xapian":
                 raise IndexCorruptError(f"the index at {self.index_dir} is not a Xapian index")
-            if gen.meta.get("field_wdf", FIELD_WDF) != FIELD_WDF:
+            if gen.meta.get("ranking") != RANKING:
                 raise IndexVersionError(
-                    f"the Xapian index at {self.index_dir} was written with other field weights"
+                    f"the Xapian index at {self.index_dir} was written with another ranking "
+                    "(field weights or length normalisation)"
                 )
             addrs = shard_addresses(self.index_dir, gen.meta, gen.path)
         old = self._searcher
@@ -231,9 +233,8 @@ class XapianIndex(SearchIndex):
         return extras.related(view, [make_view(d) for d in stored])
 
     def explain(self, query: str, doc_id: str) -> Explanation:
-        """Why ``doc_id`` scored as it did: each query term's Xapian BM25 weight in the
-        document (``field_length`` is the document's weighted length: Xapian normalises by
-        the whole document, whose wdf already carries the field weights)."""
+        """Why ``doc_id`` scored as it did: each query term's BM25F weight in the document,
+        divided among the fields it occurs in (see :func:`_term_scores`)."""
         parsed = parse_query(query)
         with self._lock:
             s = self._current()
@@ -361,11 +362,12 @@ def _with_feedback(s: XapianSearcher, q: Any, clauses: list[Clause], fq: Any, ma
 
 
 def _term_scores(s: XapianSearcher, q: Any, doc_id: str, docid: int) -> list[TermScore]:
-    """Each query word's BM25F weight in one document. Xapian scores a word once over all
-    its fields (the wdf carries the field weights), so ``field`` lists the fields it occurs
-    in, ``frequency`` counts its occurrences there, and ``field_length`` is the document's
-    weighted length, the length BM25 normalises by."""
-    wanted: dict[str, tuple[set[str], float]] = {}
+    """Each query word's BM25F weight in one document, one row per field it occurs in.
+    Xapian scores a word once over all its fields (its wdf is BM25F's combined frequency:
+    the fields' weighted, length-normalised frequencies, see :mod:`.schema`); each field's
+    ``contribution`` is the word's score, times the query's weight of it, in proportion to
+    that field's share of the frequency, as the Whoosh engine divides it."""
+    wanted: dict[str, float] = {}
     for leaf in q.leaves() if not isinstance(q, (wq.Term, wq.Phrase)) else [q]:
         if isinstance(leaf, wq.Term):
             pairs = [(leaf.fieldname, _decode(leaf.text))]
@@ -375,28 +377,34 @@ def _term_scores(s: XapianSearcher, q: Any, doc_id: str, docid: int) -> list[Ter
             continue
         for fieldname, text in pairs:
             if fieldname in _TEXT_FIELDS:
-                fields, boost = wanted.get(text, (set(), 0.0))
-                fields.add(fieldname)
-                wanted[text] = (fields, max(boost, float(leaf.boost) / FIELD_WEIGHTS[fieldname]))
-    length = int(s.shards.run(lambda db: db.get_doclength(docid)))
+                boost = float(leaf.boost) / FIELD_WEIGHTS[fieldname]
+                wanted[text] = max(wanted.get(text, 0.0), boost)
+    avglen = s.shards.run(read_averages) or {}
     stored = s.stored(docid)
     analysed = {f: analyze(str(stored.get(f) or "")) for f in _TEXT_FIELDS}
     out = []
-    for text, (fields, weight) in wanted.items():
-        found = {}
-        for f in sorted(fields):
-            n = analysed[f].count(text)
+    for text, boost in wanted.items():
+        shares: dict[str, tuple[int, int, float]] = {}
+        for f, (weight, b) in FIELD_BM25F.items():
+            terms = analysed[f]
+            n = terms.count(text)
             if n:
-                found[f] = n
-        if not found:
+                norm = (1 - b) + b * len(terms) / avglen.get(f, 1.0)
+                shares[f] = (n, len(terms), weight * n / norm)
+        if not shares:
             continue
         score = s.term_score(wq.Term("text", text, boost=FIELD_WEIGHTS["text"]), doc_id, docid)
         if score is None:
             continue
-        out.append(TermScore(
-            field=",".join(found), term=text, frequency=sum(found.values()), field_length=length,
-            weight=round(weight, 4), score=round(score, 4),
-        ))
+        total = sum(share for _, _, share in shares.values())
+        for f, (n, length, share) in sorted(shares.items()):
+            weight = FIELD_WEIGHTS[f] * boost
+            contribution = boost * score * share / total
+            out.append(TermScore(
+                field=f, term=text, frequency=n, field_length=length, weight=round(weight, 4),
+                score=round(contribution / weight, 4) if weight else 0.0,
+                contribution=round(contribution, 4),
+            ))
     out.sort(key=lambda t: (-t.contribution, t.field, t.term))
     return out
 

@@ -5,8 +5,9 @@ The query layer builds one plan for every engine: a tree of terms, phrases, ``Or
 with its synonyms, prefixes and feedback). Here that tree becomes a Xapian query:
 
 * a word or phrase searched in every text field with the field weights (what a plain word
-  becomes) is one unprefixed Xapian term, whose wdf already carries the field weights
-  (:mod:`.schema`); its boost relative to the field weights is an ``OP_SCALE_WEIGHT``;
+  becomes) is one unprefixed Xapian term, whose wdf is already BM25F's frequency over the
+  weighted, length-normalised fields (:mod:`.schema`); its boost relative to the field
+  weights is an ``OP_SCALE_WEIGHT``;
 * a word restricted to some fields (``title:x``, prefixes, feedback terms) is the same
   unprefixed term, filtered by the field's own prefixed term, so it ranks by the same BM25F;
 * filters are boolean terms and a value range on the year slot.

@@ -1,14 +1,24 @@
 """How an evsearch document is laid out in a Xapian document: terms, positions, values, data.
 
-Ranking uses Xapian's own BM25 over **unprefixed** terms whose within-document frequency is
-each field's weight times the term's frequency there (BM25F with field weights as wdf
-increments; see :data:`FIELD_WDF`). They carry the positions, numbered on across fields with
-a gap of :data:`FIELD_GAP`, so a phrase never spans two fields. Each field's terms are also
-indexed with a prefix and a wdf of 0, without positions: they give ``title:``-style
-restrictions and per-field document frequencies (feedback) but add nothing to the document
-length, so the length BM25 normalises by is the weighted length of the fields. A phrase in
-one field is the unprefixed phrase, restricted to documents with all its words in that field
-(positions are written once: they are most of the cost of adding a document).
+Ranking is BM25F (as :mod:`evsearch.search.bm25f` defines it for the Whoosh engine) with its
+per-field length normalisation done at index time. Each **unprefixed** term's within-document
+frequency is
+
+    wdf = round(WDF_SCALE * sum over fields f of w_f * tf_f / ((1 - b_f) + b_f * len_f / avg_f))
+
+(at least 1 where the term occurs; see :func:`bm25f_wdf`), and Xapian's BM25 runs with
+``b = 0`` and ``k1 = BM25_K1 * WDF_SCALE``, so a term scores ``idf * (k1 + 1) tf~ / (k1 + tf~)``
+with ``tf~`` BM25F's combined frequency. ``avg_f`` is field ``f``'s average length over the
+documents that have it, computed over every document of a build (all shards) and recorded in
+each shard's metadata (:data:`META_AVGLEN`); an incremental update normalises the documents it
+adds by those stored averages, which stay fixed until the next rebuild.
+
+The unprefixed terms carry the positions, numbered on across fields with a gap of
+:data:`FIELD_GAP`, so a phrase never spans two fields. Each field's terms are also indexed
+with a prefix and a wdf of 0, without positions: they give ``title:``-style restrictions and
+per-field document frequencies (feedback). A phrase in one field is the unprefixed phrase,
+restricted to documents with all its words in that field (positions are written once: they
+are most of the cost of adding a document).
 
 Filters are boolean terms; facets and sorting read value slots; the stored fields are the
 document data (JSON), so snippets, ``show`` and ``similar`` need nothing else.
@@ -18,7 +28,7 @@ from __future__ import annotations
 
 import zlib
 
-from ..config import FIELD_WEIGHTS
+from ..config import BM25_B, FIELD_B, FIELD_WEIGHTS
 
 #: The prefix of each text field's own (position-carrying, wdf 0) terms.
 FIELD_PREFIX: dict[str, str] = {
@@ -61,19 +71,35 @@ def year_keys(year: int | None) -> tuple[str, str]:
         return "1", "1"
     return f"0{year:04d}", f"0{9999 - year:04d}"
 
-def _wdf_scale(weights: dict[str, float]) -> int:
-    """The smallest factor that makes every field weight an integer (wdf is an integer)."""
-    for scale in range(1, 101):
-        if all(abs(w * scale - round(w * scale)) < 1e-9 and round(w * scale) > 0 for w in weights.values()):
-            return scale
-    raise ValueError(f"field weights {weights} have no small integer multiple")
+
+#: BM25F's normalised frequencies are fractional; wdf is an integer, so they are scaled by
+#: this and rounded (an error of at most 1/(2 * WDF_SCALE) of an occurrence). Scaling every
+#: wdf by s equals dividing BM25's k1 by s, so the weighting uses ``k1 * WDF_SCALE``. A wdf
+#: stays far inside 32 bits (a field of 10^6 words at weight 3 and b = 0 is 1.5 * 10^8).
+WDF_SCALE = 50
+#: Each text field's BM25F weight and length-normalisation strength, as the Whoosh engine's.
+FIELD_BM25F: dict[str, tuple[float, float]] = {
+    f: (w, FIELD_B.get(f, BM25_B)) for f, w in FIELD_WEIGHTS.items()
+}
+#: What a Xapian index's wdfs were computed with (recorded in the generation's metadata: an
+#: index written with other values must be rebuilt).
+RANKING: dict[str, object] = {
+    "bm25f": 1,
+    "wdf_scale": WDF_SCALE,
+    "fields": {f: [w, b] for f, (w, b) in FIELD_BM25F.items()},
+}
 
 
-#: Field weights as integer wdf increments: :data:`evsearch.config.FIELD_WEIGHTS` times
-#: :data:`WDF_SCALE`. Scaling every wdf by s equals dividing BM25's k1 by s, so the
-#: weighting uses ``k1 * WDF_SCALE`` and ranks as the unscaled weights would.
-WDF_SCALE = _wdf_scale(FIELD_WEIGHTS)
-FIELD_WDF: dict[str, int] = {f: round(w * WDF_SCALE) for f, w in FIELD_WEIGHTS.items()}
+def average_lengths(totals: dict[str, int], having: dict[str, int]) -> dict[str, float]:
+    """Each field's average length over the documents that have it (1 when none has it)."""
+    return {f: (totals.get(f, 0) / having[f]) if having.get(f) else 1.0 for f in FIELD_BM25F}
+
+
+def bm25f_wdf(weighted: float) -> int:
+    """The wdf of a term whose BM25F normalised frequency is ``weighted`` (> 0)."""
+    return max(1, round(WDF_SCALE * weighted))
+
+
 #: Positions of consecutive fields are this far apart, so no phrase spans two fields.
 FIELD_GAP = 100
 #: Xapian refuses terms longer than 245 bytes; longer words are not indexed.
@@ -82,6 +108,7 @@ MAX_TERM_BYTES = 240
 #: Database metadata keys.
 META_FILES = "evsearch.files"  # this shard's part of the file manifest (JSON)
 META_INFO = "evsearch.info"  # schema version, shard number and count, corpus (JSON)
+META_AVGLEN = "evsearch.avglen"  # each field's average length at build time (JSON)
 
 
 def shard_of(cell: str, shards: int) -> int:

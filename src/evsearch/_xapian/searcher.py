@@ -21,7 +21,7 @@ from whoosh import highlight
 from whoosh import query as wq
 
 from ..analysis import _shared_analyzer
-from ..config import BM25_B, BM25_K1, FIELD_WEIGHTS, MAX_PREFIX_TERMS
+from ..config import BM25_K1, FIELD_WEIGHTS, MAX_PREFIX_TERMS
 from ..errors import IndexCorruptError
 from ..results import Facets
 from ..search.rank import _facets_from_groups
@@ -48,8 +48,8 @@ from .schema import (
 from .shards import ShardAddress, ShardSet, _open_one
 from .writer import boolean_term
 
-#: BM25's length normalisation never treats a document as shorter than this fraction of
-#: the average (Xapian's ``min_normlen``; 0.5 is its default).
+#: Xapian's ``min_normlen`` (its default). With ``b = 0`` it has no effect: the length
+#: normalisation is BM25F's, per field, done at index time (see :mod:`.schema`).
 MIN_NORMLEN = 0.5
 #: The facets counted with ``facets=True``: name -> (value slot, several values per document).
 FACET_SLOTS: dict[str, tuple[int, bool]] = {
@@ -158,7 +158,7 @@ class XapianSearcher:
         enquire.set_query(xq)
         if scored:
             enquire.set_weighting_scheme(
-                x.BM25Weight(BM25_K1 * WDF_SCALE, 0, 0, BM25_B, MIN_NORMLEN)
+                x.BM25Weight(BM25_K1 * WDF_SCALE, 0, 0, 0, MIN_NORMLEN)
             )
         else:
             enquire.set_weighting_scheme(x.BoolWeight())

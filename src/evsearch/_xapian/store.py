@@ -23,7 +23,7 @@ from ..index import writer as ix_writer
 from ..index.sources import ingest_corpus
 from ..results import IndexReport
 from . import load
-from .schema import FIELD_WDF, shard_name, shard_of
+from .schema import RANKING, shard_name, shard_of
 from .writer import _offset, batch_shard, build_procs, read_files, shard_info, update_shard, write_shards
 
 ENGINE = "xapian"
@@ -80,7 +80,7 @@ def write_generation(
         meta = ix._meta(files, corpus_dir=corpus_dir)
         del meta["files"]  # the manifest lives in the shards
         meta.update(
-            engine=ENGINE, field_wdf=FIELD_WDF, shards=shards,
+            engine=ENGINE, ranking=RANKING, shards=shards,
             built=[only] if only is not None else list(range(shards)),
             manifest=ix.MANIFEST_FORMAT,
         )

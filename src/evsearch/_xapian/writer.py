@@ -21,10 +21,11 @@ from ..errors import EvsearchError
 from . import load
 from .schema import (
     BOOL_PREFIX,
+    FIELD_BM25F,
     FIELD_GAP,
     FIELD_PREFIX,
-    FIELD_WDF,
     MAX_TERM_BYTES,
+    META_AVGLEN,
     META_FILES,
     META_INFO,
     SLOT_CELL,
@@ -37,6 +38,8 @@ from .schema import (
     SLOT_YEAR_ASC,
     SLOT_YEAR_DESC,
     WORD_PREFIX,
+    average_lengths,
+    bm25f_wdf,
     shard_name,
     shard_of,
     year_keys,
@@ -62,30 +65,70 @@ def boolean_term(prefix: str, value: str) -> str:
     return term
 
 
+def field_averages(
+    batches: Iterable[Any], document_fields: Callable[[Any, str], dict[str, Any]]
+) -> dict[str, float]:
+    """Each text field's average length (in analysed terms) over the documents of ``batches``
+    that have it: BM25F's ``avg_f``, as the Whoosh engine computes it over its index."""
+    totals: dict[str, int] = {}
+    having: dict[str, int] = {}
+    for batch in batches:
+        for doc in batch.documents:
+            fields = document_fields(doc, batch.source)
+            for name in FIELD_BM25F:
+                value = fields.get(name)
+                if not value:
+                    continue
+                n = len(analyze(value))
+                if n:
+                    totals[name] = totals.get(name, 0) + n
+                    having[name] = having.get(name, 0) + 1
+    return average_lengths(totals, having)
+
+
+def read_averages(db: Any) -> dict[str, float] | None:
+    """The field average lengths a shard was built with."""
+    raw = db.get_metadata(META_AVGLEN)
+    if not raw:
+        return None
+    stored = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+    return {str(k): float(v) for k, v in stored.items()}
+
+
 class DocumentMaker:
     """Turns the engine-neutral fields of a document (``index.document_fields``) into a
-    Xapian document."""
+    Xapian document, its terms' wdf BM25F's normalised frequencies by the field average
+    lengths ``avglen`` (see :mod:`.schema`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, avglen: dict[str, float]) -> None:
         self.xapian = load()
         self._words = word_analyzer()
+        self.avglen = avglen
 
     def __call__(self, fields: dict[str, Any]) -> Any:
         xapian = self.xapian
         doc = xapian.Document()
         pos = 0
-        for name, wdf in FIELD_WDF.items():
+        weighted: dict[str, float] = {}
+        for name, (weight, b) in FIELD_BM25F.items():
             value = fields.get(name)
             if not value:
                 continue
             prefix = FIELD_PREFIX[name]
-            for term in analyze(value):
+            terms = analyze(value)
+            if not terms:
+                continue
+            share = weight / ((1 - b) + b * len(terms) / self.avglen.get(name, 1.0))
+            for term in terms:
                 pos += 1
                 if len(term) * 4 > MAX_TERM_BYTES and len(term.encode("utf-8")) > MAX_TERM_BYTES:
                     continue
-                doc.add_posting(term, pos, wdf)
+                doc.add_posting(term, pos, 0)
+                weighted[term] = weighted.get(term, 0.0) + share
                 doc.add_term(prefix + term, 0)
             pos += FIELD_GAP
+        for term, tf in weighted.items():
+            doc.add_term(term, bm25f_wdf(tf))
         for word in {t.text for t in self._words(fields.get("words") or "")}:
             if len(word.encode("utf-8")) <= MAX_TERM_BYTES:
                 doc.add_boolean_term(WORD_PREFIX + word)
@@ -147,13 +190,15 @@ def write_shard(
     *,
     info: str,
     document_fields: Callable[[Any, str], dict[str, Any]],
+    avglen: dict[str, float],
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Write shard ``i`` of ``shards`` at ``path`` afresh from the batches whose cell hashes
-    to it (a batch with no parsed cell, from a collection, goes to shard 0). Returns the
-    number of documents written."""
+    to it (a batch with no parsed cell, from a collection, goes to shard 0), normalising
+    field lengths by ``avglen`` (the whole build's averages). Returns the number of
+    documents written."""
     db = open_writable(path, create=True, sync=False)
-    make = DocumentMaker()
+    make = DocumentMaker(avglen)
     files: dict[str, Any] = {}
     n = 0
     try:
@@ -171,6 +216,7 @@ def write_shard(
                 progress(n)
         db.set_metadata(META_FILES, json.dumps(files, ensure_ascii=False, sort_keys=True))
         db.set_metadata(META_INFO, info)
+        db.set_metadata(META_AVGLEN, json.dumps(avglen, sort_keys=True))
         db.commit()
     finally:
         db.close()
@@ -210,7 +256,10 @@ def write_shards(
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Write the shards of a new generation (all of them, or shard ``only``); with ``procs``
-    above 1, shards are written by that many forked processes at once."""
+    above 1, shards are written by that many forked processes at once. Every shard's
+    lengths are normalised by the field averages over all of ``batches`` (so a document
+    gets the same wdf whatever the number of shards, or the shard built)."""
+    avglen = field_averages(batches, document_fields)
     todo = list(range(shards)) if only is None else [only]
     procs = max(1, min(procs, len(todo)))
     if procs == 1 or "fork" not in multiprocessing.get_all_start_methods():
@@ -218,7 +267,7 @@ def write_shards(
         for i in todo:
             n += write_shard(
                 gen_path / shard_name(i), i, shards, batches, info=info(i),
-                document_fields=document_fields,
+                document_fields=document_fields, avglen=avglen,
                 progress=_offset(progress, n) if progress else None,
             )
         return n
@@ -232,7 +281,7 @@ def write_shards(
             for i in group:
                 total += write_shard(
                     gen_path / shard_name(i), i, shards, batches, info=info(i),
-                    document_fields=document_fields,
+                    document_fields=document_fields, avglen=avglen,
                 )
             queue.put(("ok", total))
         except BaseException as exc:  # reported by the parent as one line
@@ -289,9 +338,14 @@ def update_shard(
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Delete the documents of the files ``remove``, add the batches ``add``, and commit them
-    with this shard's new part of the manifest ``files`` in one transaction."""
+    with this shard's new part of the manifest ``files`` in one transaction. Added documents
+    are normalised by the field averages stored at build time (fixed until a rebuild)."""
     db = open_writable(path, create=False)
-    make = DocumentMaker()
+    avglen = read_averages(db)
+    if avglen is None:
+        add = list(add)
+        avglen = field_averages(add, document_fields)
+    make = DocumentMaker(avglen)
     n = 0
     try:
         db.begin_transaction()
@@ -304,6 +358,7 @@ def update_shard(
             if progress is not None:
                 progress(n)
         db.set_metadata(META_FILES, json.dumps(files, ensure_ascii=False, sort_keys=True))
+        db.set_metadata(META_AVGLEN, json.dumps(avglen, sort_keys=True))
         db.commit_transaction()
     except BaseException:
         try:
