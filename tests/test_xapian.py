@@ -339,6 +339,10 @@ def test_the_engine_is_recorded_and_a_different_one_rebuilds(
     assert '"rebuilt": false' in again.output  # follows the index's own engine
     with open_index(index=tmp_path / "index") as idx:
         assert idx.stats().engine == "xapian"
+    assert runner.invoke(cli, ["index", *args, "--rebuild", "--shards", "2"]).exit_code == 0
+    assert runner.invoke(cli, ["index", *args, "--rebuild"]).exit_code == 0  # keeps engine and shards
+    with open_index(index=tmp_path / "index") as idx:
+        assert (idx.stats().engine, len(idx.stats().shards)) == ("xapian", 2)
     assert runner.invoke(cli, ["index", *args, "--engine", "whoosh"]).exit_code == 0
     with open_index(index=tmp_path / "index") as idx:
         stats = idx.stats()

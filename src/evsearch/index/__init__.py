@@ -158,6 +158,8 @@ def _update(
             except IndexMissingError:
                 gen = None
         built_by = None if gen is None else str(gen.meta.get("engine", "whoosh"))
+        if rebuild and asked is None:  # a rebuild keeps the engine (and shards) the index has
+            asked, shards = _recorded_engine(target, shards)
         if (asked or built_by or "whoosh") == "xapian":
             from .._xapian import store as xapian_store
 
@@ -173,6 +175,21 @@ def _update(
             if created:  # the lock is held: nobody else is building in it
                 remove_new_index_dir(target)
             raise
+
+
+def _recorded_engine(target: Path, shards: int | None) -> tuple[str | None, int | None]:
+    """The engine and shard count of the index at ``target`` as it was last committed, for a
+    rebuild that names neither; ``(None, shards)`` when there is no readable record (a
+    damaged index is rebuilt with the default engine)."""
+    try:
+        meta = current_generation(target).meta
+    except (EvsearchError, OSError, ValueError):
+        return None, shards
+    engine = str(meta.get("engine", "whoosh"))
+    if engine == "xapian" and shards is None:
+        recorded = meta.get("shards")
+        shards = recorded if isinstance(recorded, int) and recorded > 0 else None
+    return engine, shards
 
 
 def engine_choice(engine: str | None) -> str | None:
