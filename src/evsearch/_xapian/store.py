@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -127,15 +126,7 @@ def rebuild(
         progress=tracker.writing,
     )
     mine = [b for b in batches if only is None or batch_shard(b, shards) == only]
-    return IndexReport(
-        index_dir=str(target),
-        corpus_dir=str(corpus),
-        added=sum(1 for b in mine if b.shadowed_by is None),
-        documents=n_docs,
-        rebuilt=True,
-        seconds=round(time.perf_counter() - started, 3),
-        problems=tuple(problems),
-    )
+    return ix_writer.rebuild_report(target, corpus, mine, n_docs, started, problems)
 
 
 def incremental(

@@ -247,15 +247,7 @@ def _rebuild(corpus: Path, target: Path, started: float, progress: ProgressCallb
         target, batches, corpus_dir=str(corpus.resolve()), progress=tracker.writing,
         procs=build_procs(batches),
     )
-    return IndexReport(
-        index_dir=str(target),
-        corpus_dir=str(corpus),
-        added=sum(1 for b in batches if b.shadowed_by is None),
-        documents=n_docs,
-        rebuilt=True,
-        seconds=round(time.perf_counter() - started, 3),
-        problems=tuple(problems),
-    )
+    return rebuild_report(target, corpus, batches, n_docs, started, problems)
 
 
 @dataclass
@@ -413,4 +405,20 @@ def incremental_report(target: Path, corpus: Path, plan: _Plan, n_docs: int, sta
         rebuilt=False,
         seconds=round(time.perf_counter() - started, 3),
         problems=tuple(plan.problems),
+    )
+
+
+def rebuild_report(
+    target: Path, corpus: Path, batches: Sequence[SourceBatch], n_docs: int, started: float,
+    problems: Sequence[FileProblem],
+) -> IndexReport:
+    """What a full build did (any engine's writer): ``batches`` are the files it wrote."""
+    return IndexReport(
+        index_dir=str(target),
+        corpus_dir=str(corpus),
+        added=sum(1 for b in batches if b.shadowed_by is None),
+        documents=n_docs,
+        rebuilt=True,
+        seconds=round(time.perf_counter() - started, 3),
+        problems=tuple(problems),
     )
