@@ -6,6 +6,7 @@ engine (``import evsearch.config`` is cheap).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from .errors import QueryError
@@ -18,6 +19,13 @@ ENGINES: tuple[str, ...] = ("whoosh", "xapian")
 ENGINE_INDEX: dict[str, str] = {"xapian": "evsearch._xapian.engine:XapianIndex"}
 #: Remote Xapian shards are named ``xapian+tcp://host:port,host:port``.
 REMOTE_SCHEME = "xapian+tcp://"
+#: A remote shard's bounds, in seconds: connecting, and any one exchange once connected
+#: (``EVSEARCH_SHARD_TIMEOUT`` sets the exchange timeout, within ``SHARD_TIMEOUT_RANGE``).
+SHARD_CONNECT_TIMEOUT = 2.0
+SHARD_TIMEOUT = 10.0
+SHARD_TIMEOUT_RANGE = (0.1, 3600.0)
+#: With ``--partial``, how often (seconds) shards left out are tried again.
+SHARD_RETRY_SECONDS = 5.0
 
 #: Per-field weights of plain words in BM25F (Robertson and Zaragoza): a field's term
 #: frequency counts this many times before the fields' frequencies are added and saturated.
@@ -172,6 +180,37 @@ def default_index_dir() -> Path:
     from platformdirs import user_data_path
 
     return user_data_path("evsearch", appauthor=False) / "index"
+
+
+_URL_LIKE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]+):/")
+
+
+def remote_index(index: Path | str | None) -> str | None:
+    """``index`` when it names remote shards, ``xapian+tcp://...`` (the scheme in any case,
+    written in lower case), else None for a directory. Any other address, or the scheme with
+    one slash, is a usage error, never a directory of that name to build an index in.
+
+    >>> remote_index("XAPIAN+TCP://h1:33333,h2:33333"), remote_index("index")
+    ('xapian+tcp://h1:33333,h2:33333', None)
+    """
+    if not isinstance(index, str):
+        return None
+    text = index.strip()
+    m = _URL_LIKE.match(text)
+    if m is None:
+        return None
+    rest = text[len(m.group(1)):]
+    if m.group(1).lower() == REMOTE_SCHEME[:-3] and rest.startswith("://"):
+        return REMOTE_SCHEME + rest[3:]
+    raise QueryError(
+        f"cannot open an index at {shown(text)!r}: remote indexes are named {REMOTE_SCHEME}host:port,...",
+        hint=f"write --index '{REMOTE_SCHEME}host1:33333,host2:33333' (./NAME for a directory of that name)",
+    )
+
+
+def shown(text: str, limit: int = 120) -> str:
+    """``text`` cut to ``limit`` characters for an error message (a hostile value stays one short line)."""
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
 def resolve_dirs(corpus: Path | str | None, index: Path | str | None) -> tuple[Path, Path]:

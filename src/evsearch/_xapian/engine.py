@@ -37,6 +37,7 @@ from ..config import (
     SIMILAR_TERMS,
     check_limit,
     check_page,
+    remote_index,
 )
 from ..errors import DocumentNotFoundError, IndexCorruptError, IndexVersionError, QueryError
 from ..index.store import current_generation
@@ -69,8 +70,8 @@ class XapianIndex(SearchIndex):
     out (``missing_shards`` says which) instead of failing the search."""
 
     def __init__(self, index: Path | str, *, partial: bool = False) -> None:
-        self._spec = index
-        self._remote = is_remote_spec(index)
+        self._spec = remote_index(index) or index
+        self._remote = is_remote_spec(self._spec)
         self.index_dir = Path(index) if not self._remote else Path(".")
         self._partial = partial
         self._lock = threading.RLock()
@@ -78,6 +79,7 @@ class XapianIndex(SearchIndex):
         self._ix = None
         self._searcher: XapianSearcher | None = None
         self._scorer = None
+        self._labels: dict[str, str] | None = None
         self.update_skipped: str | None = None
         self._open()
 
@@ -102,6 +104,7 @@ class XapianIndex(SearchIndex):
         old = self._searcher
         self._searcher = XapianSearcher(ShardSet(addrs, partial=self._partial))
         self._gen = gen
+        self._labels = None
         if old is not None:
             old.shards.close()
 
@@ -118,7 +121,8 @@ class XapianIndex(SearchIndex):
                     self._open()
                     assert self._searcher is not None
                     return self._searcher
-            self._searcher.shards.reopen()
+            if self._searcher.shards.reopen():
+                self._labels = None
             return self._searcher
 
     def _view(self) -> tuple[Any, Any]:
@@ -269,6 +273,14 @@ class XapianIndex(SearchIndex):
             query, doc_id, reason is None, score if reason is None else 0.0, tuple(terms),
             missing, reason,
         )
+
+    def cell_labels(self) -> dict[str, str]:
+        """:meth:`SearchIndex.cell_labels`, from the shards' manifests (read once per commit)."""
+        with self._lock:
+            s = self._current()
+            if self._labels is None:
+                self._labels = s.cell_labels()
+            return dict(self._labels)
 
     def stats(self) -> IndexStats:
         with self._lock:

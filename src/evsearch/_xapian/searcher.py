@@ -21,9 +21,10 @@ from whoosh import highlight
 from whoosh import query as wq
 
 from ..analysis import _shared_analyzer
-from ..config import BM25_K1, FIELD_WEIGHTS, MAX_PREFIX_TERMS
+from ..config import BM25_K1, FIELD_WEIGHTS, MAX_PREFIX_TERMS, SHARD_CONNECT_TIMEOUT
 from ..errors import IndexCorruptError
 from ..results import Facets
+from ..search.extras import labels_of
 from ..search.rank import _facets_from_groups
 from ..search.snippets import SNIPPET_CHARS, MarkFormatter
 from . import load
@@ -45,7 +46,15 @@ from .schema import (
     WORD_PREFIX,
     shard_name,
 )
-from .shards import ShardAddress, ShardSet, _open_one
+from .shards import (
+    ShardAddress,
+    ShardSet,
+    _damaged,
+    _open_one,
+    _unavailable,
+    refuse_symlinks,
+    timeout,
+)
 from .writer import boolean_term
 
 #: Xapian's ``min_normlen`` (its default). With ``b = 0`` it has no effect: the length
@@ -67,7 +76,9 @@ def shard_addresses(index_dir: Path, meta: dict[str, Any], gen_path: Path) -> li
     built = meta.get("built")
     if not isinstance(built, list) or not built:
         raise IndexCorruptError(f"the index at {index_dir} names no Xapian shards")
-    return [ShardAddress(path=gen_path / shard_name(int(i))) for i in built]
+    paths = [gen_path / shard_name(int(i)) for i in built]
+    refuse_symlinks(paths)
+    return [ShardAddress(path=p) for p in paths]
 
 
 @dataclass
@@ -336,20 +347,39 @@ class XapianSearcher:
         return self.shards.run(run)
 
     def shard_metadata(self) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
-        """Each shard's name, file manifest and info, read from the shard itself."""
+        """Each shard's name, file manifest and info, read from the shard itself (a shard
+        that does not answer is named in an error, or with ``partial`` left out)."""
         x = self.xapian
         out = []
         for addr in self.shards.shards:
             if addr.name in self.shards.missing:
                 continue
             try:
-                db = _open_one(x, addr, 5.0, 2.0)
-                files = db.get_metadata(META_FILES)
-                info = db.get_metadata(META_INFO)
-            except x.Error:
-                continue
-            out.append((addr.name, json.loads(_decode(files) or "{}"), json.loads(_decode(info) or "{}")))
+                db = _open_one(x, addr, timeout() if addr.path is None else 0.0, SHARD_CONNECT_TIMEOUT)
+                try:
+                    files, info = db.get_metadata(META_FILES), db.get_metadata(META_INFO)
+                finally:
+                    db.close()
+            except x.NetworkError:
+                if self.shards.partial:
+                    continue
+                raise _unavailable([addr.name], len(self.shards.shards)) from None
+            except x.Error as exc:
+                raise _damaged(addr, exc) from None
+            try:
+                part, meta = json.loads(_decode(files) or "{}"), json.loads(_decode(info) or "{}")
+            except ValueError:
+                raise IndexCorruptError(f"the Xapian shard {addr.name} holds an unreadable manifest"
+                                        ) from None
+            out.append((addr.name, part, meta))
         return out
+
+    def cell_labels(self) -> dict[str, str]:
+        """Each cell's label, from the shards' manifests (see :meth:`SearchIndex.cell_labels`)."""
+        files: dict[str, Any] = {}
+        for _, part, _ in self.shard_metadata():
+            files.update(part)
+        return labels_of(files)
 
 
 def _within(a: str, b: str, maxdist: int) -> bool:

@@ -9,26 +9,30 @@ answer. With ``partial`` the shards that do not answer are left out, and said to
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .. import config
+from ..config import REMOTE_SCHEME, SHARD_TIMEOUT_RANGE, shown
 from ..errors import IndexCorruptError, QueryError, ShardUnavailableError
+from ..index.lock import symlink_refused
 from . import load
 
-SCHEME = "xapian+tcp://"
-#: Bounds on a remote shard, in seconds: connecting, and any one exchange once connected.
-#: ``EVSEARCH_SHARD_TIMEOUT`` sets the exchange timeout.
-CONNECT_TIMEOUT = 2.0
-TIMEOUT = 10.0
+SCHEME = REMOTE_SCHEME
 #: A probe after a failure: short, so naming the dead shards never hangs either.
 PROBE_TIMEOUT = 1.0
+#: Host names are at most 253 characters (RFC 1035).
+MAX_HOST = 253
 
 T = TypeVar("T")
-_ADDR_RE = re.compile(r"^\[?([A-Za-z0-9.\-:]+?)\]?:(\d{1,5})$")
+_ADDR_RE = re.compile(r"^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.\-]+)):(\d{1,5})$")
+_USAGE = f"write --index '{SCHEME}host1:33333,host2:33333'"
 
 
 def is_remote_spec(spec: str | Path) -> bool:
@@ -45,37 +49,81 @@ class ShardAddress:
 
     @property
     def name(self) -> str:
-        return str(self.path) if self.path is not None else f"{self.host}:{self.port}"
+        if self.path is not None:
+            return str(self.path)
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
 
 
 def parse_remote_spec(spec: str) -> list[ShardAddress]:
-    """``xapian+tcp://h1:33333,h2:33333`` -> the shards' addresses (a usage error if bad)."""
+    """``xapian+tcp://h1:33333,h2:33333`` -> the shards' addresses (a usage error if bad:
+    no address, a malformed one, a port outside 1-65535, or the same shard twice).
+
+    >>> [a.name for a in parse_remote_spec("xapian+tcp://h1:33333,[::1]:33334")]
+    ['h1:33333', '[::1]:33334']
+    """
     body = spec[len(SCHEME):].strip().rstrip("/")
-    out = []
-    for part in body.split(","):
-        m = _ADDR_RE.match(part.strip())
-        if not m or not 0 < int(m.group(2)) < 65536:
+    if not body.strip(" ,"):
+        raise QueryError(f"no shard address in {shown(spec)!r}", hint=_USAGE)
+    out: list[ShardAddress] = []
+    for part in (p.strip() for p in body.split(",")):
+        m = _ADDR_RE.match(part)
+        host = (m.group(1) or m.group(2)) if m else ""
+        if not m or not 0 < int(m.group(3)) < 65536 or len(host) > MAX_HOST or host.strip(".-") != host:
+            why = "the port must be 1-65535" if m and not 0 < int(m.group(3)) < 65536 else "write host:port"
+            raise QueryError(f"bad shard address {shown(part, 60)!r} in --index ({why})", hint=_USAGE)
+        addr = ShardAddress(host=host.lower(), port=int(m.group(3)))
+        if addr in out:
             raise QueryError(
-                f"bad shard address {part.strip()!r} in {spec!r}",
-                hint="write --index 'xapian+tcp://host1:33333,host2:33333'",
+                f"the shard {addr.name} is named twice in --index",
+                hint="name each shard's server once (a shard counted twice would count its documents twice)",
             )
-        out.append(ShardAddress(host=m.group(1), port=int(m.group(2))))
-    if not out:
-        raise QueryError(f"no shard address in {spec!r}", hint="write xapian+tcp://host:port,...")
+        out.append(addr)
     return out
 
 
 def timeout() -> float:
+    """The exchange timeout, seconds: ``EVSEARCH_SHARD_TIMEOUT`` or the default (a usage
+    error when it is not a number within :data:`~evsearch.config.SHARD_TIMEOUT_RANGE`)."""
+    raw = os.environ.get("EVSEARCH_SHARD_TIMEOUT")
+    if raw is None or not raw.strip():
+        return config.SHARD_TIMEOUT
+    lo, hi = SHARD_TIMEOUT_RANGE
     try:
-        return max(0.1, float(os.environ.get("EVSEARCH_SHARD_TIMEOUT", TIMEOUT)))
+        value = float(raw)
     except ValueError:
-        return TIMEOUT
+        value = math.nan
+    if not lo <= value <= hi:  # NaN fails too
+        raise QueryError(
+            f"EVSEARCH_SHARD_TIMEOUT must be a number of seconds from {lo:g} to {hi:g}, "
+            f"not {shown(raw, 40)!r}",
+            hint=f"unset it for the default ({config.SHARD_TIMEOUT:g} s), "
+                 "or set e.g. EVSEARCH_SHARD_TIMEOUT=5",
+        )
+    return value
 
 
 def _open_one(xapian: Any, addr: ShardAddress, exchange: float, connect: float) -> Any:
     if addr.path is not None:
         return xapian.Database(str(addr.path))
     return xapian.remote_open(addr.host, addr.port, int(exchange * 1000), int(connect * 1000))
+
+
+def refuse_symlinks(paths: Sequence[Path]) -> None:
+    """A one-line error when a local shard directory, or a file in one, is a symlink:
+    evsearch never reads or writes an index through one (an update would write its target)."""
+    for path in paths:
+        if path.is_symlink():
+            raise symlink_refused(path)
+        if path.is_dir():
+            for item in path.iterdir():
+                if item.is_symlink():
+                    raise symlink_refused(item)
+
+
+def _damaged(addr: ShardAddress, exc: Any) -> IndexCorruptError:
+    why = " ".join(str(exc.get_msg()).split())[:160] or type(exc).__name__
+    return IndexCorruptError(f"the Xapian shard {addr.name} is damaged or unreadable ({why})")
 
 
 class ShardSet:
@@ -87,24 +135,29 @@ class ShardSet:
         self.partial = partial
         self.missing: tuple[str, ...] = ()
         self.db: Any = None
+        self._opened_at = 0.0
         self.open()
 
     def open(self) -> None:
+        """(Re)open every shard; the ones that do not answer are an error, or with
+        ``partial`` left out (all of them missing is an error still)."""
         xapian = self.xapian
+        exchange = timeout() if any(a.path is None for a in self.shards) else config.SHARD_TIMEOUT
         db = xapian.Database()
         missing = []
         for addr in self.shards:
             try:
-                db.add_database(_open_one(xapian, addr, timeout(), CONNECT_TIMEOUT))
+                db.add_database(_open_one(xapian, addr, exchange, config.SHARD_CONNECT_TIMEOUT))
             except xapian.Error as exc:
                 if addr.path is not None and not isinstance(exc, xapian.NetworkError):
-                    raise IndexCorruptError(
-                        f"cannot open the Xapian shard {addr.name} ({exc.get_msg()})"
-                    ) from None
+                    raise _damaged(addr, exc) from None
                 missing.append(addr.name)
         if missing and (not self.partial or len(missing) == len(self.shards)):
             raise _unavailable(missing, len(self.shards))
-        self.db, self.missing = db, tuple(missing)
+        old, self.db, self.missing = self.db, db, tuple(missing)
+        self._opened_at = time.monotonic()
+        if old is not None:
+            old.close()
 
     def probe(self) -> list[str]:
         """The shards that do not answer now (each asked once, briefly)."""
@@ -119,13 +172,15 @@ class ShardSet:
 
     def run(self, fn: Callable[[Any], T]) -> T:
         """``fn(db)``, with a remote failure turned into an error naming the shards at fault
-        (or, with ``partial``, retried once without them)."""
+        (or, with ``partial``, retried once without them), and a damaged local shard into
+        the one-line error naming it."""
         xapian = self.xapian
         try:
-            return fn(self.db)
-        except xapian.DatabaseModifiedError:
-            self.db.reopen()
-            return fn(self.db)
+            try:
+                return fn(self.db)
+            except xapian.DatabaseModifiedError:
+                self.db.reopen()
+                return fn(self.db)
         except xapian.NetworkError as exc:
             dead = self.probe()
             if self.partial and dead and len(dead) < len(self.shards):
@@ -136,9 +191,31 @@ class ShardSet:
             raise ShardUnavailableError(
                 f"a shard of the index failed to answer ({exc.get_msg()})", shards=()
             ) from None
+        except (xapian.DatabaseError, xapian.SerialisationError) as exc:
+            raise self._diagnose(exc) from None
+
+    def _diagnose(self, exc: Any) -> IndexCorruptError:
+        """The error naming the damaged shard (checked one by one when they are local)."""
+        xapian = self.xapian
+        for addr in self.shards:
+            if addr.path is None:
+                continue
+            try:
+                xapian.Database.check(str(addr.path))
+            except xapian.Error as found:
+                return _damaged(addr, found)
+        names = ", ".join(a.name for a in self.shards)
+        why = shown(" ".join(str(exc.get_msg()).split()), 160)
+        return IndexCorruptError(
+            f"a shard of the index is damaged or unreadable ({why}): one of {shown(names)}"
+        )
 
     def reopen(self) -> bool:
-        """See the shards' latest commits; True if any changed."""
+        """See the shards' latest commits; True if any changed. With ``partial``, the shards
+        left out are tried again every :data:`~evsearch.config.SHARD_RETRY_SECONDS`."""
+        if self.missing and time.monotonic() - self._opened_at >= config.SHARD_RETRY_SECONDS:
+            self.open()
+            return True
         try:
             return bool(self.db.reopen())
         except self.xapian.Error:
@@ -152,10 +229,9 @@ class ShardSet:
 
 
 def _unavailable(names: Sequence[str], total: int) -> ShardUnavailableError:
-    which = ", ".join(names)
-    noun = "shard" if len(names) == 1 else "shards"
+    which = shown(", ".join(names))
     return ShardUnavailableError(
-        f"{len(names)} of {total} {noun} of the index did not answer: {which}",
+        f"{len(names)} of {total} {'shard' if total == 1 else 'shards'} of the index did not answer: {which}",
         hint="start the shard's xapian-tcpsrv again, or search with --partial to leave it out",
         shards=tuple(names),
     )

@@ -23,6 +23,7 @@ from ..index.sources import ingest_corpus
 from ..results import IndexReport
 from . import load
 from .schema import RANKING, shard_name, shard_of
+from .shards import refuse_symlinks
 from .writer import _offset, batch_shard, build_procs, read_files, shard_info, update_shard, write_shards
 
 ENGINE = "xapian"
@@ -114,6 +115,31 @@ def manifest(gen: ix.Generation) -> tuple[dict[str, Any], dict[str, int]]:
     return files, holder
 
 
+def check(gen: ix.Generation) -> tuple[int, list[tuple[str, str]]]:
+    """``evsearch check`` on a Xapian generation: every shard's every block and table checked
+    by Xapian itself; returns the number of files checked and the damaged shards as
+    ``(path, what is wrong)``."""
+    xapian = load()
+    files = 0
+    problems = []
+    for path in shard_paths(gen):
+        if path.is_symlink() or not path.is_dir():
+            problems.append((str(path), "not a shard directory (missing, or a symlink)"))
+            continue
+        files += sum(1 for p in path.iterdir() if p.is_file())
+        try:
+            xapian.Database.check(str(path))
+            db = xapian.Database(str(path))
+            try:
+                read_files(db)
+            finally:
+                db.close()
+        except (xapian.Error, ValueError) as exc:
+            why = exc.get_msg() if isinstance(exc, xapian.Error) else str(exc)
+            problems.append((str(path), " ".join(str(why).split())[:160] or type(exc).__name__))
+    return files, problems
+
+
 def rebuild(
     corpus: Path, target: Path, started: float, progress: Any, *, shards: int = 1, only: int | None = None
 ) -> IndexReport:
@@ -141,6 +167,7 @@ def incremental(
     if sorted(built) != list(range(shards)):
         only = built[0] if len(built) == 1 else None
         return rebuild(corpus, target, started, progress, shards=shards, only=only)
+    refuse_symlinks(shard_paths(gen))  # an update writes in place: never through a symlink
     tracker = ix_writer._Progress(progress, started)
     old, holder = manifest(gen)
     plan = ix_writer._plan(corpus, old, tracker)
@@ -189,4 +216,4 @@ def update(
     return incremental(corpus, target, gen, started, progress)
 
 
-__all__ = ["ENGINE", "incremental", "is_xapian", "rebuild", "shard_of", "update", "write_generation"]
+__all__ = ["ENGINE", "check", "incremental", "is_xapian", "rebuild", "shard_of", "update", "write_generation"]

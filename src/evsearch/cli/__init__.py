@@ -20,7 +20,7 @@ import click
 
 from .._sanitize import escape_controls
 from .._version import __version__
-from ..config import DEFAULT_LIMIT, DEFAULT_WAIT, KINDS, MAX_LIMIT, SORTS, resolve_dirs
+from ..config import DEFAULT_LIMIT, DEFAULT_WAIT, KINDS, MAX_LIMIT, SORTS, remote_index, resolve_dirs
 from ..errors import CorpusError, EvsearchError
 from ..model import STUDY_TYPES
 from . import render
@@ -71,8 +71,9 @@ def index_options(f: F) -> F:
 
 def _dirs(corpus_dir: Path | None, index_dir: Path | str | None) -> tuple[Path, Any]:
     """The corpus and index directories as absolute paths (remote shards as they are)."""
-    if isinstance(index_dir, str) and index_dir.startswith("xapian+tcp://"):
-        return resolve_dirs(corpus_dir, None)[0].expanduser().resolve(), index_dir
+    remote = remote_index(index_dir)
+    if remote is not None:
+        return resolve_dirs(corpus_dir, None)[0].expanduser().resolve(), remote
     corpus, index = (p.expanduser().resolve() for p in resolve_dirs(corpus_dir, index_dir))
     if index == corpus or index.is_relative_to(corpus):
         raise CorpusError(f"the index directory {index} is inside the corpus directory {corpus}",
@@ -440,30 +441,38 @@ def check_cmd(corpus_dir: Path | None, index_dir: Path | None) -> None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on (0: any free port).")
 @click.option("--open", "open_browser", is_flag=True, help="Open the search page in a web browser.")
+@click.option("--partial", is_flag=True,
+              help="Sharded (Xapian) index: leave out shards that do not answer, and say which on the page.")
 @handle_errors
 def serve_cmd(corpus_dir: Path | None, index_dir: Path | None, host: str, port: int,
-              open_browser: bool) -> None:
+              open_browser: bool, partial: bool) -> None:
     """Search in a web browser: a local server over the index (Ctrl-C to stop).
 
     The server only reads the index; when the corpus changes, its pages say so and how
-    to update. With no index yet, one is built from the corpus first.
+    to update. With no index yet, one is built from the corpus first. Remote Xapian shards
+    (--index xapian+tcp://...) are served as they are: never built or updated from here.
 
     \b
     Example:
       evsearch serve --open
       evsearch serve --port 8080 --corpus corpus --index index
+      evsearch serve --index 'xapian+tcp://host1:33333,host2:33333' --partial
     """
     from ..index import update_index
     from ..web import serve  # Starlette, uvicorn and Jinja2 load here, for this command only
 
     corpus, index = _dirs(corpus_dir, index_dir)
+    if isinstance(index, str):  # remote shards: no corpus here to build from or compare with
+        serve(index=index, corpus=None, host=host, port=port, open_browser=open_browser,
+              echo=click.echo, partial=partial)
+        return
 
     def build() -> None:
         click.echo(f"no index at {index} yet: building it from {clean(str(corpus))}", err=True)
         update_index(corpus=corpus, index=index)
 
     serve(index=index, corpus=corpus, host=host, port=port, open_browser=open_browser, echo=click.echo,
-          build_missing=build)
+          build_missing=build, partial=partial)
 
 
 def _quiet_broken_pipe() -> None:

@@ -30,7 +30,7 @@ from pathlib import Path
 from whoosh import index as whoosh_index
 
 from .. import ingest
-from ..config import DEFAULT_WAIT, ENGINES, resolve_dirs
+from ..config import DEFAULT_WAIT, ENGINES, remote_index, resolve_dirs
 from ..errors import CorpusError, EvsearchError, IndexMissingError, no_space
 from ..model import Document
 from ..results import IndexReport
@@ -119,7 +119,7 @@ def update_index(
     >>> update_index(corpus="corpus", index="index").summary()   # doctest: +SKIP
     'added 0, updated 1, removed 0, unchanged 47 files'
     """
-    if isinstance(index, str) and "://" in index:
+    if remote_index(index) is not None:
         raise EvsearchError("remote shards are built where they live, not through xapian+tcp://",
                             hint="run evsearch index --shard i/N --index DIR on each shard's machine")
     asked = engine_choice(engine)
@@ -236,8 +236,11 @@ def index_is_stale(*, corpus: Path | str, index: Path | str) -> bool:
     False when the index was built from another corpus directory, or is missing or unreadable
     (opening it reports those).
     """
-    if isinstance(index, str) and "://" in index:
-        return False  # remote shards: each is updated where it lives
+    try:
+        if remote_index(index) is not None:
+            return False  # remote shards: each is updated where it lives
+    except EvsearchError:
+        return False  # not an index this check can read: opening it says why
     corpus, target = Path(corpus), Path(index)
     try:
         gen = current_generation(target)
@@ -281,8 +284,15 @@ def check_index(*, index: Path | str | None = None) -> tuple[int, list[tuple[str
     >>> check_index(index="index")   # doctest: +SKIP
     (23, [])
     """
+    if remote_index(index) is not None:
+        raise EvsearchError("remote shards are checked where they live, not through xapian+tcp://",
+                            hint="run evsearch check --index DIR on each shard's machine")
     _, target = resolve_dirs(None, index)
     gen = current_generation(target)
+    if gen.meta.get("engine") == "xapian":
+        from .._xapian import store as xapian_store
+
+        return xapian_store.check(gen)
     ix = open_whoosh(gen)
     meta = committed_meta(gen.path, ix.latest_generation())
     found = verify(gen.path, meta)

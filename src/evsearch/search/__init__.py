@@ -29,10 +29,10 @@ from .._whoosh.backend import WhooshBackend
 from ..config import (
     DEFAULT_LIMIT,
     ENGINE_INDEX,
-    REMOTE_SCHEME,
     SORTS,
     check_limit,
     check_page,
+    remote_index,
     resolve_dirs,
 )
 from ..errors import DocumentNotFoundError, EvsearchError, IndexMissingError, QueryError
@@ -287,14 +287,7 @@ class SearchIndex:
             self._current()
             assert self._gen is not None
             files = self._gen.meta.get("files", {})
-        labels: dict[str, str] = {}
-        for e in files.values():
-            if not (e.get("cell") and e.get("label")) or e.get("shadowed_by"):
-                continue
-            cell, _, form = str(e["cell"]).partition("#")  # "alcohol/B5#record": the cell's record
-            if not form or cell not in labels:  # the cell page's own label first
-                labels[cell] = str(e["label"])
-        return labels
+        return extras.labels_of(files)
 
     def stats(self) -> IndexStats:
         """What the index holds and where it is."""
@@ -401,8 +394,9 @@ def open_index(*, index: Path | str | None = None, partial: bool = False) -> Sea
     with ``partial``, shards of a Xapian index that do not answer are left out (the result's
     ``missing_shards`` names them) instead of failing the search.
     """
-    if isinstance(index, str) and index.startswith(REMOTE_SCHEME):
-        remote: SearchIndex = _engine_index("xapian")(index, partial=partial)
+    spec = remote_index(index)
+    if spec is not None:
+        remote: SearchIndex = _engine_index("xapian")(spec, partial=partial)
         return remote
     target = resolve_dirs(None, index)[1]
     engine = _engine_of(target)
@@ -442,7 +436,7 @@ def ensure_index(
     directory), the last commit is searched. Remote shards (``xapian+tcp://``) are opened as
     they are: each is updated where it lives.
     """
-    if isinstance(index, str) and index.startswith(REMOTE_SCHEME):
+    if remote_index(index) is not None:
         return open_index(index=index, partial=partial)
     corpus_dir, target = resolve_dirs(corpus, index)
     skipped = None

@@ -231,3 +231,16 @@ def explain(searcher: Any, scorer: ArrayScorer, query: str, doc_id: str) -> Expl
     seen = {w for t in terms for w in t.term.split()}
     missing = tuple(dict.fromkeys(t for t in wanted if t not in seen))
     return Explanation(query, doc_id, reason is None, score, tuple(terms), missing, reason)
+
+
+def labels_of(files: dict[str, Any]) -> dict[str, str]:
+    """Each indexed cell's own label from a file manifest: ``{"alcohol/B5": "Practitioners;
+    Safeguarding the community", ...}`` (the cell page's label before its records')."""
+    labels: dict[str, str] = {}
+    for e in files.values():
+        if not (e.get("cell") and e.get("label")) or e.get("shadowed_by"):
+            continue
+        cell, _, form = str(e["cell"]).partition("#")  # "alcohol/B5#record": the cell's record
+        if not form or cell not in labels:  # the cell page's own label first
+            labels[cell] = str(e["label"])
+    return labels

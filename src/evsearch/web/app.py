@@ -36,7 +36,7 @@ from .. import (
 )
 from .._sanitize import scrub_surrogates
 from ..cli.render import document_json, json_text
-from ..config import MAX_LIMIT, STUDY_TYPE_LABELS
+from ..config import MAX_LIMIT, STUDY_TYPE_LABELS, remote_index
 from . import export, render
 from .params import API_EXTRA, KNOWN, SearchParams
 
@@ -88,7 +88,7 @@ class SecurityHeaders:
 class WebState:
     """What the routes share: the open index, where the corpus is, the templates."""
 
-    def __init__(self, index: SearchIndex, index_dir: Path, corpus_dir: Path | None) -> None:
+    def __init__(self, index: SearchIndex, index_dir: Path | str, corpus_dir: Path | None) -> None:
         self.index = index
         self.index_dir = index_dir
         self.corpus_dir = corpus_dir
@@ -294,17 +294,22 @@ def create_app(
     index: Path | str,
     corpus: Path | str | None = None,
     allowed_hosts: list[str] | None = None,
+    partial: bool = False,
 ) -> Starlette:
     """The web application over the index at ``index`` (opened read-only, now: a missing
-    index raises :class:`~evsearch.IndexMissingError`). With ``corpus``, pages say when the
-    corpus has changed since the index was built. ``allowed_hosts`` limits the Host header
-    (a server on 127.0.0.1 answers only to its own names, against DNS rebinding).
+    index raises :class:`~evsearch.IndexMissingError`), a directory or remote Xapian shards
+    (``xapian+tcp://host1:33333,host2:33333``). With ``corpus``, pages say when the corpus
+    has changed since the index was built (never for remote shards). ``allowed_hosts``
+    limits the Host header (a server on 127.0.0.1 answers only to its own names, against DNS
+    rebinding). With ``partial``, shards that do not answer are left out and the results
+    page names them; otherwise a page needing them is a 503 naming them.
 
     >>> app = create_app(index="index", corpus="corpus")  # doctest: +SKIP
     """
-    index_path = Path(index)
-    corpus_path = Path(corpus) if corpus is not None else None
-    searcher = open_index(index=index_path)
+    remote = remote_index(index)
+    index_path: Path | str = remote if remote is not None else Path(index)
+    corpus_path = Path(corpus) if corpus is not None and remote is None else None
+    searcher = open_index(index=index_path, partial=partial)
     web = WebState(searcher, index_path, corpus_path)
 
     @asynccontextmanager

@@ -13,6 +13,7 @@ import webbrowser
 from collections.abc import Callable
 from pathlib import Path
 
+from .._sanitize import escape_controls
 from ..errors import EvsearchError, IndexMissingError
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
@@ -61,16 +62,18 @@ def url_of(sock: socket.socket) -> str:
 
 def serve(
     *,
-    index: Path,
+    index: Path | str,
     corpus: Path | None,
     host: str = "127.0.0.1",
     port: int = 8000,
     open_browser: bool = False,
     echo: Callable[[str], None] = print,
     build_missing: Callable[[], None] | None = None,
+    partial: bool = False,
 ) -> None:
-    """Serve the index at ``index`` until interrupted (Ctrl-C). The server never writes
-    the index; ``build_missing`` (when given) builds one first if there is none."""
+    """Serve the index at ``index`` (a directory, or remote shards ``xapian+tcp://...``)
+    until interrupted (Ctrl-C). The server never writes the index; ``build_missing`` (when
+    given) builds one first if there is none; ``partial``: see :func:`create_app`."""
     import uvicorn
 
     from .app import create_app
@@ -78,17 +81,17 @@ def serve(
     sock = bind(host, port)  # first: a port in use is reported before anything is opened
     try:
         try:
-            app = create_app(index=index, corpus=corpus, allowed_hosts=_allowed_hosts(host))
+            app = create_app(index=index, corpus=corpus, allowed_hosts=_allowed_hosts(host), partial=partial)
         except IndexMissingError:
             if build_missing is None:
                 raise
             build_missing()
-            app = create_app(index=index, corpus=corpus, allowed_hosts=_allowed_hosts(host))
+            app = create_app(index=index, corpus=corpus, allowed_hosts=_allowed_hosts(host), partial=partial)
     except BaseException:
         sock.close()
         raise
     url = url_of(sock)
-    echo(f"evsearch is serving {url} (index {index})")
+    echo(f"evsearch is serving {url} (index {escape_controls(str(index))})")
     if is_loopback(host):
         echo("Only this computer can open it (--host ADDRESS to listen elsewhere). Ctrl-C stops it.")
     else:
