@@ -4,14 +4,8 @@ for without bound; builds, updates and the CLI go through the same library code.
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,13 +17,9 @@ from evsearch.errors import QueryError, ShardUnavailableError
 from evsearch.index import update_index
 
 from ._scripts import load_script
+from ._xapian import needs_xapian, remote_spec, serve, shard_paths
 
-REQUIRED = os.environ.get("EVSEARCH_REQUIRE_XAPIAN") == "1"
-TCPSRV = shutil.which("xapian-tcpsrv")
-if not REQUIRED:
-    pytest.importorskip("xapian")
-else:
-    import xapian  # noqa: F401  (scripts/check installs it: a missing one fails)
+needs_xapian()
 
 ROOT = Path(__file__).resolve().parents[1]
 B5 = ROOT / "corpus" / "alcohol" / "B5.txt"
@@ -47,14 +37,6 @@ QUERIES = [
     ("What works for people in treatment for alcohol problems in prisons?", {"limit": 10}),
     ("kind:study cell:B5", {"sort": "-year"}),
 ]
-
-
-def _needs_server() -> str:
-    if TCPSRV is None:
-        if REQUIRED:
-            pytest.fail("xapian-tcpsrv is not installed (Debian: apt-get install xapian-tools)")
-        pytest.skip("xapian-tcpsrv is not installed")
-    return TCPSRV
 
 
 @pytest.fixture(scope="module")
@@ -80,88 +62,6 @@ def three_shards(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     return target
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """One ``xapian-tcpsrv`` serving one shard on 127.0.0.1, in its own process group (it
-    forks a child per connection: stopping the group stops those too)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.port = 0
-
-    def start(self) -> None:
-        tcpsrv = _needs_server()
-        for _ in range(5):
-            self.port = _free_port()
-            self.proc = subprocess.Popen(
-                [tcpsrv, "--interface", "127.0.0.1", "--port", str(self.port), str(self.path)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-            )
-            if self._wait_listening():
-                return
-            self.stop()
-        raise RuntimeError(f"xapian-tcpsrv did not start for {self.path}")
-
-    def _wait_listening(self) -> bool:
-        assert self.proc is not None
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False  # the port was taken meanwhile: try another
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return True
-            except OSError:
-                time.sleep(0.02)
-        return False
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def signal(self, sig: int) -> None:
-        assert self.proc is not None
-        try:
-            os.killpg(self.proc.pid, sig)
-        except ProcessLookupError:
-            pass
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.signal(signal.SIGCONT)
-        self.signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-        self.proc = None
-
-
-@contextmanager
-def serve(paths: list[Path]) -> Iterator[list[Server]]:
-    servers = [Server(p) for p in paths]
-    try:
-        for server in servers:
-            server.start()
-        yield servers
-    finally:
-        for server in servers:
-            server.stop()
-
-
-def _spec(servers: list[Server]) -> str:
-    return "xapian+tcp://" + ",".join(s.address for s in servers)
-
-
-def _shard_paths(index_dir: Path) -> list[Path]:
-    with open_index(index=index_dir) as idx:
-        return [Path(p) for p in idx.stats().shards]
-
-
 def _answers(idx, query: str, options: dict) -> tuple:  # type: ignore[no-untyped-def]
     r = idx.search(query, **options)
     return (
@@ -171,10 +71,10 @@ def _answers(idx, query: str, options: dict) -> tuple:  # type: ignore[no-untype
 
 
 def test_one_database_local_shards_and_remote_shards_answer_alike(one_db: Path, three_shards: Path) -> None:
-    paths = _shard_paths(three_shards)
+    paths = shard_paths(three_shards)
     assert len(paths) == 3 and all(p.is_dir() for p in paths)
     with open_index(index=one_db) as a, open_index(index=three_shards) as b, serve(paths) as servers:
-        with open_index(index=_spec(servers)) as c:
+        with open_index(index=remote_spec(servers)) as c:
             for query, options in QUERIES:
                 one = _answers(a, query, options)
                 assert one[0] > 0, query
@@ -194,7 +94,7 @@ def test_shards_split_the_corpus_by_cell(three_shards: Path) -> None:
     import xapian
 
     cells_per_shard = []
-    for path in _shard_paths(three_shards):
+    for path in shard_paths(three_shards):
         db = xapian.Database(str(path))
         cells_per_shard.append({item.term for item in db.allterms("XCalcohol/")} |
                                {item.term for item in db.allterms("XCdrug/")})
@@ -221,15 +121,15 @@ def test_same_matches_as_the_whoosh_engine(corpus: Path, one_db: Path, tmp_path:
 
 
 def test_a_killed_shard_is_named_and_the_others_can_still_answer(three_shards: Path) -> None:
-    paths = _shard_paths(three_shards)
-    with serve(paths) as servers, open_index(index=_spec(servers)) as idx:
+    paths = shard_paths(three_shards)
+    with serve(paths) as servers, open_index(index=remote_spec(servers)) as idx:
         before = idx.search("treatment", facets=True)
         servers[1].signal(signal.SIGKILL)
         with pytest.raises(ShardUnavailableError) as err:
             idx.search("treatment", facets=True)
         assert servers[1].address in err.value.message
         assert servers[0].address not in err.value.message
-        with open_index(index=_spec(servers), partial=True) as part:
+        with open_index(index=remote_spec(servers), partial=True) as part:
             got = part.search("treatment", facets=True)
         assert got.missing_shards == (servers[1].address,)
         assert 0 < got.total < before.total
@@ -238,8 +138,8 @@ def test_a_killed_shard_is_named_and_the_others_can_still_answer(three_shards: P
 
 def test_a_hung_shard_times_out_with_its_name(three_shards: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EVSEARCH_SHARD_TIMEOUT", "1")
-    paths = _shard_paths(three_shards)
-    with serve(paths) as servers, open_index(index=_spec(servers)) as idx:
+    paths = shard_paths(three_shards)
+    with serve(paths) as servers, open_index(index=remote_spec(servers)) as idx:
         assert idx.search("treatment").total
         servers[2].signal(signal.SIGSTOP)  # stops answering mid-conversation
         with pytest.raises(ShardUnavailableError) as err:
@@ -248,11 +148,11 @@ def test_a_hung_shard_times_out_with_its_name(three_shards: Path, monkeypatch: p
 
 
 def test_a_shard_down_before_opening_is_named(three_shards: Path) -> None:
-    paths = _shard_paths(three_shards)
+    paths = shard_paths(three_shards)
     with serve(paths) as servers:
         servers[0].stop()
         with pytest.raises(ShardUnavailableError) as err:
-            open_index(index=_spec(servers))
+            open_index(index=remote_spec(servers))
     assert "did not answer" in err.value.message and "127.0.0.1:" in err.value.message
 
 
@@ -263,7 +163,7 @@ def test_incremental_update_touches_only_the_changed_cells_shard(corpus: Path, t
     shutil.copytree(corpus, work)
     target = tmp_path / "index"
     update_index(corpus=work, index=target, engine="xapian", shards=3)
-    paths = _shard_paths(target)
+    paths = shard_paths(target)
     revisions = [xapian.Database(str(p)).get_revision() for p in paths]
     cell = work / "drug" / "D4.txt"
     cell.write_text(cell.read_text(encoding="utf-8") + "\nZymurgical brewing quandary.\n", encoding="utf-8")
@@ -300,11 +200,11 @@ def test_cli_builds_searches_and_lists_shards(corpus: Path, tmp_path: Path) -> N
     assert stats["engine"] == "xapian" and len(stats["shards"]) == 2
     local = json.loads(runner.invoke(cli, ["search", "treatment", *args, "--json"]).output)
     with serve([Path(p) for p in stats["shards"]]) as servers:
-        remote = runner.invoke(cli, ["search", "treatment", "--index", _spec(servers), "--json"])
+        remote = runner.invoke(cli, ["search", "treatment", "--index", remote_spec(servers), "--json"])
         assert remote.exit_code == 0, remote.output
         assert [h["id"] for h in json.loads(remote.output)["hits"]] == [h["id"] for h in local["hits"]]
         servers[0].stop()
-        dead = runner.invoke(cli, ["search", "treatment", "--index", _spec(servers)])
+        dead = runner.invoke(cli, ["search", "treatment", "--index", remote_spec(servers)])
     assert dead.exit_code == 1
     assert dead.output.startswith("Error: 1 of 2 shard") and "Traceback" not in dead.output
     bad = runner.invoke(cli, ["search", "x", "--index", "xapian+tcp://nowhere"])
@@ -320,8 +220,8 @@ def test_one_shard_of_n_is_built_alone(corpus: Path, tmp_path: Path, three_shard
         args = ["--corpus", str(corpus), "--index", str(target), "--shard", f"{i}/3"]
         got = runner.invoke(cli, ["index", *args])
         assert got.exit_code == 0, got.output
-        parts += _shard_paths(target)
-    with serve(parts) as servers, open_index(index=_spec(servers)) as remote, \
+        parts += shard_paths(target)
+    with serve(parts) as servers, open_index(index=remote_spec(servers)) as remote, \
             open_index(index=three_shards) as whole:
         for query, options in QUERIES[:6]:
             assert _answers(remote, query, options) == _answers(whole, query, options)

@@ -22,6 +22,8 @@ REMOTE_SCHEME = "xapian+tcp://"
 #: A remote shard's bounds, in seconds: connecting, and any one exchange once connected
 #: (``EVSEARCH_SHARD_TIMEOUT`` sets the exchange timeout, within ``SHARD_TIMEOUT_RANGE``).
 SHARD_CONNECT_TIMEOUT = 2.0
+#: The most shards an index may be split into (``--shards N``, ``--shard i/N``).
+MAX_SHARDS = 1024
 SHARD_TIMEOUT = 10.0
 SHARD_TIMEOUT_RANGE = (0.1, 3600.0)
 #: With ``--partial``, how often (seconds) shards left out are tried again.

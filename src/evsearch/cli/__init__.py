@@ -20,7 +20,16 @@ import click
 
 from .._sanitize import escape_controls
 from .._version import __version__
-from ..config import DEFAULT_LIMIT, DEFAULT_WAIT, KINDS, MAX_LIMIT, SORTS, remote_index, resolve_dirs
+from ..config import (
+    DEFAULT_LIMIT,
+    DEFAULT_WAIT,
+    KINDS,
+    MAX_LIMIT,
+    MAX_SHARDS,
+    SORTS,
+    remote_index,
+    resolve_dirs,
+)
 from ..errors import CorpusError, EvsearchError
 from ..model import STUDY_TYPES
 from . import render
@@ -131,7 +140,8 @@ def cli(ctx: click.Context, no_color: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--engine", type=click.Choice(["whoosh", "xapian"]), envvar="EVSEARCH_ENGINE", show_envvar=True,
               help="Engine [default: the index's own, else whoosh]; xapian: the evsearch[xapian] extra.")
-@click.option("--shards", type=click.IntRange(1, 1024), metavar="N", help="xapian: N shards, split by cell.")
+@click.option("--shards", type=click.IntRange(1, MAX_SHARDS), metavar="N",
+              help="xapian: N shards, split by cell.")
 @click.option("--shard", metavar="I/N", help="xapian: only shard I of N (from 0), e.g. on one machine of N.")
 @handle_errors
 def index_cmd(
@@ -148,9 +158,9 @@ def index_cmd(
     """
     from ..index import parse_shard, update_index
 
+    which = parse_shard(shard) if shard is not None else None
     corpus, index = _dirs(corpus_dir, index_dir)
     say_if_new(index, corpus)
-    which = parse_shard(shard) if shard is not None else None
     with progress_display() as progress:
         report = update_index(
             corpus=corpus, index=index, rebuild=rebuild, wait=wait, progress=progress,

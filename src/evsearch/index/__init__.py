@@ -30,7 +30,7 @@ from pathlib import Path
 from whoosh import index as whoosh_index
 
 from .. import ingest
-from ..config import DEFAULT_WAIT, ENGINES, remote_index, resolve_dirs
+from ..config import DEFAULT_WAIT, ENGINES, MAX_SHARDS, remote_index, resolve_dirs, shown
 from ..errors import CorpusError, EvsearchError, IndexMissingError, no_space
 from ..model import Document
 from ..results import IndexReport
@@ -122,6 +122,9 @@ def update_index(
     if remote_index(index) is not None:
         raise EvsearchError("remote shards are built where they live, not through xapian+tcp://",
                             hint="run evsearch index --shard i/N --index DIR on each shard's machine")
+    if shards is not None and not (isinstance(shards, int) and 1 <= shards <= MAX_SHARDS):
+        raise EvsearchError(f"bad number of shards {shards!r}",
+                            hint=f"write --shards N with 1 <= N <= {MAX_SHARDS}")
     asked = engine_choice(engine)
     if shards or shard:  # shards are Xapian's
         asked = asked or "xapian"
@@ -208,9 +211,11 @@ def parse_shard(value: str) -> tuple[int, int]:
     try:
         i, n = (int(p) for p in value.split("/", 1))
     except ValueError:
-        raise EvsearchError(f"bad shard {value!r}", hint="write --shard i/N, e.g. --shard 0/4") from None
-    if n < 1 or not 0 <= i < n:
-        raise EvsearchError(f"bad shard {value!r}", hint="write --shard i/N with 0 <= i < N")
+        raise EvsearchError(f"bad shard {shown(value, 40)!r}",
+                            hint="write --shard i/N, e.g. --shard 0/4") from None
+    if not 1 <= n <= MAX_SHARDS or not 0 <= i < n:
+        raise EvsearchError(f"bad shard {value!r}",
+                            hint=f"write --shard i/N with 0 <= i < N <= {MAX_SHARDS}")
     return i, n
 
 
