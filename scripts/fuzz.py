@@ -2,6 +2,7 @@
 """Fuzz the ingesters and the query layer with hostile input (hypothesis-driven).
 
     python scripts/fuzz.py --cases 10000 --seconds 600 --target all
+    python scripts/fuzz.py --engine xapian-remote --target query --cases 3000
 
 Each target is a hypothesis strategy of inputs and a ``check`` that feeds one input to
 evsearch and asserts the outcome: an answer, or an expected :class:`EvsearchError`
@@ -18,6 +19,14 @@ and ``evsearch index --rebuild`` on it. Every case must end in the correct resul
 error line naming the damaged file with the ``evsearch index --rebuild`` hint; ``check`` must
 find the damage; ``--rebuild`` must repair it (a symlink is refused by name instead, and its
 target is never written); never an internal error, never silently different results.
+
+``--engine xapian`` runs the ``query`` and ``index`` targets on a Xapian index of two local
+shards; ``--engine xapian-remote`` runs ``query`` on those shards served by two
+``xapian-tcpsrv`` on 127.0.0.1 and checks every answer against the local shards' (the same
+ids, order and total). Xapian's glass databases carry no checksums, so a damaged byte that
+still parses can change results without notice: the ``index`` target counts those cases as
+``undetected`` (a limit of the format, reported, not a crash); a crash, a hang, a traceback
+or a message that is not one line naming the shard is a bug as for Whoosh.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ import collections
 import importlib.util
 import json
 import re
+import shutil
 import signal
 import sys
 import tempfile
@@ -266,14 +276,27 @@ def assert_safe_result(result: Any) -> None:
 
 
 def check_query(query: str, index: Any) -> str:
-    """One query through :func:`parse_query` and :meth:`SearchIndex.search`."""
+    """One query through :func:`parse_query` and :meth:`SearchIndex.search` (and, over remote
+    shards, the same answer as the local shards give: ``index`` is then a pair)."""
+    index, local = index if isinstance(index, tuple) else (index, None)
     try:
         parse_query(query)
         result = index.search(query, limit=20)
     except EvsearchError as exc:
         assert exc.message and "\n" not in clean(exc.message)
+        if local is not None:
+            try:
+                local.search(query, limit=20)
+            except EvsearchError as same:
+                assert same.message == exc.message, (same.message, exc.message)
+                return "refused"
+            raise AssertionError(f"remote shards refused what local shards answer: {exc.message}") from None
         return "refused"
     assert_safe_result(result)
+    if local is not None:
+        mine = local.search(query, limit=20)
+        assert (result.total, [h.id for h in result.hits]) == (mine.total, [h.id for h in mine.hits]), \
+            "remote shards answered otherwise than the same shards opened locally"
     return "ok"
 
 
@@ -295,9 +318,9 @@ HOSTILE_CELL = (
 )
 
 
-def build_hostile_index(workdir: Path) -> Path:
-    """An index of the bundled B5 cell plus :data:`HOSTILE_CELL` (as drug/B5)."""
-    from evsearch import build_index
+def build_hostile_index(workdir: Path, engine: str = "whoosh") -> Path:
+    """An index of the bundled B5 cell plus :data:`HOSTILE_CELL` (as drug/B5); with the
+    Xapian engine, two shards (the two cells fall in different shards)."""
 
     corpus = workdir / "corpus"
     (corpus / "alcohol").mkdir(parents=True, exist_ok=True)
@@ -306,8 +329,52 @@ def build_hostile_index(workdir: Path) -> Path:
     (corpus / "drug" / "B5.txt").write_text(HOSTILE_CELL.replace("Alcohol Treatment", "Drug Treatment"),
                                             encoding="utf-8")
     index = workdir / "index"
-    build_index(corpus=corpus, index=index)
+    _build(corpus, index, engine)
     return index
+
+
+def _build(corpus: Path, index: Path, engine: str) -> None:
+    from evsearch import build_index
+    from evsearch.index import update_index
+
+    if engine == "whoosh":
+        build_index(corpus=corpus, index=index)
+    else:
+        update_index(corpus=corpus, index=index, rebuild=True, engine="xapian", shards=XAPIAN_SHARDS)
+
+
+#: Shards of the fuzzed Xapian index.
+XAPIAN_SHARDS = 2
+
+
+class _Remote:
+    """The shards of a local Xapian index, each served by ``xapian-tcpsrv`` on 127.0.0.1."""
+
+    def __init__(self, index: Path) -> None:
+        from evsearch import open_index
+
+        sys.path.insert(0, str(ROOT / "scripts"))
+        from bench_shards import serve
+
+        with open_index(index=index) as idx:
+            paths = [Path(p) for p in idx.stats().shards]
+        self.procs: list[Any] = []
+        ports = []
+        for path in paths:
+            proc, port = serve(path)
+            self.procs.append(proc)
+            ports.append(port)
+        self.spec = "xapian+tcp://" + ",".join(f"127.0.0.1:{p}" for p in ports)
+
+    def close(self) -> None:
+        import os
+
+        for proc in self.procs:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
 
 
 # --------------------------------------------------------------------------- index damage
@@ -326,19 +393,24 @@ def index_damage(draw: Any) -> tuple[int, str, float, int]:
 class _IndexCase:
     """A pristine index of the bundled corpus, copied afresh for each case."""
 
-    def __init__(self, workdir: Path) -> None:
-        from evsearch import build_index
-
+    def __init__(self, workdir: Path, engine: str = "whoosh") -> None:
         self.workdir = workdir
+        self.engine = engine
         self.pristine = workdir / "pristine"
-        build_index(corpus=ROOT / "corpus", index=self.pristine)
+        corpus = ROOT / "corpus"
+        if engine != "whoosh":  # two cells, so that both shards hold documents
+            corpus = workdir / "corpus"
+            build_hostile_index(workdir / "hostile", engine)
+            shutil.copytree(workdir / "hostile" / "corpus", corpus)
+        self.corpus = corpus
+        _build(corpus, self.pristine, engine)
         self.files = sorted(p.relative_to(self.pristine).as_posix() for p in self.pristine.rglob("*")
                             if p.is_file())
         self.baseline = self.search(self.pristine)
         assert self.baseline[0] == 0, self.baseline
 
     def search(self, index: Path) -> tuple[int, Any, str]:
-        out = _cli(*INDEX_QUERY, "--index", str(index), "--corpus", str(ROOT / "corpus"))
+        out = _cli(*INDEX_QUERY, "--index", str(index), "--corpus", str(self.corpus))
         hits = None
         if out.exit_code == 0:
             hits = [(h["id"], h["score"]) for h in json.loads(out.stdout)["hits"]]
@@ -363,8 +435,6 @@ def _one_named_line(stderr: str, name: str) -> bool:
 
 
 def check_index(data: tuple[int, str, float, int], case: _IndexCase) -> str:
-    import shutil
-
     pick, how, where, xor = data
     rel = case.files[pick % len(case.files)]
     index = case.workdir / "case"
@@ -388,21 +458,29 @@ def check_index(data: tuple[int, str, float, int], case: _IndexCase) -> str:
     if rel == "CURRENT" and not path.is_symlink():  # surrounding whitespace means nothing there
         changed = path.read_bytes().strip() != original.strip()
     ctl = rel in ("CURRENT", "EVSEARCH_INDEX", "write.lock")
-    corpus = ["--corpus", str(ROOT / "corpus")]
+    corpus = ["--corpus", str(case.corpus)]
+    # A Xapian shard's damage is named by its shard directory (Xapian does not say which file).
+    shard = next((p for p in Path(rel).parents if p.name.startswith("shard-")), None)
+    names = [path.name] + ([shard.name] if shard is not None and case.engine != "whoosh" else [])
+    undetected = False
 
     code, hits, stderr = case.search(index)
     if code == 0:
         if hits != case.baseline[1]:
-            raise AssertionError(f"silently different results after {how} {rel}")
+            if shard is None or case.engine == "whoosh":
+                raise AssertionError(f"silently different results after {how} {rel}")
+            undetected = True  # glass has no checksums: a damaged block that still parses
         outcome = "correct search"
-    elif _one_named_line(stderr, path.name):
+    elif any(_one_named_line(stderr, name) for name in names):
         outcome = "named with the --rebuild hint"
     else:
         raise AssertionError(f"{how} {rel}: {stderr.strip()[:300]!r}")
     checked = _cli("check", "--index", str(index), *corpus)
     recorded = rel.startswith("gen-") and not rel.endswith(".lock")
     if changed and (recorded or ctl and rel != "write.lock") and checked.exit_code == 0:
-        if not (rel == "EVSEARCH_INDEX" and how != "symlinked"):  # the marker's content is free
+        if shard is not None and case.engine != "whoosh":
+            undetected = True
+        elif not (rel == "EVSEARCH_INDEX" and how != "symlinked"):  # the marker's content is free
             raise AssertionError(f"`evsearch check` missed {how} {rel}")
     rebuilt = _cli("index", "--rebuild", "--index", str(index), *corpus)
     if rebuilt.exit_code == 0:
@@ -413,6 +491,8 @@ def check_index(data: tuple[int, str, float, int], case: _IndexCase) -> str:
         raise AssertionError(f"--rebuild failed on {how} {rel}: {rebuilt.stderr.strip()[:300]!r}")
     if how == "symlinked" and victim.read_bytes() != original:
         raise AssertionError(f"the target of a symlinked {rel} was written")
+    if undetected:
+        return "undetected (format without checksums)"
     return outcome if changed else "no change (empty file)"
 
 
@@ -437,22 +517,37 @@ TARGETS: dict[str, tuple[Any, Callable[..., str], Callable[[], bool]]] = {
     "query": (query_text, check_query, lambda: True),
     "index": (index_damage(), check_index, lambda: True),
 }
+#: The targets each other engine runs (the ingesters do not depend on the engine).
+ENGINE_TARGETS: dict[str, tuple[str, ...]] = {"xapian": ("query", "index"), "xapian-remote": ("query",)}
 
 
-def run_target(name: str, cases: int, deadline: float, case_seconds: float, workdir: Path) -> dict[str, Any]:
+def run_target(
+    name: str, cases: int, deadline: float, case_seconds: float, workdir: Path, engine: str = "whoosh"
+) -> dict[str, Any]:
     """Run up to ``cases`` inputs of one target until ``deadline``; count the outcomes."""
     strategy, check, available = TARGETS[name]
     counts: collections.Counter[str] = collections.Counter()
     bugs: dict[str, dict[str, Any]] = {}
     if not available():
         return {"target": name, "skipped": "not available on this branch", "counts": {}, "bugs": []}
+    if engine != "whoosh" and name not in ENGINE_TARGETS[engine]:
+        return {"target": name, "engine": engine, "skipped": f"not a target of --engine {engine}",
+                "counts": {}, "bugs": []}
     context: Any = workdir
+    remote: _Remote | None = None
+    closing: list[Any] = []
     if name == "query":
         from evsearch import open_index
 
-        context = open_index(index=build_hostile_index(workdir / "qidx"))
+        built = build_hostile_index(workdir / "qidx", "xapian" if engine != "whoosh" else "whoosh")
+        context = open_index(index=built)
+        closing.append(context)
+        if engine == "xapian-remote":
+            remote = _Remote(built)
+            context = (open_index(index=remote.spec), context)
+            closing.append(context[0])
     elif name == "index":
-        context = _IndexCase(workdir)
+        context = _IndexCase(workdir, "xapian" if engine != "whoosh" else "whoosh")
     started = time.perf_counter()
     slowest = 0.0
 
@@ -486,10 +581,13 @@ def run_target(name: str, cases: int, deadline: float, case_seconds: float, work
         pass
     finally:
         signal.signal(signal.SIGALRM, old)
-        if name == "query":
-            context.close()
+        for opened in closing:
+            opened.close()
+        if remote is not None:
+            remote.close()
     return {
         "target": name,
+        "engine": engine,
         "cases": sum(counts.values()),
         "seconds": round(time.perf_counter() - started, 1),
         "slowest_case_seconds": round(slowest, 3),
@@ -504,14 +602,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=600.0, help="time budget per target")
     parser.add_argument("--case-seconds", type=float, default=10.0, help="per-case time limit (a hang)")
     parser.add_argument("--target", choices=[*TARGETS, "all"], default="all")
+    parser.add_argument("--engine", choices=["whoosh", *ENGINE_TARGETS], default="whoosh",
+                        help="the engine of the fuzzed index (xapian: 2 local shards; xapian-remote: "
+                             "the same served by xapian-tcpsrv, query target only)")
     args = parser.parse_args(argv)
     names = list(TARGETS) if args.target == "all" else [args.target]
+    if args.engine != "whoosh" and args.target == "all":
+        names = list(ENGINE_TARGETS[args.engine])
     reports = []
     with tempfile.TemporaryDirectory(prefix="evsearch-fuzz-") as tmp:
         for name in names:
             work = Path(tmp) / name
             work.mkdir()
-            report = run_target(name, args.cases, time.perf_counter() + args.seconds, args.case_seconds, work)
+            report = run_target(name, args.cases, time.perf_counter() + args.seconds, args.case_seconds, work,
+                                args.engine)
             reports.append(report)
             print(json.dumps(report, ensure_ascii=True), flush=True)
     failed = any(r.get("counts", {}).get(k) for r in reports for k in ("unexpected", "hang"))

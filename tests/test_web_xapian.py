@@ -147,7 +147,8 @@ def test_pages_over_remote_shards_are_the_local_xapian_pages_and_match_whoosh(
             h["id"] for h in api(whoosh.url, everything)["hits"]}
         assert "<mark>" in get(remote.url, "/?q=supervision")[1]
         for fmt in ("csv", "ris", "bibtex", "json"):
-            r, w = get(remote.url, f"/export/{fmt}?q=supervision"), get(local.url, f"/export/{fmt}?q=supervision")
+            path = f"/export/{fmt}?q=supervision"
+            r, w = get(remote.url, path), get(local.url, path)
             assert r[0] == 200 and r[1] == w[1], fmt
             assert r[2]["content-disposition"].startswith("attachment"), fmt
         ids = known_ids(xapian_index)
@@ -232,7 +233,8 @@ def test_a_hung_shard_times_out_in_the_page(shards: list[Server], monkeypatch: p
         try:
             status, html, _ = get(site.url, "/?q=alcohol+services", timeout=120)
             assert status == 503
-            assert _error_lines(html)[0] == f"Error: 1 of 3 shards of the index did not answer: {hung.address}"
+            message = _error_lines(html)[0]
+            assert message == f"Error: 1 of 3 shards of the index did not answer: {hung.address}"
             status, _, _ = get(site.url, "/api/search?q=supervision", timeout=120)
             assert status == 503
         finally:

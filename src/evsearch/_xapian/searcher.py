@@ -159,7 +159,18 @@ class XapianSearcher:
         return self.shards.run(find)
 
     def stored(self, docid: int) -> dict[str, Any]:
-        fields: dict[str, Any] = json.loads(self.shards.run(lambda db: db.get_document(docid).get_data()))
+        return self.fields(self.shards.run(lambda db: db.get_document(docid).get_data()), docid)
+
+    def fields(self, data: Any, docid: int) -> dict[str, Any]:
+        """A document's stored fields from its data (a damaged one: the error naming its shard)."""
+        try:
+            fields = json.loads(data)
+        except ValueError:
+            fields = None
+        if not isinstance(fields, dict):
+            raise IndexCorruptError(
+                f"a stored document in the Xapian shard {self.shards.holder(docid)} is damaged"
+            )
         return fields
 
     # -- running plans -------------------------------------------------------------------------
@@ -189,7 +200,7 @@ class XapianSearcher:
         for m in mset:
             doc = m.document
             key = _decode(doc.get_value(key_slot)) if key_slot is not None else ""
-            out.append(_Match(int(m.docid), float(m.weight), json.loads(doc.get_data()),
+            out.append(_Match(int(m.docid), float(m.weight), self.fields(doc.get_data(), int(m.docid)),
                               _decode(doc.get_value(SLOT_SEQ)), key))
         return out
 
@@ -294,7 +305,8 @@ class XapianSearcher:
         def run(db: Any) -> list[dict[str, Any]]:
             enquire = self._enquire(db, xq, False)
             enquire.set_sort_by_value(SLOT_SEQ, False)
-            return [json.loads(m.document.get_data()) for m in enquire.get_mset(0, db.get_doccount())]
+            return [self.fields(m.document.get_data(), int(m.docid))
+                    for m in enquire.get_mset(0, db.get_doccount())]
 
         return self.shards.run(run)
 

@@ -134,6 +134,7 @@ class ShardSet:
         self.shards = list(shards)
         self.partial = partial
         self.missing: tuple[str, ...] = ()
+        self.opened: list[ShardAddress] = []
         self.db: Any = None
         self._opened_at = 0.0
         self.open()
@@ -155,9 +156,14 @@ class ShardSet:
         if missing and (not self.partial or len(missing) == len(self.shards)):
             raise _unavailable(missing, len(self.shards))
         old, self.db, self.missing = self.db, db, tuple(missing)
+        self.opened = [a for a in self.shards if a.name not in missing]
         self._opened_at = time.monotonic()
         if old is not None:
             old.close()
+
+    def holder(self, docid: int) -> str:
+        """The shard holding a document of the combined database (Xapian interleaves ids)."""
+        return self.opened[(docid - 1) % len(self.opened)].name if self.opened else "?"
 
     def probe(self) -> list[str]:
         """The shards that do not answer now (each asked once, briefly)."""
@@ -191,8 +197,8 @@ class ShardSet:
             raise ShardUnavailableError(
                 f"a shard of the index failed to answer ({exc.get_msg()})", shards=()
             ) from None
-        except (xapian.DatabaseError, xapian.SerialisationError) as exc:
-            raise self._diagnose(exc) from None
+        except (xapian.DatabaseError, xapian.SerialisationError, ValueError) as exc:
+            raise self._diagnose(exc) from None  # ValueError: a shard's metadata does not parse
 
     def _diagnose(self, exc: Any) -> IndexCorruptError:
         """The error naming the damaged shard (checked one by one when they are local)."""
@@ -205,7 +211,8 @@ class ShardSet:
             except xapian.Error as found:
                 return _damaged(addr, found)
         names = ", ".join(a.name for a in self.shards)
-        why = shown(" ".join(str(exc.get_msg()).split()), 160)
+        msg = exc.get_msg() if isinstance(exc, xapian.Error) else f"{type(exc).__name__}: {exc}"
+        why = shown(" ".join(str(msg).split()), 160)
         return IndexCorruptError(
             f"a shard of the index is damaged or unreadable ({why}): one of {shown(names)}"
         )

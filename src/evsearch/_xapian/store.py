@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import EvsearchError
+from ..errors import EvsearchError, IndexCorruptError
 from ..index import schema as ix_schema
 from ..index import store as ix
 from ..index import writer as ix_writer
@@ -58,7 +58,7 @@ def write_generation(
         shutil.rmtree(leftover, ignore_errors=True)
     try:
         was_live = (index_dir / ix.CURRENT).read_text(encoding="utf-8").strip()
-    except OSError:
+    except (OSError, ValueError):  # missing or damaged: the rebuild replaces it
         was_live = ""
     name = ix._next_generation_name(index_dir)
     path = index_dir / name
@@ -105,11 +105,17 @@ def manifest(gen: ix.Generation) -> tuple[dict[str, Any], dict[str, int]]:
     files: dict[str, Any] = {}
     holder: dict[str, int] = {}
     for i in gen.meta.get("built", []):
-        db = xapian.Database(str(gen.path / shard_name(int(i))))
+        path = gen.path / shard_name(int(i))
         try:
-            part = read_files(db)
-        finally:
-            db.close()
+            db = xapian.Database(str(path))
+            try:
+                part = read_files(db)
+            finally:
+                db.close()
+        except (xapian.Error, ValueError) as exc:
+            why = exc.get_msg() if isinstance(exc, xapian.Error) else "its file manifest does not parse"
+            raise IndexCorruptError(f"the Xapian shard {path} is damaged or unreadable "
+                                    f"({' '.join(str(why).split())[:160]})") from None
         files.update(part)
         holder.update(dict.fromkeys(part, int(i)))
     return files, holder

@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from whoosh import index as whoosh_index
 
@@ -182,17 +183,42 @@ def _update(
 
 def _recorded_engine(target: Path, shards: int | None) -> tuple[str | None, int | None]:
     """The engine and shard count of the index at ``target`` as it was last committed, for a
-    rebuild that names neither; ``(None, shards)`` when there is no readable record (a
-    damaged index is rebuilt with the default engine)."""
+    rebuild that names neither. With ``CURRENT`` damaged, the newest generation whose meta
+    reads says; ``(None, shards)`` when there is no readable record (the default engine)."""
+    meta: dict[str, Any] | None
     try:
         meta = current_generation(target).meta
     except (EvsearchError, OSError, ValueError):
+        meta = _newest_readable_meta(target)
+    if meta is None:
         return None, shards
     engine = str(meta.get("engine", "whoosh"))
     if engine == "xapian" and shards is None:
         recorded = meta.get("shards")
         shards = recorded if isinstance(recorded, int) and recorded > 0 else None
     return engine, shards
+
+
+def _newest_readable_meta(target: Path) -> dict[str, Any] | None:
+    """The meta of the newest generation directory of ``target`` that reads (never through a
+    symlink), or None."""
+    from .store import GEN_NAME, _latest_meta
+
+    try:
+        names = sorted((p.name for p in target.iterdir() if GEN_NAME.match(p.name)), reverse=True)
+    except OSError:
+        return None
+    for name in names:
+        path = target / name
+        if path.is_symlink() or not path.is_dir():
+            continue
+        try:
+            return _latest_meta(path)
+        except (EvsearchError, OSError, ValueError):
+            shards = sorted(p.name for p in path.glob("shard-*") if p.is_dir() and not p.is_symlink())
+            if shards:  # a Xapian generation whose meta is damaged: its shards say what it was
+                return {"engine": "xapian", "shards": len(shards)}
+    return None
 
 
 def engine_choice(engine: str | None) -> str | None:
