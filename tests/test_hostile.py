@@ -666,13 +666,15 @@ def _dead_port() -> int:
     ("xapian+tcp://hôst:33333", "bad shard address 'hôst:33333'"),
     ("xapian+tcp://h\x1b[31m:1", "bad shard address 'h\\x1b[31m:1'"),
     ("xapian+tcp://" + "a" * 5000 + ":1", "bad shard address 'aaaa"),
-    ("xapian+tcp://127.0.0.1:{dead},127.0.0.1:{dead}", "the shard 127.0.0.1:{dead} is named twice in --index"),
+    ("xapian+tcp://127.0.0.1:{dead},127.0.0.1:{dead}",
+     "the shard 127.0.0.1:{dead} is named twice in --index"),
     ("xapian+tcp://LocalHost:{dead},localhost:{dead}", "the shard localhost:{dead} is named twice"),
     ("xapian+tcp://127.0.0.1:{dead}", "1 of 1 shard of the index did not answer: 127.0.0.1:{dead}"),
     ("XAPIAN+TCP://127.0.0.1:{dead}/", "1 of 1 shard of the index did not answer: 127.0.0.1:{dead}"),
     ("xapian+tcp://[::1]:{dead}", "1 of 1 shard of the index did not answer: [::1]:{dead}"),
     ("xapian+tcp:/127.0.0.1:{dead}", "cannot open an index at 'xapian+tcp:/127.0.0.1:{dead}'"),
-    ("http://127.0.0.1:{dead}", "cannot open an index at 'http://127.0.0.1:{dead}': remote indexes are named"),
+    ("http://127.0.0.1:{dead}",
+     "cannot open an index at 'http://127.0.0.1:{dead}': remote indexes are named"),
     ("xapian+tcp://" + "a" * 300 + ":1", "bad shard address"),
 ])
 def test_hostile_index_addresses_are_one_line_errors_and_build_nothing(
@@ -767,7 +769,9 @@ def test_a_deleted_shard_file_is_named(xapian_hostile: tuple[Path, Path], tmp_pa
     assert code == 1 and str(shards[0]) in _one_error(err)
 
 
-def test_a_damaged_stored_document_is_named_not_a_crash(xapian_hostile: tuple[Path, Path], tmp_path: Path) -> None:
+def test_a_damaged_stored_document_is_named_not_a_crash(
+    xapian_hostile: tuple[Path, Path], tmp_path: Path
+) -> None:
     """Found by the fuzzer: a stored document that is not JSON was an internal JSONDecodeError."""
     import xapian
 
@@ -834,8 +838,8 @@ def test_a_symlinked_shard_is_refused_and_its_target_never_written(
         assert code == 0, err
         assert tree_digest(elsewhere) == before
     finally:
-        (corpus / "drug" / "B5.txt").write_text(fuzz.HOSTILE_CELL.replace("Alcohol Treatment", "Drug Treatment"),
-                                                encoding="utf-8")
+        original = fuzz.HOSTILE_CELL.replace("Alcohol Treatment", "Drug Treatment")
+        (corpus / "drug" / "B5.txt").write_text(original, encoding="utf-8")
 
 
 @FAST

@@ -251,3 +251,90 @@ def test_dark_mode_follows_the_system(browser: Any, site: str) -> None:
         colours[scheme] = pg.evaluate("getComputedStyle(document.body).backgroundColor")
         context.close()
     assert colours == {"light": "rgb(255, 255, 255)", "dark": "rgb(21, 24, 28)"}
+
+
+@pytest.fixture(scope="module")
+def shard_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list[Any]]]:
+    """The hostile corpus (the bundled cell and a cell of markup and escapes) in a Xapian index
+    of two shards, each served by its own ``xapian-tcpsrv`` on 127.0.0.1."""
+    from ._scripts import load_script
+    from ._xapian import needs_xapian, serve, shard_paths
+
+    needs_xapian()
+    fuzz = load_script("fuzz", "fuzz_for_browser")
+    index = fuzz.build_hostile_index(tmp_path_factory.mktemp("bx"), "xapian")
+    with serve(shard_paths(index)) as servers:
+        yield index, servers
+
+
+def test_remote_shards_in_the_browser_typing_clicking_and_a_shard_going_away(
+    browser: Any, shard_servers: tuple[Path, list[Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over remote shards the page behaves as over a local index: search as you type, marks,
+    the hits the library gives in its order, a document page; hostile text stays text. When a
+    shard stops: with --partial the page says which shard is left out, without it the page
+    is a 503 naming the shard; both serve fully again once it is back."""
+    from evsearch import config, open_index
+    from evsearch.web import create_app
+
+    from ._xapian import remote_spec
+
+    monkeypatch.setattr(config, "SHARD_RETRY_SECONDS", 0.0)
+    index, servers = shard_servers
+    with open_index(index=index) as idx:
+        expected = idx.search("supervision")
+    context = browser.new_context(viewport=DESKTOP)
+    context.set_default_timeout(TIMEOUT_MS)
+    pg = context.new_page()
+    problems: list[str] = []
+    pg.on("pageerror", lambda exc: problems.append(str(exc)))
+    pg.on("dialog", lambda d: (problems.append(f"dialog {d.message}"), d.dismiss()))
+    pg.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    spec = remote_spec(servers)
+    try:
+        with RunningServer(create_app(index=spec, partial=True)) as partial, \
+                RunningServer(create_app(index=spec)) as strict:
+            pg.goto(partial.url + "/")
+            pg.keyboard.type("supervision", delay=20)
+            pg.wait_for_url(re.compile(r"\?q=supervision$"))
+            pg.locator("#results mark").first.wait_for()
+            assert summary(pg).startswith(f"{expected.total} matches")
+            hrefs = pg.locator(".hit-title a").evaluate_all("els => els.map(e => e.getAttribute('href'))")
+            assert [h.split("?")[0] for h in hrefs] == [render_path(h.id) for h in expected.hits]
+            assert pg.locator("#missing-shards").count() == 0
+            pg.goto(partial.url + "/?q=hostile+red+title")
+            titles = pg.locator(".hit-title a").all_inner_texts()
+            assert any("<<mark>mark>" in t or "Hostile" in t for t in titles), titles
+            first = pg.locator(".hit-title a").first
+            title = first.inner_text()
+            first.click()
+            pg.wait_for_url(re.compile(r"/doc/"))
+            assert pg.locator("h1").inner_text() == title
+
+            gone = servers[1]
+            gone.stop()
+            pg.goto(partial.url + "/?q=supervision")
+            notice = pg.locator("#missing-shards")
+            assert gone.address in notice.inner_text() and "did not answer" in notice.inner_text()
+            response = pg.goto(strict.url + "/?q=supervision")
+            assert response is not None and response.status == 503
+            assert pg.locator("p.message").inner_text() == (
+                f"Error: 1 of 2 shards of the index did not answer: {gone.address}")
+            problems[:] = [p for p in problems if "503" not in p]  # the browser logs the status
+            gone.start(same_port=True)
+            for site in (partial, strict):
+                response = pg.goto(site.url + "/?q=supervision")
+                assert response is not None and response.status == 200
+                assert summary(pg).startswith(f"{expected.total} matches")
+                assert pg.locator("#missing-shards").count() == 0
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            pg.screenshot(path=str(ARTIFACTS / "remote-shards.png"), full_page=True)
+    finally:
+        context.close()
+    assert problems == []
+
+
+def render_path(doc_id: str) -> str:
+    from evsearch.web.render import doc_path
+
+    return doc_path(doc_id)
