@@ -682,18 +682,18 @@ def test_hostile_index_addresses_are_one_line_errors_and_build_nothing(
 ) -> None:
     """A bad ``--index`` address, an address nobody serves, the same shard twice, a scheme
     typed wrong: one line with a hint, exit 1, from every command, and no index built at a
-    directory named like the address."""
+    directory named like the address (``watch`` built one there before)."""
     pytest.importorskip("xapian")
     port = _dead_port()
     spec, message = spec.format(dead=port), message.format(dead=port)
     monkeypatch.chdir(tmp_path)
     commands = [["search", "supervision"], ["show", "x/y"], ["stats"], ["similar", "--text", "therapy"],
-                ["explain", "therapy", "x/y"], ["index"], ["check"]]
+                ["explain", "therapy", "x/y"], ["index"], ["check"], ["watch"]]
     for command in commands:
         code, _, err = run(*command, "--index", spec)
         assert code == 1, (command, err)
         line = _one_error(err)
-        if command[0] in ("index", "check") and "cannot open" not in message:
+        if command[0] in ("index", "check", "watch") and "cannot open" not in message:
             assert "remote shards are " in line and " where they live" in line, (command, line)
         else:
             assert message in line, (command, line)

@@ -307,3 +307,31 @@ def test_similar_to_a_pasted_text_on_xapian_as_on_whoosh(corpus: Path, one_db: P
         assert all(t in source.text.lower() for t in rx.terms)
         with pytest.raises(QueryError):
             x.similar()
+
+
+def test_a_server_that_accepts_but_never_answers_times_out_with_its_name(
+    three_shards: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A listening socket nobody reads (the connection is accepted by the kernel, the greeting
+    never comes), and a shard server stopped before the index is opened: both are named once
+    the bounded timeout passes, from the library, the CLI and the web application."""
+    import socket
+
+    from evsearch.web import create_app
+
+    monkeypatch.setenv("EVSEARCH_SHARD_TIMEOUT", "1")
+    with socket.socket() as silent, serve(shard_paths(three_shards)) as servers:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        mute = f"127.0.0.1:{silent.getsockname()[1]}"
+        servers[0].signal(signal.SIGSTOP)
+        spec = f"xapian+tcp://{mute},{servers[0].address},{servers[1].address}"
+        with pytest.raises(ShardUnavailableError) as err:
+            open_index(index=spec)
+        assert err.value.message == f"2 of 3 shards of the index did not answer: {mute}, {servers[0].address}"
+        got = CliRunner().invoke(cli, ["search", "treatment", "--index", spec])
+        assert got.exit_code == 1 and got.output.splitlines()[0] == f"Error: {err.value.message}"
+        with pytest.raises(ShardUnavailableError):
+            create_app(index=spec)
+        with open_index(index=spec, partial=True) as part:
+            assert part.search("treatment").missing_shards == (mute, servers[0].address)

@@ -216,7 +216,13 @@ def shown(text: str, limit: int = 120) -> str:
 
 
 def resolve_dirs(corpus: Path | str | None, index: Path | str | None) -> tuple[Path, Path]:
-    """The corpus and index directories, the defaults where None (paths as given, unresolved)."""
+    """The corpus and index directories, the defaults where None (paths as given, unresolved).
+    Remote shards are no directory: a command that needs one refuses them here."""
+    if remote_index(index) is not None:
+        raise QueryError(
+            f"{shown(str(index))} names remote shards; this needs an index directory",
+            hint="run the command where the shards live, with --index DIR",
+        )
     return (
         Path(corpus) if corpus is not None else default_corpus_dir(),
         Path(index) if index is not None else default_index_dir(),

@@ -186,8 +186,9 @@ def watch_cmd(corpus_dir: Path | None, index_dir: Path | None, debounce: int) ->
     """
     import time
 
-    from ..index import watch_corpus
+    from ..index import refuse_remote, watch_corpus
 
+    refuse_remote(index_dir, "watch")
     corpus, index = _dirs(corpus_dir, index_dir)
 
     def stamp() -> str:

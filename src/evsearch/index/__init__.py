@@ -79,11 +79,26 @@ __all__ = [
     "open_whoosh",
     "parse_shard",
     "passage",
+    "refuse_remote",
     "update_index",
     "watch_corpus",
     "write_documents",
     "write_generation",
 ]
+
+
+_REMOTE_VERBS = {"index": "built", "watch": "updated", "check": "checked"}
+
+
+def refuse_remote(index: Path | str | None, command: str) -> None:
+    """The one-line error for ``evsearch index|watch|check`` given remote shards: each shard
+    is written and checked on its own machine, never through ``xapian+tcp://``."""
+    if remote_index(index) is not None:
+        extra = " --shard i/N" if command == "index" else ""
+        raise EvsearchError(
+            f"remote shards are {_REMOTE_VERBS[command]} where they live, not through xapian+tcp://",
+            hint=f"run evsearch {command}{extra} --index DIR on each shard's machine",
+        )
 
 
 def _resolve(corpus: Path | str | None, index: Path | str | None) -> tuple[Path, Path]:
@@ -120,9 +135,7 @@ def update_index(
     >>> update_index(corpus="corpus", index="index").summary()   # doctest: +SKIP
     'added 0, updated 1, removed 0, unchanged 47 files'
     """
-    if remote_index(index) is not None:
-        raise EvsearchError("remote shards are built where they live, not through xapian+tcp://",
-                            hint="run evsearch index --shard i/N --index DIR on each shard's machine")
+    refuse_remote(index, "index")
     if shards is not None and not (isinstance(shards, int) and 1 <= shards <= MAX_SHARDS):
         raise EvsearchError(f"bad number of shards {shards!r}",
                             hint=f"write --shards N with 1 <= N <= {MAX_SHARDS}")
@@ -315,9 +328,7 @@ def check_index(*, index: Path | str | None = None) -> tuple[int, list[tuple[str
     >>> check_index(index="index")   # doctest: +SKIP
     (23, [])
     """
-    if remote_index(index) is not None:
-        raise EvsearchError("remote shards are checked where they live, not through xapian+tcp://",
-                            hint="run evsearch check --index DIR on each shard's machine")
+    refuse_remote(index, "check")
     _, target = resolve_dirs(None, index)
     gen = current_generation(target)
     if gen.meta.get("engine") == "xapian":
@@ -371,6 +382,7 @@ def watch_corpus(
     """
     from watchfiles import watch
 
+    refuse_remote(index, "watch")
     corpus_dir, target = _resolve(corpus, index)
 
     def run() -> None:
