@@ -209,7 +209,13 @@ def test_with_partial_the_page_says_which_shard_is_missing(
         full = get(site.url, "/?q=treatment")[1]
         assert 'id="missing-shards"' not in full
         dead = shards[2]
+        with open_index(index=f"xapian+tcp://{dead.address}") as alone:
+            on_dead = alone.documents()[0].id
         dead.stop()
+        status, html, _ = get(site.url, f"/doc/{quote(on_dead)}")
+        assert status == 404
+        assert _error_lines(html)[0] == (f"Error: no document with id {on_dead!r} in the shards that answered "
+                                         f"(left out: {dead.address})").replace("'", "&#39;")
         status, html, _ = get(site.url, "/?q=treatment")
         assert status == 200
         notice = re.search(r'<div id="missing-shards".*?</div>', html, re.S)

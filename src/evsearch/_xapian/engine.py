@@ -38,6 +38,7 @@ from ..config import (
     check_limit,
     check_page,
     remote_index,
+    shown,
 )
 from ..errors import DocumentNotFoundError, IndexCorruptError, IndexVersionError, QueryError
 from ..index.store import current_generation
@@ -129,6 +130,17 @@ class XapianIndex(SearchIndex):
         """The shared search path asks for (searcher, scorer): ranking here is Xapian's."""
         return self._current(), None
 
+    def _not_found(self, doc_id: str) -> DocumentNotFoundError:
+        """No such document; in a partial index, it may be on a shard left out: say which."""
+        missing = self.missing_shards
+        if not missing:
+            return DocumentNotFoundError(f"no document with id {doc_id!r}")
+        return DocumentNotFoundError(
+            f"no document with id {doc_id!r} in the shards that answered "
+            f"(left out: {shown(', '.join(missing))})",
+            hint="start the shard's xapian-tcpsrv again, or check the id",
+        )
+
     @property
     def missing_shards(self) -> tuple[str, ...]:
         return self._searcher.shards.missing if self._searcher is not None else ()
@@ -171,7 +183,7 @@ class XapianIndex(SearchIndex):
             s = self._current()
             docid = s.docid(doc_id)
             if docid is None:
-                raise DocumentNotFoundError(f"no document with id {doc_id!r}")
+                raise self._not_found(doc_id)
             return make_view(s.stored(docid))
 
     def documents(self, *, kind: str | None = None, cell: str | None = None) -> list[DocumentView]:
@@ -207,7 +219,7 @@ class XapianIndex(SearchIndex):
             if doc_id is not None:
                 docid = s.docid(doc_id)
                 if docid is None:
-                    raise DocumentNotFoundError(f"no document with id {doc_id!r}")
+                    raise self._not_found(doc_id)
                 weights = dict(s.key_terms(docid, SIMILAR_TERMS))
                 mask = wq.Term("id", doc_id)
                 source = " ".join(str(s.stored(docid).get(f) or "") for f in SIMILAR_SOURCE_FIELDS)
@@ -244,7 +256,7 @@ class XapianIndex(SearchIndex):
             s = self._current()
             docid = s.docid(doc_id)
             if docid is None:
-                raise DocumentNotFoundError(f"no document with id {doc_id!r}")
+                raise self._not_found(doc_id)
             q, mask = build_query(s, parsed.clauses)
             fq = build_filter(parsed.filters)
             only = wq.Term("id", doc_id)

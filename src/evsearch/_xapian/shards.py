@@ -159,7 +159,7 @@ class ShardSet:
         self.opened = [a for a in self.shards if a.name not in missing]
         self._opened_at = time.monotonic()
         if old is not None:
-            old.close()
+            _close_quietly(xapian, old)
 
     def holder(self, docid: int) -> str:
         """The shard holding a document of the combined database (Xapian interleaves ids)."""
@@ -231,8 +231,16 @@ class ShardSet:
 
     def close(self) -> None:
         if self.db is not None:
-            self.db.close()
+            _close_quietly(self.xapian, self.db)
             self.db = None
+
+
+def _close_quietly(xapian: Any, db: Any) -> None:
+    """Close a database whose remote shards may be gone (closing says goodbye to each)."""
+    try:
+        db.close()
+    except xapian.Error:
+        pass
 
 
 def _unavailable(names: Sequence[str], total: int) -> ShardUnavailableError:
