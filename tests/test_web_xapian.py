@@ -214,8 +214,9 @@ def test_with_partial_the_page_says_which_shard_is_missing(
         dead.stop()
         status, html, _ = get(site.url, f"/doc/{quote(on_dead)}")
         assert status == 404
-        assert _error_lines(html)[0] == (f"Error: no document with id {on_dead!r} in the shards that answered "
-                                         f"(left out: {dead.address})").replace("'", "&#39;")
+        expected = (f"Error: no document with id {on_dead!r} in the shards that answered "
+                    f"(left out: {dead.address})")
+        assert _error_lines(html)[0] == expected.replace("'", "&#39;")
         status, html, _ = get(site.url, "/?q=treatment")
         assert status == 200
         notice = re.search(r'<div id="missing-shards".*?</div>', html, re.S)
