@@ -146,6 +146,8 @@ def test_pages_over_remote_shards_are_the_local_xapian_pages_and_match_whoosh(
         assert {h["id"] for h in api(remote.url, everything)["hits"]} == {
             h["id"] for h in api(whoosh.url, everything)["hits"]}
         assert "<mark>" in get(remote.url, "/?q=supervision")[1]
+        labelled = get(remote.url, "/?q=therapist&cell=alcohol/B5")[1]  # labels come from the shards
+        assert '<span class="cell">alcohol/B5: Practitioners; Safeguarding the community</span>' in labelled
         for fmt in ("csv", "ris", "bibtex", "json"):
             path = f"/export/{fmt}?q=supervision"
             r, w = get(remote.url, path), get(local.url, path)
