@@ -861,3 +861,44 @@ def xidx(xapian_hostile: tuple[Path, Path]) -> Iterator[Any]:
             yield (far, near)
     finally:
         remote.close()
+
+
+def test_a_shard_xapian_cannot_write_is_named_and_the_last_commit_still_searched(
+    xapian_hostile: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the fuzzer: a damaged shard whose manifest looked stale made ``search`` start
+    an update that died on Xapian's ``DatabaseCorruptError: Freelist corrupt`` (an internal
+    error). The update's failure is now the one line naming the shard; ``search`` says the
+    update was skipped and answers from the last commit."""
+    import shutil
+
+    import xapian
+
+    from evsearch._xapian import store
+
+    index, corpus, _ = _xapian_copy(xapian_hostile, tmp_path)
+    work = tmp_path / "corpus"
+    shutil.copytree(corpus, work)
+    assert run("index", "--rebuild", "--index", str(index), "--corpus", str(work))[0] == 0  # from the copy
+    with open_index(index=index) as idx:
+        shards = [Path(p) for p in idx.stats().shards]
+    good = run("search", "supervision", "--index", str(index), "--corpus", str(work), "--json")[1]
+
+    def corrupt(path: Path, **_: Any) -> int:
+        raise xapian.DatabaseCorruptError("Freelist corrupt")
+
+    monkeypatch.setattr(store, "update_shard", corrupt)
+    for cell in (work / "alcohol" / "B5.txt", work / "drug" / "B5.txt"):
+        cell.write_text(cell.read_text(encoding="utf-8") + "\nA new paragraph.\n", encoding="utf-8")
+    before = tree_digest(index)
+    code, _, err = run("index", "--index", str(index), "--corpus", str(work))
+    assert code == 1
+    line = _one_error(err)
+    assert line.startswith("Error: the Xapian shard ")
+    assert line.endswith("is damaged or unreadable (Freelist corrupt)")
+    assert any(str(s) in line for s in shards) and "evsearch index --rebuild" in err
+    assert tree_digest(index) == before
+    code, out, err = run("search", "supervision", "--index", str(index), "--corpus", str(work), "--json")
+    assert code == 0 and out == good
+    assert err.startswith("note: searching the last update of the index; "
+                          "it could not be brought up to date: the Xapian shard ")

@@ -9,6 +9,7 @@ documents), so an update touches only the shards whose cells changed.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable, Sequence
@@ -113,12 +114,19 @@ def manifest(gen: ix.Generation) -> tuple[dict[str, Any], dict[str, int]]:
             finally:
                 db.close()
         except (xapian.Error, ValueError) as exc:
-            why = exc.get_msg() if isinstance(exc, xapian.Error) else "its file manifest does not parse"
-            raise IndexCorruptError(f"the Xapian shard {path} is damaged or unreadable "
-                                    f"({' '.join(str(why).split())[:160]})") from None
+            raise _damaged_shard(path, exc) from None
         files.update(part)
         holder.update(dict.fromkeys(part, int(i)))
     return files, holder
+
+
+def _damaged_shard(path: Path, exc: Exception) -> IndexCorruptError:
+    """The one-line error naming a shard Xapian cannot read or write (or whose manifest does
+    not parse), with the rebuild hint."""
+    why = getattr(exc, "get_msg", lambda: "its manifest does not parse")()
+    return IndexCorruptError(
+        f"the Xapian shard {path} is damaged or unreadable ({' '.join(str(why).split())[:160]})"
+    )
 
 
 def check(gen: ix.Generation) -> tuple[int, list[tuple[str, str]]]:
@@ -196,13 +204,19 @@ def incremental(
     if plan.touched:  # only sizes and times changed: rewrite the manifests, no documents
         touched |= set(new_holder.values())
     n_docs = 0
+    xapian = load()
     for i in sorted(touched):
         part = {rel: plan.files[rel] for rel, h in new_holder.items() if h == i and rel in plan.files}
-        n_docs += update_shard(
-            gen.path / shard_name(i), remove=remove.get(i, ()), add=add.get(i, ()), files=part,
-            document_fields=ix_schema.document_fields,
-            progress=_offset(tracker.writing, n_docs),
-        )
+        path = gen.path / shard_name(i)
+        try:
+            n_docs += update_shard(
+                path, remove=remove.get(i, ()), add=add.get(i, ()), files=part,
+                document_fields=ix_schema.document_fields,
+                progress=_offset(tracker.writing, n_docs),
+            )
+        except (xapian.DatabaseCorruptError, xapian.DatabaseOpeningError, UnicodeDecodeError,
+                json.JSONDecodeError) as exc:  # the shard's own metadata does not parse
+            raise _damaged_shard(path, exc) from None  # its transaction was cancelled
     return ix_writer.incremental_report(target, corpus, plan, n_docs, started)
 
 
