@@ -863,8 +863,14 @@ def xidx(xapian_hostile: tuple[Path, Path]) -> Iterator[Any]:
         remote.close()
 
 
+@pytest.mark.parametrize(("kind", "message"), [
+    ("DatabaseCorruptError", "Freelist corrupt"),
+    ("DatabaseError", "EOF reading block 4"),
+    ("RuntimeError", "basic_string::append"),  # a C++ error Xapian does not wrap
+])
 def test_a_shard_xapian_cannot_write_is_named_and_the_last_commit_still_searched(
-    xapian_hostile: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    xapian_hostile: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str,
+    message: str,
 ) -> None:
     """Found by the fuzzer: a damaged shard whose manifest looked stale made ``search`` start
     an update that died on Xapian's ``DatabaseCorruptError: Freelist corrupt`` (an internal
@@ -885,7 +891,7 @@ def test_a_shard_xapian_cannot_write_is_named_and_the_last_commit_still_searched
     good = run("search", "supervision", "--index", str(index), "--corpus", str(work), "--json")[1]
 
     def corrupt(path: Path, **_: Any) -> int:
-        raise xapian.DatabaseCorruptError("Freelist corrupt")
+        raise (RuntimeError if kind == "RuntimeError" else getattr(xapian, kind))(message)
 
     monkeypatch.setattr(store, "update_shard", corrupt)
     for cell in (work / "alcohol" / "B5.txt", work / "drug" / "B5.txt"):
@@ -895,10 +901,45 @@ def test_a_shard_xapian_cannot_write_is_named_and_the_last_commit_still_searched
     assert code == 1
     line = _one_error(err)
     assert line.startswith("Error: the Xapian shard ")
-    assert line.endswith("is damaged or unreadable (Freelist corrupt)")
+    assert line.endswith(f"is damaged or unreadable ({message})")
     assert any(str(s) in line for s in shards) and "evsearch index --rebuild" in err
     assert tree_digest(index) == before
     code, out, err = run("search", "supervision", "--index", str(index), "--corpus", str(work), "--json")
     assert code == 0 and out == good
     assert err.startswith("note: searching the last update of the index; "
                           "it could not be brought up to date: the Xapian shard ")
+
+
+@pytest.mark.parametrize("engine", ["whoosh", "xapian"])
+def test_a_manifest_whose_checksum_key_is_damaged_is_named(engine: str, tmp_path: Path) -> None:
+    """Found by the fuzzer: one flipped byte in the key ``meta_sha256`` made the manifest look
+    like one written before manifests carried a checksum, so its damage went unnoticed."""
+    if engine == "xapian":
+        pytest.importorskip("xapian")
+    index = fuzz.build_hostile_index(tmp_path, engine)
+    meta = sorted(index.glob("gen-*/meta-*.json"))[-1]
+    meta.write_bytes(meta.read_bytes().replace(b'"meta_sha256"', b'"meta_sh`256"'))
+    for command in (["search", "supervision"], ["check"]):
+        code, out, err = run(*command, "--index", str(index))
+        assert code == 1
+        assert f"the index file {meta} is damaged (its checksum is missing)" in out + err
+
+
+def test_a_shard_check_that_fails_in_cpp_is_named(
+    xapian_hostile: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the fuzzer: Xapian's checker raised a bare C++ error (``basic_string::append``)
+    on a damaged shard, and ``evsearch check`` was an internal error."""
+    import xapian
+
+    index, _, shards = _xapian_copy(xapian_hostile, tmp_path)
+
+    def check(path: str, *args: Any) -> int:
+        if path == str(shards[1]):
+            raise RuntimeError("basic_string::append")
+        return 0
+
+    monkeypatch.setattr(xapian.Database, "check", staticmethod(check))
+    code, out, err = run("check", "--index", str(index))
+    assert code == 1 and "internal error" not in err
+    assert f"damaged: {shards[1]}: basic_string::append" in out

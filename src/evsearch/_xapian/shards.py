@@ -122,7 +122,8 @@ def refuse_symlinks(paths: Sequence[Path]) -> None:
 
 
 def _damaged(addr: ShardAddress, exc: Any) -> IndexCorruptError:
-    why = " ".join(str(exc.get_msg()).split())[:160] or type(exc).__name__
+    msg = exc.get_msg() if hasattr(exc, "get_msg") else str(exc)
+    why = " ".join(str(msg).split())[:160] or type(exc).__name__
     return IndexCorruptError(f"the Xapian shard {addr.name} is damaged or unreadable ({why})")
 
 
@@ -197,8 +198,12 @@ class ShardSet:
             raise ShardUnavailableError(
                 f"a shard of the index failed to answer ({exc.get_msg()})", shards=()
             ) from None
-        except (xapian.DatabaseError, xapian.SerialisationError, ValueError) as exc:
-            raise self._diagnose(exc) from None  # ValueError: a shard's metadata does not parse
+        except (RecursionError, NotImplementedError):
+            raise  # Python's own RuntimeErrors: a bug, not a shard
+        except (RuntimeError, ValueError) as exc:
+            # a damaged shard: Xapian's DatabaseError and its kin, a C++ error from damaged
+            # blocks (RuntimeError), or a shard's metadata that does not parse (ValueError)
+            raise self._diagnose(exc) from None
 
     def _diagnose(self, exc: Any) -> IndexCorruptError:
         """The error naming the damaged shard (checked one by one when they are local)."""
@@ -208,7 +213,7 @@ class ShardSet:
                 continue
             try:
                 xapian.Database.check(str(addr.path))
-            except xapian.Error as found:
+            except (xapian.Error, RuntimeError) as found:
                 return _damaged(addr, found)
         names = ", ".join(a.name for a in self.shards)
         msg = exc.get_msg() if isinstance(exc, xapian.Error) else f"{type(exc).__name__}: {exc}"

@@ -113,7 +113,7 @@ def manifest(gen: ix.Generation) -> tuple[dict[str, Any], dict[str, int]]:
                 part = read_files(db)
             finally:
                 db.close()
-        except (xapian.Error, ValueError) as exc:
+        except (xapian.Error, RuntimeError, ValueError) as exc:
             raise _damaged_shard(path, exc) from None
         files.update(part)
         holder.update(dict.fromkeys(part, int(i)))
@@ -123,7 +123,8 @@ def manifest(gen: ix.Generation) -> tuple[dict[str, Any], dict[str, int]]:
 def _damaged_shard(path: Path, exc: Exception) -> IndexCorruptError:
     """The one-line error naming a shard Xapian cannot read or write (or whose manifest does
     not parse), with the rebuild hint."""
-    why = getattr(exc, "get_msg", lambda: "its manifest does not parse")()
+    why = exc.get_msg() if hasattr(exc, "get_msg") else (
+        "its manifest does not parse" if isinstance(exc, ValueError) else str(exc) or type(exc).__name__)
     return IndexCorruptError(
         f"the Xapian shard {path} is damaged or unreadable ({' '.join(str(why).split())[:160]})"
     )
@@ -148,7 +149,7 @@ def check(gen: ix.Generation) -> tuple[int, list[tuple[str, str]]]:
                 read_files(db)
             finally:
                 db.close()
-        except (xapian.Error, ValueError) as exc:
+        except (xapian.Error, RuntimeError, ValueError) as exc:  # RuntimeError: a C++ error
             why = exc.get_msg() if isinstance(exc, xapian.Error) else str(exc)
             problems.append((str(path), " ".join(str(why).split())[:160] or type(exc).__name__))
     return files, problems
@@ -214,9 +215,12 @@ def incremental(
                 document_fields=ix_schema.document_fields,
                 progress=_offset(tracker.writing, n_docs),
             )
-        except (xapian.DatabaseCorruptError, xapian.DatabaseOpeningError, UnicodeDecodeError,
-                json.JSONDecodeError) as exc:  # the shard's own metadata does not parse
-            raise _damaged_shard(path, exc) from None  # its transaction was cancelled
+        except xapian.DatabaseLockError:
+            raise
+        except (xapian.DatabaseError, RuntimeError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            # Xapian cannot read or write the shard (RuntimeError: a C++ error from damaged
+            # blocks), or its own metadata does not parse; its transaction was cancelled
+            raise _damaged_shard(path, exc) from None
     return ix_writer.incremental_report(target, corpus, plan, n_docs, started)
 
 

@@ -187,6 +187,9 @@ def _load_meta(path: Path) -> dict[str, Any]:
         raise damaged(path, "it is not a manifest")
     if meta.get("schema_version") != SCHEMA_VERSION:
         return meta  # another evsearch's index: the version check says to rebuild it
+    if "meta_sha256" not in meta and ("checksums" in meta or "engine" in meta):
+        # written since manifests carry their own checksum: the key itself was damaged
+        raise damaged(path, "its checksum is missing")
     if meta.get("meta_sha256", _meta_digest(meta)) != _meta_digest(meta):
         raise damaged(path, "its checksum differs from the one recorded when it was written")
     return meta
