@@ -524,10 +524,56 @@ TARGETS: dict[str, tuple[Any, Callable[..., str], Callable[[], bool]]] = {
 ENGINE_TARGETS: dict[str, tuple[str, ...]] = {"xapian": ("query", "index"), "xapian-remote": ("query",)}
 
 
+def _in_child(check: Callable[..., str], data: Any, context: Any, seconds: float) -> tuple[str, Any]:
+    """``check(data, context)`` in a forked child, so that a crash of the interpreter itself
+    (a segmentation fault in a C library reading damaged data) is one more outcome, counted
+    as ``crash`` with its signal, and a case past ``seconds`` is killed as a ``hang``."""
+    import os
+    import select
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: run the case, report one line, leave at once
+        os.close(r)
+        try:
+            report = {"outcome": check(data, context)}
+        except Exception as exc:
+            frame = traceback.extract_tb(exc.__traceback__)[-1]
+            key = f"{type(exc).__name__}@{Path(frame.filename).name}:{frame.lineno}"
+            report = {"outcome": "unexpected", "kind": key, "message": str(exc)[:300]}
+        os.write(w, json.dumps(report).encode("utf-8"))
+        os._exit(0)
+    os.close(w)
+    chunks = []
+    try:
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0 and select.select([r], [], [], left)[0]:
+            chunk = os.read(r, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return "hang", {"kind": "hang"}
+    finally:
+        os.close(r)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        sig = signal.Signals(os.WTERMSIG(status)).name
+        return "crash", {"kind": f"crash:{sig}", "message": f"the process died of {sig}"}
+    report = json.loads(b"".join(chunks) or b'{"outcome": "unexpected", "kind": "no report"}')
+    if report["outcome"] == "unexpected":
+        return "unexpected", {"kind": report["kind"], "message": report.get("message", "")}
+    return str(report["outcome"]), None
+
+
 def run_target(
-    name: str, cases: int, deadline: float, case_seconds: float, workdir: Path, engine: str = "whoosh"
+    name: str, cases: int, deadline: float, case_seconds: float, workdir: Path, engine: str = "whoosh",
+    isolate: bool = False,
 ) -> dict[str, Any]:
-    """Run up to ``cases`` inputs of one target until ``deadline``; count the outcomes."""
+    """Run up to ``cases`` inputs of one target until ``deadline``; count the outcomes (with
+    ``isolate``, each case in a forked child: see :func:`_in_child`)."""
     strategy, check, available = TARGETS[name]
     counts: collections.Counter[str] = collections.Counter()
     bugs: dict[str, dict[str, Any]] = {}
@@ -562,6 +608,13 @@ def run_target(
         if time.perf_counter() > deadline:
             raise _Budget()
         t0 = time.perf_counter()
+        if isolate:
+            outcome, bug = _in_child(check, data, context, case_seconds)
+            counts[outcome] += 1
+            if bug is not None:
+                bugs.setdefault(bug["kind"], {**bug, "example": repr(data)[:300]})
+            slowest = max(slowest, time.perf_counter() - t0)
+            return
         signal.setitimer(signal.ITIMER_REAL, case_seconds)
         try:
             counts[check(data, context)] += 1
@@ -608,6 +661,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine", choices=["whoosh", *ENGINE_TARGETS], default="whoosh",
                         help="the engine of the fuzzed index (xapian: 2 local shards; xapian-remote: "
                              "the same served by xapian-tcpsrv, query target only)")
+    parser.add_argument("--isolate", action="store_true",
+                        help="run each case in a forked child, so that a crash (a segmentation fault "
+                             "in a C library) is counted and the run goes on (default for --engine "
+                             "xapian's index target)")
     args = parser.parse_args(argv)
     names = list(TARGETS) if args.target == "all" else [args.target]
     if args.engine != "whoosh" and args.target == "all":
@@ -617,11 +674,12 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             work = Path(tmp) / name
             work.mkdir()
+            isolate = args.isolate or (args.engine != "whoosh" and name == "index")
             report = run_target(name, args.cases, time.perf_counter() + args.seconds, args.case_seconds, work,
-                                args.engine)
+                                args.engine, isolate)
             reports.append(report)
             print(json.dumps(report, ensure_ascii=True), flush=True)
-    failed = any(r.get("counts", {}).get(k) for r in reports for k in ("unexpected", "hang"))
+    failed = any(r.get("counts", {}).get(k) for r in reports for k in ("unexpected", "hang", "crash"))
     return 1 if failed else 0
 
 

@@ -200,9 +200,10 @@ class ShardSet:
             ) from None
         except (RecursionError, NotImplementedError):
             raise  # Python's own RuntimeErrors: a bug, not a shard
-        except (RuntimeError, ValueError) as exc:
-            # a damaged shard: Xapian's DatabaseError and its kin, a C++ error from damaged
-            # blocks (RuntimeError), or a shard's metadata that does not parse (ValueError)
+        except (xapian.RuntimeError, RuntimeError, ValueError) as exc:
+            # a damaged shard: Xapian's DatabaseError and its kin (xapian.RuntimeError), a
+            # bare C++ error from damaged blocks (Python's RuntimeError), or a shard's
+            # metadata that does not parse (ValueError)
             raise self._diagnose(exc) from None
 
     def _diagnose(self, exc: Any) -> IndexCorruptError:
