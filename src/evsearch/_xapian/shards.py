@@ -12,6 +12,9 @@ from __future__ import annotations
 import math
 import os
 import re
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +30,8 @@ from . import load
 SCHEME = REMOTE_SCHEME
 #: A probe after a failure: short, so naming the dead shards never hangs either.
 PROBE_TIMEOUT = 1.0
+#: How long naming the damaged shard after a failure may check each local shard, seconds.
+DIAGNOSE_TIMEOUT = 60.0
 #: Host names are at most 253 characters (RFC 1035).
 MAX_HOST = 253
 
@@ -121,6 +126,32 @@ def refuse_symlinks(paths: Sequence[Path]) -> None:
                     raise symlink_refused(item)
 
 
+_CHECKER = """
+import sys, xapian
+try:
+    xapian.Database.check(sys.argv[1])
+except Exception as exc:
+    print(exc.get_msg() if isinstance(exc, xapian.Error) else str(exc) or type(exc).__name__)
+    sys.exit(3)
+"""
+
+
+def check_shard(path: Path, timeout: float | None = None) -> str | None:
+    """What Xapian's own checker finds wrong with a local shard, in a line (None: nothing).
+    It runs in a child process: on some damaged blocks the checker itself crashes (a
+    segmentation fault), which is then the finding instead of the end of evsearch."""
+    try:
+        done = subprocess.run([sys.executable, "-c", _CHECKER, str(path)], capture_output=True,
+                              text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return f"Xapian's checker did not finish in {timeout:g} s"
+    if done.returncode == 0:
+        return None
+    if done.returncode < 0:
+        return f"Xapian's checker crashed on it ({signal.Signals(-done.returncode).name})"
+    return " ".join(done.stdout.split())[:160] or f"Xapian's checker failed ({done.stderr.strip()[-120:]})"
+
+
 def _damaged(addr: ShardAddress, exc: Any) -> IndexCorruptError:
     msg = exc.get_msg() if hasattr(exc, "get_msg") else str(exc)
     why = " ".join(str(msg).split())[:160] or type(exc).__name__
@@ -212,10 +243,9 @@ class ShardSet:
         for addr in self.shards:
             if addr.path is None:
                 continue
-            try:
-                xapian.Database.check(str(addr.path))
-            except (xapian.Error, RuntimeError) as found:
-                return _damaged(addr, found)
+            found = check_shard(addr.path, DIAGNOSE_TIMEOUT)
+            if found is not None:
+                return IndexCorruptError(f"the Xapian shard {addr.name} is damaged or unreadable ({found})")
         names = ", ".join(a.name for a in self.shards)
         msg = exc.get_msg() if isinstance(exc, xapian.Error) else f"{type(exc).__name__}: {exc}"
         why = shown(" ".join(str(msg).split()), 160)

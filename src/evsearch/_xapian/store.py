@@ -24,7 +24,7 @@ from ..index.sources import ingest_corpus
 from ..results import IndexReport
 from . import load
 from .schema import RANKING, shard_name, shard_of
-from .shards import refuse_symlinks
+from .shards import check_shard, refuse_symlinks
 from .writer import _offset, batch_shard, build_procs, read_files, shard_info, update_shard, write_shards
 
 ENGINE = "xapian"
@@ -142,8 +142,11 @@ def check(gen: ix.Generation) -> tuple[int, list[tuple[str, str]]]:
             problems.append((str(path), "not a shard directory (missing, or a symlink)"))
             continue
         files += sum(1 for p in path.iterdir() if p.is_file())
+        found = check_shard(path)  # in a child process: the checker can crash on damage
+        if found is not None:
+            problems.append((str(path), found))
+            continue
         try:
-            xapian.Database.check(str(path))
             db = xapian.Database(str(path))
             try:
                 read_files(db)
