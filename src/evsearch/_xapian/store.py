@@ -23,7 +23,16 @@ from ..index.sources import ingest_corpus
 from ..results import IndexReport
 from . import load
 from .schema import RANKING, shard_name, shard_of
-from .writer import _offset, batch_shard, build_procs, read_files, shard_info, update_shard, write_shards
+from .writer import (
+    _offset,
+    batch_shard,
+    build_procs,
+    prepare,
+    read_files,
+    shard_info,
+    update_shard,
+    write_shards,
+)
 
 ENGINE = "xapian"
 
@@ -114,11 +123,18 @@ def manifest(gen: ix.Generation) -> tuple[dict[str, Any], dict[str, int]]:
     return files, holder
 
 
+def _prepare(batch: Any) -> list[tuple[str, ...]]:
+    """A file's documents analysed where the file is read (see :func:`.writer.prepare`)."""
+    return prepare(batch, ix_schema.document_fields)
+
+
 def rebuild(
     corpus: Path, target: Path, started: float, progress: Any, *, shards: int = 1, only: int | None = None
 ) -> IndexReport:
     tracker = ix_writer._Progress(progress, started)
-    batches, problems = ingest_corpus(corpus, progress=tracker.reading, procs=read_procs())
+    batches, problems = ingest_corpus(
+        corpus, progress=tracker.reading, procs=read_procs(), prepare=_prepare
+    )
     if problems and not batches:
         raise ix_writer._nothing_readable(corpus, problems)
     _, n_docs = write_generation(

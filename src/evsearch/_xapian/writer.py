@@ -8,11 +8,12 @@ hold them, and commits each shard with its part of the manifest in the same tran
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,42 @@ def boolean_term(prefix: str, value: str) -> str:
     return term
 
 
+@functools.lru_cache(maxsize=1)
+def _word_analyzer() -> Any:
+    return word_analyzer()
+
+
+def analysis(fields: dict[str, Any]) -> tuple[str, ...]:
+    """What a document's Xapian terms are made from: each BM25F field's terms in order (as
+    :func:`~evsearch.analysis.analyze` gives them, joined by spaces: a term never holds
+    one), then the document's distinct unstemmed words. Compact, so a reading process can
+    send it with the file's documents (:func:`prepare`)."""
+    out = [" ".join(analyze(fields.get(name) or "")) for name in FIELD_BM25F]
+    out.append(" ".join(set(_word_analyzer().terms(fields.get("words") or ""))))
+    return tuple(out)
+
+
+def prepare(
+    batch: Any, document_fields: Callable[[Any, str], dict[str, Any]]
+) -> list[tuple[str, ...]]:
+    """The :func:`analysis` of each document of ``batch``: done where the file is read."""
+    return [analysis(document_fields(doc, batch.source)) for doc in batch.documents]
+
+
+def _analyses(
+    batch: Any, document_fields: Callable[[Any, str], dict[str, Any]]
+) -> Iterator[tuple[dict[str, Any], tuple[str, ...]]]:
+    """Each document's fields and analysis (done now unless the reading prepared it)."""
+    prepared = batch.prepared
+    for k, doc in enumerate(batch.documents):
+        fields = document_fields(doc, batch.source)
+        yield fields, prepared[k] if prepared is not None else analysis(fields)
+
+
+def _terms(joined: str) -> list[str]:
+    return joined.split(" ") if joined else []
+
+
 def field_averages(
     batches: Iterable[Any], document_fields: Callable[[Any, str], dict[str, Any]]
 ) -> dict[str, float]:
@@ -72,16 +109,12 @@ def field_averages(
     that have it: BM25F's ``avg_f``, as the Whoosh engine computes it over its index."""
     totals: dict[str, int] = {}
     having: dict[str, int] = {}
+    names = list(FIELD_BM25F)
     for batch in batches:
-        for doc in batch.documents:
-            fields = document_fields(doc, batch.source)
-            for name in FIELD_BM25F:
-                value = fields.get(name)
-                if not value:
-                    continue
-                n = len(analyze(value))
-                if n:
-                    totals[name] = totals.get(name, 0) + n
+        for _, analysed in _analyses(batch, document_fields):
+            for name, joined in zip(names, analysed[:-1], strict=True):
+                if joined:
+                    totals[name] = totals.get(name, 0) + joined.count(" ") + 1
                     having[name] = having.get(name, 0) + 1
     return average_lengths(totals, having)
 
@@ -102,35 +135,40 @@ class DocumentMaker:
 
     def __init__(self, avglen: dict[str, float]) -> None:
         self.xapian = load()
-        self._words = word_analyzer()
         self.avglen = avglen
+        self._fields = [(name, w, b, FIELD_PREFIX[name]) for name, (w, b) in FIELD_BM25F.items()]
 
-    def __call__(self, fields: dict[str, Any]) -> Any:
+    def __call__(self, fields: dict[str, Any], analysed: tuple[str, ...] | None = None) -> Any:
+        """The Xapian document of ``fields``, whose :func:`analysis` is ``analysed`` (made
+        now when not given)."""
         xapian = self.xapian
+        if analysed is None:
+            analysed = analysis(fields)
         doc = xapian.Document()
+        add_posting, add_term = doc.add_posting, doc.add_term
         pos = 0
         weighted: dict[str, float] = {}
-        for name, (weight, b) in FIELD_BM25F.items():
-            value = fields.get(name)
-            if not value:
+        for (name, weight, b, prefix), joined in zip(self._fields, analysed[:-1], strict=True):
+            terms = _terms(joined)
+            n = len(terms)
+            if not n:
                 continue
-            prefix = FIELD_PREFIX[name]
-            terms = analyze(value)
-            if not terms:
-                continue
-            share = weight / ((1 - b) + b * len(terms) / self.avglen.get(name, 1.0))
-            for term in terms:
-                pos += 1
-                if len(term) * 4 > MAX_TERM_BYTES and len(term.encode("utf-8")) > MAX_TERM_BYTES:
-                    continue
-                doc.add_posting(term, pos, 0)
+            share = weight / ((1 - b) + b * n / self.avglen.get(name, 1.0))
+            positions: Iterable[int] = range(pos + 1, pos + 1 + n)
+            if max(map(len, terms)) * 4 > MAX_TERM_BYTES:  # rare: a term may be too long to index
+                kept = [(t, at) for t, at in zip(terms, positions, strict=True)
+                        if len(t.encode("utf-8")) <= MAX_TERM_BYTES]
+                terms, positions = [t for t, _ in kept], [at for _, at in kept]
+            for term, at in zip(terms, positions, strict=True):
+                add_posting(term, at, 0)
                 weighted[term] = weighted.get(term, 0.0) + share
-                doc.add_term(prefix + term, 0)
-            pos += FIELD_GAP
+            for term in set(terms):  # the field's own terms: wdf 0, once each
+                add_term(prefix + term, 0)
+            pos += n + FIELD_GAP
         for term, tf in weighted.items():
-            doc.add_term(term, bm25f_wdf(tf))
-        for word in {t.text for t in self._words(fields.get("words") or "")}:
-            if len(word.encode("utf-8")) <= MAX_TERM_BYTES:
+            add_term(term, bm25f_wdf(tf))
+        for word in _terms(analysed[-1]):
+            if len(word) * 4 <= MAX_TERM_BYTES or len(word.encode("utf-8")) <= MAX_TERM_BYTES:
                 doc.add_boolean_term(WORD_PREFIX + word)
         doc.add_boolean_term(boolean_term(BOOL_PREFIX["id"], fields["id"]))
         doc.add_boolean_term(BOOL_PREFIX["kind"] + fields["kind"])
@@ -205,8 +243,8 @@ def write_shard(
         for batch in batches:
             if batch_shard(batch, shards) != i:
                 continue
-            for doc in batch.documents:
-                db.add_document(make(document_fields(doc, batch.source)))
+            for fields, analysed in _analyses(batch, document_fields):
+                db.add_document(make(fields, analysed))
                 n += 1
                 if n % BUILD_COMMIT_EVERY == 0:
                     db.commit()
@@ -352,8 +390,8 @@ def update_shard(
         for rel in remove:
             db.delete_document(boolean_term(BOOL_PREFIX["source"], rel))
         for batch in add:
-            for doc in batch.documents:
-                db.add_document(make(document_fields(doc, batch.source)))
+            for fields, analysed in _analyses(batch, document_fields):
+                db.add_document(make(fields, analysed))
                 n += 1
             if progress is not None:
                 progress(n)
