@@ -97,7 +97,7 @@ def average_lengths(totals: dict[str, int], having: dict[str, int]) -> dict[str,
 
 def bm25f_wdf(weighted: float) -> int:
     """The wdf of a term whose BM25F normalised frequency is ``weighted`` (> 0)."""
-    return max(1, round(WDF_SCALE * weighted))
+    return round(WDF_SCALE * weighted) or 1
 
 
 #: Positions of consecutive fields are this far apart, so no phrase spans two fields.
