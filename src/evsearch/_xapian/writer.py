@@ -114,7 +114,10 @@ def field_averages(
     having: dict[str, int] = {}
     names = list(FIELD_BM25F)
     for batch in batches:
-        for _, analysed in _analyses(batch, document_fields):
+        prepared = batch.prepared
+        if prepared is None:
+            prepared = [analysis(document_fields(doc, batch.source)) for doc in batch.documents]
+        for analysed in prepared:
             for name, joined in zip(names, analysed[:-1], strict=True):
                 if joined:
                     totals[name] = totals.get(name, 0) + joined.count(" ") + 1
@@ -151,6 +154,7 @@ class DocumentMaker:
         add_posting, add_term = doc.add_posting, doc.add_term
         pos = 0
         weighted: dict[str, float] = {}
+        placed: list[tuple[str, list[str], Iterable[int]]] = []
         for (name, weight, b, prefix), joined in zip(self._fields, analysed[:-1], strict=True):
             terms = _terms(joined)
             n = len(terms)
@@ -162,14 +166,17 @@ class DocumentMaker:
                 kept = [(t, at) for t, at in zip(terms, positions, strict=True)
                         if len(t.encode("utf-8")) <= MAX_TERM_BYTES]
                 terms, positions = [t for t, _ in kept], [at for _, at in kept]
-            for term, at in zip(terms, positions, strict=True):
-                add_posting(term, at, 0)
+            for term in terms:
                 weighted[term] = weighted.get(term, 0.0) + share
+            placed.append((prefix, terms, positions))
+            pos += n + FIELD_GAP
+        # Each term's wdf goes with its first position (one call per position, none more).
+        wdf = {term: bm25f_wdf(tf) for term, tf in weighted.items()}
+        for prefix, terms, positions in placed:
+            for term, at in zip(terms, positions, strict=True):
+                add_posting(term, at, wdf.pop(term, 0))
             for term in set(terms):  # the field's own terms: wdf 0, once each
                 add_term(prefix + term, 0)
-            pos += n + FIELD_GAP
-        for term, tf in weighted.items():
-            add_term(term, bm25f_wdf(tf))
         words = _terms(analysed[-1])
         if words and max(map(len, words)) * 4 > MAX_TERM_BYTES:  # rare: a word may be too long
             words = [w for w in words if len(w.encode("utf-8")) <= MAX_TERM_BYTES]
