@@ -19,7 +19,7 @@ from ..errors import EvsearchError
 from ..index import schema as ix_schema
 from ..index import store as ix
 from ..index import writer as ix_writer
-from ..index.sources import ingest_corpus
+from ..index.sources import ingest_corpus, read_procs
 from ..results import IndexReport
 from . import load
 from .schema import RANKING, shard_name, shard_of
@@ -39,11 +39,6 @@ ENGINE = "xapian"
 
 def is_xapian(meta: dict[str, Any]) -> bool:
     return meta.get("engine") == ENGINE
-
-
-def read_procs() -> int:
-    """Processes reading the corpus in a full build: one per CPU, at most 4."""
-    return max(1, min(4, os.cpu_count() or 1))
 
 
 def write_generation(

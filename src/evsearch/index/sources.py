@@ -88,6 +88,11 @@ def _rank(corpus_dir: Path, batch: SourceBatch) -> tuple[int, int]:
 _CHUNK = 16
 
 
+def read_procs() -> int:
+    """Processes reading the corpus in a full build: one per CPU, at most 4."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 #: A writer's work on a file's documents done as the file is read (see ``ingest_corpus``).
 Prepare = Callable[[SourceBatch], Any]
 
