@@ -407,3 +407,68 @@ def test_similar_to_a_pasted_text_on_xapian_as_on_whoosh(corpus: Path, one_db: P
         assert all(t in source.text.lower() for t in rx.terms)
         with pytest.raises(QueryError):
             x.similar()
+
+
+def test_a_build_writes_compacted_shards_and_a_failed_one_changes_nothing(
+    corpus: Path, three_shards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each shard of a build is compacted into the new generation (compacting it again
+    gains nothing); a build that fails there leaves the live generation and no scratch."""
+    import xapian
+
+    from evsearch._xapian import writer
+    from evsearch.errors import EvsearchError
+
+    gen = three_shards / (three_shards / "CURRENT").read_text().strip()
+    assert not list(gen.glob("*.scratch"))
+    for shard in _shard_paths(three_shards):
+        again = tmp_path / ("again-" + shard.name)
+        xapian.Database(str(shard)).compact(str(again), xapian.DBCOMPACT_NO_RENUMBER)
+        size = sum(p.stat().st_size for p in shard.iterdir())
+        assert sum(p.stat().st_size for p in again.iterdir()) >= 0.97 * size
+
+    target = tmp_path / "index"
+    update_index(corpus=corpus, index=target, engine="xapian", shards=2)
+    live = (target / "CURRENT").read_text()
+    before = sorted(p.name for p in target.iterdir())
+
+    def no_space(source: Path, dest: Path) -> None:
+        dest.mkdir()
+        (dest / "iamglass").write_bytes(b"half")  # a partial copy, then the failure
+        raise EvsearchError(f"cannot write the Xapian shard {dest} (no space left on device)")
+
+    monkeypatch.setattr(writer, "compact", no_space)
+    with pytest.raises(EvsearchError, match="no space left"):
+        update_index(corpus=corpus, index=target, rebuild=True)
+    assert (target / "CURRENT").read_text() == live
+    assert sorted(p.name for p in target.iterdir()) == before
+    with open_index(index=target) as idx:
+        assert idx.search("treatment").total > 0
+
+
+def test_documents_analysed_while_reading_are_the_documents_analysed_when_written(corpus: Path) -> None:
+    """A build analyses each document in the process that reads its file (``prepare``); an
+    update analyses it when writing. Both make the same Xapian document."""
+    from evsearch._xapian import writer
+    from evsearch._xapian.store import _prepare
+    from evsearch.index.schema import document_fields
+    from evsearch.index.sources import ingest_corpus
+
+    batches, _ = ingest_corpus(corpus, procs=2, prepare=_prepare)
+    plain, _ = ingest_corpus(corpus)
+    averages = writer.field_averages(batches, document_fields)
+    assert averages == writer.field_averages(plain, document_fields)
+    make = writer.DocumentMaker(averages)
+
+    def content(doc) -> tuple:  # type: ignore[no-untyped-def]
+        terms = [(t.term, t.wdf, tuple(t.positer)) for t in doc.termlist()]
+        return terms, [(v.num, v.value) for v in doc.values()], doc.get_data()
+
+    checked = 0
+    for a, b in zip(batches, plain, strict=True):
+        assert a.prepared is not None and b.prepared is None
+        for doc, prepared in zip(a.documents, a.prepared, strict=True):
+            fields = document_fields(doc, a.source)
+            assert content(make(fields, prepared)) == content(make(fields))
+            checked += 1
+    assert checked > 500
