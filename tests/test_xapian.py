@@ -472,3 +472,42 @@ def test_documents_analysed_while_reading_are_the_documents_analysed_when_writte
             assert content(make(fields, prepared)) == content(make(fields))
             checked += 1
     assert checked > 500
+
+
+def test_a_shard_build_skips_other_shards_unchanged_files(
+    corpus: Path, three_shards: Path, tmp_path: Path
+) -> None:
+    """``--shard i/N`` built again in the same index reads only its own cells' files and the
+    files changed since: the others are known by path and content hash, their field lengths
+    remembered, so the shard is the one a whole read gives."""
+    import xapian
+
+    from evsearch._xapian.schema import shard_of
+
+    work = tmp_path / "corpus"
+    shutil.copytree(corpus, work)
+    read: list[int] = []
+
+    def build(target: Path) -> Path:
+        read.clear()
+        update_index(corpus=work, index=target, shard=(0, 3),
+                     progress=lambda p: read.append(p.files_total))
+        return _shard_paths(target)[0]
+
+    def content(shard: Path) -> tuple:  # type: ignore[no-untyped-def]
+        db = xapian.Database(str(shard))
+        return db.get_doccount(), db.get_total_length(), db.get_metadata("evsearch.avglen")
+
+    target = tmp_path / "index"
+    first = content(build(target))
+    assert read[-1] == 50
+    assert first == content(_shard_paths(three_shards)[0])
+    again = content(build(target))
+    own = sum(1 for p in work.rglob("*.txt") if shard_of(f"{p.parent.name}/{p.stem}", 3) == 0)
+    assert read[-1] == own < 50  # the other shards' files are not read again
+    assert again == first
+    other = next(p for p in sorted(work.rglob("*.txt")) if shard_of(f"{p.parent.name}/{p.stem}", 3) != 0)
+    other.write_text(other.read_text(encoding="utf-8") + "\nA longer commentary now. " * 40, encoding="utf-8")
+    changed = content(build(target))
+    assert read[-1] == own + 1
+    assert changed == content(build(tmp_path / "fresh")) and changed[2] != first[2]

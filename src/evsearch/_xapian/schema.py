@@ -109,6 +109,7 @@ MAX_TERM_BYTES = 240
 META_FILES = "evsearch.files"  # this shard's part of the file manifest (JSON)
 META_INFO = "evsearch.info"  # schema version, shard number and count, corpus (JSON)
 META_AVGLEN = "evsearch.avglen"  # each field's average length at build time (JSON)
+META_CORPUS = "evsearch.corpus"  # a --shard build's map of every corpus file it saw (JSON)
 
 
 def shard_of(cell: str, shards: int) -> int:

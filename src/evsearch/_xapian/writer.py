@@ -28,6 +28,7 @@ from .schema import (
     FIELD_PREFIX,
     MAX_TERM_BYTES,
     META_AVGLEN,
+    META_CORPUS,
     META_FILES,
     META_INFO,
     SLOT_CELL,
@@ -105,24 +106,46 @@ def _terms(joined: str) -> list[str]:
     return joined.split(" ") if joined else []
 
 
+def batch_totals(
+    batch: Any, document_fields: Callable[[Any, str], dict[str, Any]]
+) -> dict[str, list[int]]:
+    """Each text field's total length (in analysed terms) over one file's documents, and how
+    many of them have it: ``{field: [total, having]}``."""
+    prepared = batch.prepared
+    if prepared is None:
+        prepared = [analysis(document_fields(doc, batch.source)) for doc in batch.documents]
+    totals: dict[str, list[int]] = {}
+    names = list(FIELD_BM25F)
+    for analysed in prepared:
+        for name, joined in zip(names, analysed[:-1], strict=True):
+            if joined:
+                got = totals.setdefault(name, [0, 0])
+                got[0] += joined.count(" ") + 1
+                got[1] += 1
+    return totals
+
+
+def add_totals(into: dict[str, list[int]], more: dict[str, list[int]]) -> None:
+    for name, (total, having) in more.items():
+        got = into.setdefault(name, [0, 0])
+        got[0] += total
+        got[1] += having
+
+
 def field_averages(
-    batches: Iterable[Any], document_fields: Callable[[Any, str], dict[str, Any]]
+    batches: Iterable[Any], document_fields: Callable[[Any, str], dict[str, Any]],
+    more: dict[str, list[int]] | None = None,
 ) -> dict[str, float]:
     """Each text field's average length (in analysed terms) over the documents of ``batches``
-    that have it: BM25F's ``avg_f``, as the Whoosh engine computes it over its index."""
-    totals: dict[str, int] = {}
-    having: dict[str, int] = {}
-    names = list(FIELD_BM25F)
+    that have it (plus the totals ``more`` of files not read): BM25F's ``avg_f``, as the
+    Whoosh engine computes it over its index."""
+    totals: dict[str, list[int]] = {}
     for batch in batches:
-        prepared = batch.prepared
-        if prepared is None:
-            prepared = [analysis(document_fields(doc, batch.source)) for doc in batch.documents]
-        for analysed in prepared:
-            for name, joined in zip(names, analysed[:-1], strict=True):
-                if joined:
-                    totals[name] = totals.get(name, 0) + joined.count(" ") + 1
-                    having[name] = having.get(name, 0) + 1
-    return average_lengths(totals, having)
+        add_totals(totals, batch_totals(batch, document_fields))
+    add_totals(totals, more or {})
+    return average_lengths(
+        {f: t for f, (t, _) in totals.items()}, {f: h for f, (_, h) in totals.items()}
+    )
 
 
 def read_averages(db: Any) -> dict[str, float] | None:
@@ -243,6 +266,7 @@ def write_shard(
     document_fields: Callable[[Any, str], dict[str, Any]],
     avglen: dict[str, float],
     progress: Callable[[int], None] | None = None,
+    corpus_map: str = "",
 ) -> int:
     """Write shard ``i`` of ``shards`` at ``path`` afresh from the batches whose cell hashes
     to it (a batch with no parsed cell, from a collection, goes to shard 0), normalising
@@ -273,6 +297,8 @@ def write_shard(
         db.set_metadata(META_FILES, json.dumps(files, ensure_ascii=False, sort_keys=True))
         db.set_metadata(META_INFO, info)
         db.set_metadata(META_AVGLEN, json.dumps(avglen, sort_keys=True))
+        if corpus_map:
+            db.set_metadata(META_CORPUS, corpus_map)
         db.commit()
     finally:
         db.close()
@@ -330,12 +356,16 @@ def write_shards(
     document_fields: Callable[[Any, str], dict[str, Any]],
     procs: int = 1,
     progress: Callable[[int], None] | None = None,
+    unread: dict[str, list[int]] | None = None,
+    corpus_map: str = "",
 ) -> int:
     """Write the shards of a new generation (all of them, or shard ``only``); with ``procs``
     above 1, shards are written by that many forked processes at once. Every shard's
-    lengths are normalised by the field averages over all of ``batches`` (so a document
-    gets the same wdf whatever the number of shards, or the shard built)."""
-    avglen = field_averages(batches, document_fields)
+    lengths are normalised by the field averages over all of ``batches`` and the field
+    totals ``unread`` of the corpus files not read (other shards' files known unchanged),
+    so a document gets the same wdf whatever the number of shards, or the shard built.
+    ``corpus_map`` is kept in the shards written (see :mod:`.store`)."""
+    avglen = field_averages(batches, document_fields, unread)
     todo = list(range(shards)) if only is None else [only]
     procs = max(1, min(procs, len(todo)))
     if procs == 1 or "fork" not in multiprocessing.get_all_start_methods():
@@ -344,7 +374,7 @@ def write_shards(
             n += write_shard(
                 gen_path / shard_name(i), i, shards, batches, info=info(i),
                 document_fields=document_fields, avglen=avglen,
-                progress=_offset(progress, n) if progress else None,
+                progress=_offset(progress, n) if progress else None, corpus_map=corpus_map,
             )
         return n
     ctx = multiprocessing.get_context("fork")
@@ -357,7 +387,7 @@ def write_shards(
             for i in group:
                 total += write_shard(
                     gen_path / shard_name(i), i, shards, batches, info=info(i),
-                    document_fields=document_fields, avglen=avglen,
+                    document_fields=document_fields, avglen=avglen, corpus_map=corpus_map,
                 )
             queue.put(("ok", total))
         except BaseException as exc:  # reported by the parent as one line

@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -119,7 +119,7 @@ def _read_all(
 
 def ingest_corpus(
     corpus_dir: Path, progress: Callable[[int, int], None] | None = None, *, procs: int = 1,
-    prepare: Prepare | None = None,
+    prepare: Prepare | None = None, skip: Container[str] = (),
 ) -> tuple[list[SourceBatch], list[FileProblem]]:
     """Ingest every cell file under ``corpus_dir``; a file that fails is reported, not fatal.
 
@@ -131,14 +131,15 @@ def ingest_corpus(
     ``procs`` above 1, files are read by that many processes (the result is the same).
     ``prepare(batch)``, a module-level function (it is sent to the reading processes), is run
     on each file's batch where the file is read and its result kept as ``batch.prepared``: a
-    writer's per-document work done in parallel with the reading.
+    writer's per-document work done in parallel with the reading. Files whose path (relative
+    to ``corpus_dir``) is in ``skip`` are not read: the caller knows them already.
     """
     corpus_dir = Path(corpus_dir)
     found: list[SourceBatch] = []
     problems: list[FileProblem] = []
     found_files = ingest.discover(corpus_dir)
     problems.extend(FileProblem(rel, why) for rel, why in found_files.unreadable.items())
-    paths = found_files.paths
+    paths = [p for p in found_files.paths if p.relative_to(corpus_dir).as_posix() not in skip]
     for i, got in enumerate(_read_all(corpus_dir, paths, procs, prepare), start=1):
         if progress is not None:
             progress(i, len(paths))
