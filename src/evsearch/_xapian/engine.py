@@ -24,14 +24,6 @@ from ..analysis import analyze
 from ..config import (
     FIELD_WEIGHTS,
     MAX_SIMILAR_CHARS,
-    PRF_DOCS,
-    PRF_FIELDS,
-    PRF_MAX_DF,
-    PRF_MAX_DOCS,
-    PRF_MIN_DOCS,
-    PRF_MIN_TERMS,
-    PRF_TERMS,
-    PRF_WEIGHT,
     SIMILAR_FIELDS,
     SIMILAR_SOURCE_FIELDS,
     SIMILAR_TERMS,
@@ -52,7 +44,7 @@ from ..results import (
     TermScore,
 )
 from ..search import SearchIndex, extras
-from ..search.plan import _expansion_queries, _field_terms, build_filter, build_query
+from ..search.plan import build_filter, build_query, feedback_query
 from ..search.query import Clause, Filters, normalise_cell, normalise_kind, parse_query
 from ..search.rank import Page, make_hit, make_view
 from .schema import FIELD_BM25F, FIELD_PREFIX, RANKING
@@ -315,50 +307,13 @@ def _ranked_page(
 
 
 def _with_feedback(s: XapianSearcher, q: Any, clauses: list[Clause], fq: Any, mask: Any) -> Any:
-    """Pseudo-relevance feedback (RM3) as :func:`evsearch.search._with_feedback` does it,
+    """Pseudo-relevance feedback: the shared :func:`~evsearch.search.plan.feedback_query`,
     with the top documents from Xapian."""
-    n_docs = s.doc_count()
-    if not PRF_DOCS or not PRF_MIN_DOCS <= n_docs <= PRF_MAX_DOCS:
-        return q
-    if any(c.kind != "word" or c.field or c.occur != "should" for c in clauses):
-        return q
-    typed = list(dict.fromkeys(t for c in clauses for t in analyze(c.text)))
-    if len(typed) < PRF_MIN_TERMS:
-        return q
-    top = s.top(q, fq, mask, PRF_DOCS)
-    mass = sum(m.weight for m in top)
-    if mass <= 0:
-        return q
-    weights: dict[str, float] = {}
-    for m in top:
-        stored = m.stored
-        terms = analyze(f"{stored.get('title') or stored.get('doc_title') or ''} {stored.get('text') or ''}")
-        if terms:
-            for term, tf in Counter(terms).items():
-                weights[term] = weights.get(term, 0.0) + tf / len(terms) * m.weight / mass
-    ranked = sorted(weights.items(), key=lambda kv: -kv[1])  # most_common's order: stable
-    best = [
-        (term, w)
-        for term, w in ranked[: PRF_TERMS * 3]
-        if term in typed or s.doc_frequency("text", term) <= PRF_MAX_DF * n_docs
-    ][: PRF_TERMS]
-    norm = sum(w for _, w in best) or 1.0
-    merged = dict.fromkeys(typed, (1 - PRF_WEIGHT) / len(typed))
-    for term, w in best:
-        merged[term] = merged.get(term, 0.0) + PRF_WEIGHT * w / norm
-    top_w = max(merged.values())
-    subs: list[Any] = []
-    for term, w in merged.items():
-        if term in typed:
-            subs.append(_field_terms(
-                None, [term], lambda f, ts, fb, w=w: wq.Term(f, ts[0], boost=fb * w / top_w)
-            ))
-        else:
-            subs.extend(wq.Term(f, term, boost=FIELD_WEIGHTS[f] * w / top_w) for f in PRF_FIELDS)
-    for expansion in _expansion_queries(clauses):
-        expansion.boost = expansion.boost * (1 - PRF_WEIGHT) / len(typed) / top_w  # type: ignore[attr-defined]
-        subs.append(expansion)
-    return wq.Or(subs)
+
+    def top(k: int) -> list[tuple[dict[str, Any], float]]:
+        return [(m.stored, m.weight) for m in s.top(q, fq, mask, k)]
+
+    return feedback_query(s, q, clauses, top)
 
 
 def _term_scores(s: XapianSearcher, q: Any, doc_id: str, docid: int) -> list[TermScore]:

@@ -28,10 +28,25 @@ from .writer import boolean_term
 class Translator:
     """Translates plan trees for one set of field weights."""
 
-    def __init__(self, xapian: Any, field_weights: dict[str, float]) -> None:
+    def __init__(
+        self,
+        xapian: Any,
+        field_weights: dict[str, float],
+        idf: dict[tuple[str, ...], float] | None = None,
+    ) -> None:
         self.x = xapian
         self.weights = field_weights
         self.all_fields = frozenset(field_weights)
+        #: Lucene's idf over Xapian's for each scored term (or a field group's terms, see
+        #: :meth:`_text_leaf`); None: only note which are wanted (``wanted``), scaling nothing.
+        self.idf = idf
+        self.wanted: set[tuple[str, ...]] = set()
+
+    def _idf(self, terms: tuple[str, ...]) -> float:
+        if self.idf is None:
+            self.wanted.add(terms)
+            return 1.0
+        return self.idf.get(terms, 1.0)
 
     # -- helpers ---------------------------------------------------------------------------
     def scaled(self, q: Any, factor: float) -> Any:
@@ -59,6 +74,14 @@ class Translator:
         they are all the weighted fields."""
         Q = self.x.Query
         fields = set(fields)
+        if len(words) == 1:
+            if fields >= self.all_fields:
+                return self.scaled(Q(words[0]), factor * self._idf(words))
+            # the fields' own terms, whose wdf is each field's share of BM25F's frequency:
+            # one field is BM25F over it; several are added up by OP_SYNONYM, as one term
+            terms = tuple(FIELD_PREFIX[f] + words[0] for f in sorted(fields))
+            one = Q(terms[0]) if len(terms) == 1 else Q(Q.OP_SYNONYM, [Q(t) for t in terms])
+            return self.scaled(one, factor * self._idf(terms))
         rank = self.scaled(self._phrase(list(words)), factor)
         if fields >= self.all_fields:
             return rank

@@ -76,7 +76,7 @@ def year_keys(year: int | None) -> tuple[str, str]:
 #: this and rounded (an error of at most 1/(2 * WDF_SCALE) of an occurrence). Scaling every
 #: wdf by s equals dividing BM25's k1 by s, so the weighting uses ``k1 * WDF_SCALE``. A wdf
 #: stays far inside 32 bits (a field of 10^6 words at weight 3 and b = 0 is 1.5 * 10^8).
-WDF_SCALE = 50
+WDF_SCALE = 1000
 #: Each text field's BM25F weight and length-normalisation strength, as the Whoosh engine's.
 FIELD_BM25F: dict[str, tuple[float, float]] = {
     f: (w, FIELD_B.get(f, BM25_B)) for f, w in FIELD_WEIGHTS.items()
@@ -84,7 +84,7 @@ FIELD_BM25F: dict[str, tuple[float, float]] = {
 #: What a Xapian index's wdfs were computed with (recorded in the generation's metadata: an
 #: index written with other values must be rebuilt).
 RANKING: dict[str, object] = {
-    "bm25f": 1,
+    "bm25f": 2,
     "wdf_scale": WDF_SCALE,
     "fields": {f: [w, b] for f, (w, b) in FIELD_BM25F.items()},
 }

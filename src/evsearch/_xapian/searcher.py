@@ -24,6 +24,7 @@ from ..analysis import _shared_analyzer
 from ..config import BM25_K1, FIELD_WEIGHTS, MAX_PREFIX_TERMS
 from ..errors import IndexCorruptError
 from ..results import Facets
+from ..search.bm25f import lucene_idf
 from ..search.rank import _facets_from_groups
 from ..search.snippets import SNIPPET_CHARS, MarkFormatter
 from . import load
@@ -101,6 +102,8 @@ class XapianSearcher:
     def doc_count(self) -> int:
         return int(self.shards.run(lambda db: db.get_doccount()))
 
+    doc_count_all = doc_count  # what the query layer asks when it keeps a long query's best words
+
     def _prefix(self, fieldname: str) -> str:
         return WORD_PREFIX if fieldname == "words" else FIELD_PREFIX[fieldname]
 
@@ -166,12 +169,31 @@ class XapianSearcher:
 
     def compose(self, q: Any, fq: Any, mask: Any) -> Any:
         Q = self.xapian.Query
-        xq = self.translator.query(q)
+        probe = Translator(self.xapian, FIELD_WEIGHTS)
+        probe.query(q)
+        xq = Translator(self.xapian, FIELD_WEIGHTS, self.idf_ratios(probe.wanted)).query(q)
         if fq is not None:
             xq = Q(Q.OP_FILTER, xq, self.translator.boolean(fq))
         if mask is not None:
             xq = Q(Q.OP_AND_NOT, xq, self.translator.boolean(mask))
         return xq
+
+    def idf_ratios(self, wanted: set[tuple[str, ...]]) -> dict[tuple[str, ...], float]:
+        """Lucene's idf over Xapian's BM25 idf for each term (or group of fields' terms joined
+        by ``OP_SYNONYM``) in ``wanted``, from the statistics of all the shards together:
+        scaling a term's weight by it makes Xapian's BM25 score Lucene's (BM25F's) idf."""
+        groups = sorted(wanted)
+
+        def run(db: Any) -> tuple[int, list[list[int]]]:
+            return db.get_doccount(), [[db.get_termfreq(t) for t in g] for g in groups]
+
+        n, dfs = self.shards.run(run)
+        out = {}
+        for group, freqs in zip(groups, dfs, strict=True):
+            df = synonym_frequency(n, freqs)
+            if df:
+                out[group] = lucene_idf(n, df) / xapian_idf(n, df)
+        return out
 
     def _matches(self, mset: Any, key_slot: int | None = None) -> list[_Match]:
         out = []
@@ -350,6 +372,21 @@ class XapianSearcher:
                 continue
             out.append((addr.name, json.loads(_decode(files) or "{}"), json.loads(_decode(info) or "{}")))
         return out
+
+
+def xapian_idf(n: int, df: int) -> float:
+    """Xapian's BM25 idf (1.4): log((N - n + 0.5) / (n + 0.5)), halved towards 1 below 2."""
+    r = (n - df + 0.5) / (df + 0.5)
+    return math.log(r if r >= 2 else r * 0.5 + 1)
+
+
+def synonym_frequency(n: int, freqs: list[int]) -> int:
+    """The document frequency Xapian's BM25 gives a term (one frequency) or an
+    ``OP_SYNONYM`` of terms: its estimate of their union, as if they were independent."""
+    est = 0
+    for df in freqs:
+        est = int(est + df - est * df / n) if n else 0
+    return est
 
 
 def _within(a: str, b: str, maxdist: int) -> bool:

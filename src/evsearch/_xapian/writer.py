@@ -18,6 +18,7 @@ from typing import Any
 
 from ..analysis import analyze, word_analyzer
 from ..errors import EvsearchError
+from ..search.bm25f import stored_length
 from . import load
 from .schema import (
     BOOL_PREFIX,
@@ -118,14 +119,17 @@ class DocumentMaker:
             terms = analyze(value)
             if not terms:
                 continue
-            share = weight / ((1 - b) + b * len(terms) / self.avglen.get(name, 1.0))
+            share = weight / ((1 - b) + b * stored_length(len(terms)) / self.avglen.get(name, 1.0))
+            counts: dict[str, int] = {}
             for term in terms:
                 pos += 1
                 if len(term) * 4 > MAX_TERM_BYTES and len(term.encode("utf-8")) > MAX_TERM_BYTES:
                     continue
                 doc.add_posting(term, pos, 0)
-                weighted[term] = weighted.get(term, 0.0) + share
-                doc.add_term(prefix + term, 0)
+                counts[term] = counts.get(term, 0) + 1
+            for term, n in counts.items():
+                weighted[term] = weighted.get(term, 0.0) + share * n
+                doc.add_term(prefix + term, bm25f_wdf(share * n))  # this field's share
             pos += FIELD_GAP
         for term, tf in weighted.items():
             doc.add_term(term, bm25f_wdf(tf))
