@@ -52,6 +52,9 @@ from .writer import boolean_term
 #: Xapian's ``min_normlen`` (its default). With ``b = 0`` it has no effect: the length
 #: normalisation is BM25F's, per field, done at index time (see :mod:`.schema`).
 MIN_NORMLEN = 0.5
+#: Xapian's BM25 multiplies every weight by ``k1 + 1``: dividing by it gives the Whoosh
+#: engine's scores (BM25F's ``idf * tf / (k1 + tf)``), the same numbers for the same query.
+SCORE_SCALE = BM25_K1 * WDF_SCALE + 1
 #: The facets counted with ``facets=True``: name -> (value slot, several values per document).
 FACET_SLOTS: dict[str, tuple[int, bool]] = {
     "kind": (SLOT_KIND, False),
@@ -94,6 +97,16 @@ class XapianSearcher:
         self.shards = shards
         self.translator = Translator(self.xapian, FIELD_WEIGHTS)
         self.schema = frozenset([*FIELD_PREFIX, "words"])
+        #: Document frequencies read for weight scaling, kept until the shards change.
+        self._freqs: dict[str, int] = {}
+        self._n: int | None = None
+        self._missing: tuple[str, ...] = ()
+
+    def refresh(self) -> None:
+        """See the shards' latest commits (and forget statistics when they changed)."""
+        if self.shards.reopen() or self._n is None:
+            self._freqs.clear()
+            self._n = None
 
     # -- what the shared query layer reads -----------------------------------------------------
     def reader(self) -> XapianSearcher:
@@ -169,28 +182,44 @@ class XapianSearcher:
 
     def compose(self, q: Any, fq: Any, mask: Any) -> Any:
         Q = self.xapian.Query
-        probe = Translator(self.xapian, FIELD_WEIGHTS)
-        probe.query(q)
-        xq = Translator(self.xapian, FIELD_WEIGHTS, self.idf_ratios(probe.wanted)).query(q)
+        xq = self.translate(q)
         if fq is not None:
             xq = Q(Q.OP_FILTER, xq, self.translator.boolean(fq))
         if mask is not None:
             xq = Q(Q.OP_AND_NOT, xq, self.translator.boolean(mask))
         return xq
 
+    def translate(self, q: Any) -> Any:
+        """The Xapian query of a plan, its terms' weights scaled to Lucene's idf: the plan is
+        translated once to learn its terms, their statistics are read in one round trip, and
+        it is translated again with them."""
+        probe = Translator(self.xapian, FIELD_WEIGHTS)
+        probe.query(q)
+        return Translator(self.xapian, FIELD_WEIGHTS, self.idf_ratios(probe.wanted)).query(q)
+
     def idf_ratios(self, wanted: set[tuple[str, ...]]) -> dict[tuple[str, ...], float]:
         """Lucene's idf over Xapian's BM25 idf for each term (or group of fields' terms joined
         by ``OP_SYNONYM``) in ``wanted``, from the statistics of all the shards together:
         scaling a term's weight by it makes Xapian's BM25 score Lucene's (BM25F's) idf."""
         groups = sorted(wanted)
+        if tuple(self.shards.missing) != self._missing:  # a shard left out since: other totals
+            self._freqs.clear()
+            self._n = None
+        unknown = sorted({t for g in groups for t in g} - self._freqs.keys())
+        if unknown or self._n is None:
 
-        def run(db: Any) -> tuple[int, list[list[int]]]:
-            return db.get_doccount(), [[db.get_termfreq(t) for t in g] for g in groups]
+            def run(db: Any) -> tuple[int, list[int]]:
+                return db.get_doccount(), [db.get_termfreq(t) for t in unknown]
 
-        n, dfs = self.shards.run(run)
+            self._n, freqs = self.shards.run(run)
+            self._missing = tuple(self.shards.missing)
+            if len(self._freqs) > 100_000:
+                self._freqs.clear()
+            self._freqs.update(zip(unknown, freqs, strict=True))
+        n = self._n
         out = {}
-        for group, freqs in zip(groups, dfs, strict=True):
-            df = synonym_frequency(n, freqs)
+        for group in groups:
+            df = synonym_frequency(n, [self._freqs[t] for t in group])
             if df:
                 out[group] = lucene_idf(n, df) / xapian_idf(n, df)
         return out
@@ -200,7 +229,7 @@ class XapianSearcher:
         for m in mset:
             doc = m.document
             key = _decode(doc.get_value(key_slot)) if key_slot is not None else ""
-            out.append(_Match(int(m.docid), float(m.weight), json.loads(doc.get_data()),
+            out.append(_Match(int(m.docid), float(m.weight) / SCORE_SCALE, json.loads(doc.get_data()),
                               _decode(doc.get_value(SLOT_SEQ)), key))
         return out
 
@@ -310,18 +339,16 @@ class XapianSearcher:
         return self.shards.run(run)
 
     def term_score(self, q: Any, doc_id: str, docid: int) -> float | None:
-        """The score of one document for ``q`` (None when it does not match). The word
-        alone, unrestricted by field, is one unprefixed term: ``Term("text", t)`` with the
-        text weight translates to it filtered by the text field, so the filter is dropped."""
+        """The score of one document for the plan ``q`` alone (None when it does not match)."""
         Q = self.xapian.Query
-        xq = Q(_decode(q.text)) if isinstance(q, wq.Term) else self.translator.query(q)
+        xq = self.translate(q)
         only = Q(boolean_term(BOOL_PREFIX["id"], doc_id))
 
         def run(db: Any) -> float | None:
             enquire = self._enquire(db, Q(Q.OP_FILTER, xq, only), True)
             for m in enquire.get_mset(0, 10):
                 if int(m.docid) == docid:
-                    return float(m.weight)
+                    return float(m.weight) / SCORE_SCALE
             return None
 
         return self.shards.run(run)
