@@ -24,6 +24,9 @@ from ..search.bm25f import Expansion, FieldedTerm
 from .schema import BOOL_PREFIX, FIELD_PREFIX, SLOT_YEAR
 from .writer import boolean_term
 
+#: Marks a phrase's words among the terms whose idf is scaled (no index term starts with it).
+PHRASE = "\0"
+
 
 class Translator:
     """Translates plan trees for one set of field weights."""
@@ -82,7 +85,10 @@ class Translator:
             terms = tuple(FIELD_PREFIX[f] + words[0] for f in sorted(fields))
             one = Q(terms[0]) if len(terms) == 1 else Q(Q.OP_SYNONYM, [Q(t) for t in terms])
             return self.scaled(one, factor * self._idf(terms))
-        rank = self.scaled(self._phrase(list(words)), factor)
+        # a phrase as one term (OP_SYNONYM): its frequency, not its words' weights added up;
+        # its idf is made Lucene's over the documents that have it (see ``PHRASE``)
+        phrase = Q(Q.OP_SYNONYM, [self._phrase(list(words))])
+        rank = self.scaled(phrase, factor * self._idf((PHRASE, *words)))
         if fields >= self.all_fields:
             return rank
         only = self._or([self._all_of(words, FIELD_PREFIX[f]) for f in sorted(fields)])

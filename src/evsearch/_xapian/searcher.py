@@ -28,7 +28,7 @@ from ..search.bm25f import lucene_idf
 from ..search.rank import _facets_from_groups
 from ..search.snippets import SNIPPET_CHARS, MarkFormatter
 from . import load
-from .query import Translator
+from .query import PHRASE, Translator
 from .schema import (
     BOOL_PREFIX,
     FIELD_PREFIX,
@@ -101,11 +101,13 @@ class XapianSearcher:
         self._freqs: dict[str, int] = {}
         self._n: int | None = None
         self._missing: tuple[str, ...] = ()
+        self._phrases: dict[tuple[str, ...], float | None] = {}
 
     def refresh(self) -> None:
         """See the shards' latest commits (and forget statistics when they changed)."""
         if self.shards.reopen() or self._n is None:
             self._freqs.clear()
+            self._phrases.clear()
             self._n = None
 
     # -- what the shared query layer reads -----------------------------------------------------
@@ -201,9 +203,10 @@ class XapianSearcher:
         """Lucene's idf over Xapian's BM25 idf for each term (or group of fields' terms joined
         by ``OP_SYNONYM``) in ``wanted``, from the statistics of all the shards together:
         scaling a term's weight by it makes Xapian's BM25 score Lucene's (BM25F's) idf."""
-        groups = sorted(wanted)
+        groups = sorted(g for g in wanted if g[0] != PHRASE)
         if tuple(self.shards.missing) != self._missing:  # a shard left out since: other totals
             self._freqs.clear()
+            self._phrases.clear()
             self._n = None
         unknown = sorted({t for g in groups for t in g} - self._freqs.keys())
         if unknown or self._n is None:
@@ -222,7 +225,43 @@ class XapianSearcher:
             df = synonym_frequency(n, [self._freqs[t] for t in group])
             if df:
                 out[group] = lucene_idf(n, df) / xapian_idf(n, df)
+        for group in wanted:
+            if group[0] == PHRASE:
+                if group not in self._phrases:
+                    if len(self._phrases) > 10_000:
+                        self._phrases.clear()
+                    self._phrases[group] = self._phrase_ratio(group[1:])
+                ratio = self._phrases[group]
+                if ratio:
+                    out[group] = ratio
         return out
+
+    def _phrase_ratio(self, words: tuple[str, ...]) -> float | None:
+        """Lucene's idf over the one Xapian's BM25 gives a phrase (as one term, ``OP_SYNONYM``).
+
+        Xapian weighs such a phrase with an estimate of the documents having it, and with
+        the least wdf of its words in each document. One search finds how many documents
+        really have it (counting every match) and the weight of the best; that weight, over
+        the saturated least wdf of its words there, is the idf Xapian used."""
+        x = self.xapian
+        Q = x.Query
+        k1 = BM25_K1 * WDF_SCALE
+
+        def run(db: Any) -> float | None:
+            n = db.get_doccount()
+            q = Q(Q.OP_SYNONYM, [Q(Q.OP_PHRASE, list(words), len(words))])
+            mset = self._enquire(db, q, True).get_mset(0, 1, n)
+            df = int(mset.get_matches_estimated())
+            best = next(iter(mset), None)
+            if not df or best is None:
+                return None
+            wdf = min(_wdf_in(db, int(best.docid), w) for w in words)
+            if wdf <= 0 or best.weight <= 0:
+                return None
+            idf_used = float(best.weight) / ((k1 + 1) * wdf / (k1 + wdf))
+            return lucene_idf(n, df) / idf_used
+
+        return self.shards.run(run)
 
     def _matches(self, mset: Any, key_slot: int | None = None) -> list[_Match]:
         out = []
@@ -354,15 +393,7 @@ class XapianSearcher:
         return self.shards.run(run)
 
     def wdf(self, docid: int, term: str) -> int:
-        def run(db: Any) -> int:
-            tl = db.termlist(docid)
-            try:
-                item = tl.skip_to(term)
-            except StopIteration:
-                return 0
-            return int(item.wdf) if _decode(item.term) == term else 0
-
-        return self.shards.run(run)
+        return self.shards.run(lambda db: _wdf_in(db, docid, term))
 
     def key_terms(self, docid: int, k: int) -> list[tuple[str, float]]:
         """The ``k`` terms that best tell a document apart, with their weights: its ranking
@@ -405,6 +436,16 @@ def xapian_idf(n: int, df: int) -> float:
     """Xapian's BM25 idf (1.4): log((N - n + 0.5) / (n + 0.5)), halved towards 1 below 2."""
     r = (n - df + 0.5) / (df + 0.5)
     return math.log(r if r >= 2 else r * 0.5 + 1)
+
+
+def _wdf_in(db: Any, docid: int, term: str) -> int:
+    """A term's wdf in one document (0 when the document lacks it)."""
+    tl = db.termlist(docid)
+    try:
+        item = tl.skip_to(term)
+    except StopIteration:
+        return 0
+    return int(item.wdf) if _decode(item.term) == term else 0
 
 
 def synonym_frequency(n: int, freqs: list[int]) -> int:
