@@ -4,12 +4,16 @@ The query layer builds one plan for every engine: a tree of terms, phrases, ``Or
 ``AndMaybe`` and ``DisjunctionMax`` with per-field boosts (``evsearch.search.build_query``,
 with its synonyms, prefixes and feedback). Here that tree becomes a Xapian query:
 
-* a word or phrase searched in every text field with the field weights (what a plain word
-  becomes) is one unprefixed Xapian term, whose wdf is already BM25F's frequency over the
-  weighted, length-normalised fields (:mod:`.schema`); its boost relative to the field
-  weights is an ``OP_SCALE_WEIGHT``;
-* a word restricted to some fields (``title:x``, prefixes, feedback terms) is the same
-  unprefixed term, filtered by the field's own prefixed term, so it ranks by the same BM25F;
+* a word searched in every text field with the field weights (what a plain word becomes) is
+  one unprefixed Xapian term, whose wdf is already BM25F's frequency over the weighted,
+  length-normalised fields (:mod:`.schema`); its boost relative to the field weights, times
+  Lucene's idf over Xapian's (``idf``, from the searcher), is an ``OP_SCALE_WEIGHT``;
+* a word restricted to some fields (``title:x``, prefixes, feedback terms) is the fields' own
+  prefixed terms (one, or an ``OP_SYNONYM`` of several), whose wdfs are the fields' shares of
+  that frequency: BM25F over those fields, as the Whoosh engine scores it;
+* a phrase is an ``OP_SYNONYM`` of the phrase, so it is weighted as one term (the least wdf
+  of its words), its idf scaled to Lucene's over the documents that have it; restricted to
+  fields, it is filtered by documents with all its words in one of them;
 * filters are boolean terms and a value range on the year slot.
 """
 
