@@ -19,7 +19,9 @@ import pytest
 from click.testing import CliRunner
 
 from evsearch import open_index
+from evsearch.analysis import analyze
 from evsearch.cli import cli
+from evsearch.config import MAX_CLAUSES
 from evsearch.errors import QueryError, ShardUnavailableError
 from evsearch.index import update_index
 
@@ -223,7 +225,10 @@ def test_ranks_as_the_whoosh_engine(one_db: Path, whoosh_db: Path) -> None:
         ("title:alcohol treatment", {"limit": 15}),
     ]
     with open_index(index=one_db) as x, open_index(index=whoosh_db) as w:
-        for query, options in queries:
+        # a pasted paragraph: more distinct words than are searched (the most informative)
+        pasted = " ".join(v.text for v in w.documents(kind="passage")[:20])[:1900].rsplit(" ", 1)[0]
+        assert len(set(analyze(pasted))) > MAX_CLAUSES
+        for query, options in [*queries, (pasted, {"limit": 10})]:
             rx, rw = x.search(query, **options), w.search(query, **options)
             assert (rx.total, rx.facets) == (rw.total, rw.facets), query
             assert [h.id for h in rx.hits] == [h.id for h in rw.hits], query
