@@ -212,7 +212,12 @@ class XapianSearcher:
         if unknown or self._n is None:
 
             def run(db: Any) -> tuple[int, list[int]]:
-                return db.get_doccount(), [db.get_termfreq(t) for t in unknown]
+                # one match of them all, counting nothing, brings every term's frequency
+                # from every shard in one exchange a shard (not one a term and shard)
+                Q = self.xapian.Query
+                enquire = self._enquire(db, Q(Q.OP_OR, [Q(t) for t in unknown]), False)
+                mset = enquire.get_mset(0, 0)
+                return db.get_doccount(), [int(mset.get_termfreq(t)) for t in unknown]
 
             self._n, freqs = self.shards.run(run)
             self._missing = tuple(self.shards.missing)
