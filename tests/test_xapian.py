@@ -4,6 +4,7 @@ for without bound; builds, updates and the CLI go through the same library code.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -336,6 +337,28 @@ def test_incremental_update_touches_only_the_changed_cells_shard(corpus: Path, t
     with open_index(index=target) as a, open_index(index=fresh) as b:
         for query, options in QUERIES[:5]:
             assert _answers(a, query, options) == _answers(b, query, options)
+
+
+def test_an_index_ranked_the_old_way_is_rebuilt_not_updated(corpus: Path, tmp_path: Path) -> None:
+    """An index whose wdfs were written another way (an older ranking) is refused with the
+    rebuild hint, and the next update rebuilds it rather than mixing old and new wdfs."""
+    from evsearch.errors import IndexVersionError
+
+    target = tmp_path / "index"
+    update_index(corpus=corpus, index=target, engine="xapian")
+    meta_file = next(target.glob("gen-*/meta-*.json"))
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    meta["ranking"] = {**meta["ranking"], "bm25f": 1, "wdf_scale": 50}
+    del meta["meta_sha256"]  # as an older version wrote it: checksummed
+    meta["meta_sha256"] = hashlib.sha256(json.dumps(meta, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    meta_file.write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(IndexVersionError) as err:
+        open_index(index=target)
+    assert "--rebuild" in err.value.hint
+    report = update_index(corpus=corpus, index=target)
+    assert report.rebuilt
+    with open_index(index=target) as idx:
+        assert idx.search("alcohol").total > 0
 
 
 def test_cli_builds_searches_and_lists_shards(corpus: Path, tmp_path: Path) -> None:
