@@ -350,7 +350,8 @@ def test_an_index_ranked_the_old_way_is_rebuilt_not_updated(corpus: Path, tmp_pa
     meta = json.loads(meta_file.read_text(encoding="utf-8"))
     meta["ranking"] = {**meta["ranking"], "bm25f": 1, "wdf_scale": 50}
     del meta["meta_sha256"]  # as an older version wrote it: checksummed
-    meta["meta_sha256"] = hashlib.sha256(json.dumps(meta, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    body = json.dumps(meta, sort_keys=True, ensure_ascii=False)
+    meta["meta_sha256"] = hashlib.sha256(body.encode("utf-8")).hexdigest()
     meta_file.write_text(json.dumps(meta), encoding="utf-8")
     with pytest.raises(IndexVersionError) as err:
         open_index(index=target)
