@@ -196,6 +196,10 @@ def test_one_database_local_shards_and_remote_shards_answer_alike(one_db: Path, 
             assert c.get(study) == a.get(study)
             assert c.related(study) == a.related(study)
             assert c.stats().studies == a.stats().studies
+            question = QUERIES[-2][0]
+            best = a.search(question, limit=1).hits[0].id
+            assert c.explain(question, best) == b.explain(question, best) == a.explain(question, best)
+            assert a.explain(question, best).terms
             assert [h.id for h in c.similar(passage, limit=5).hits] == [
                 h.id for h in a.similar(passage, limit=5).hits
             ]
