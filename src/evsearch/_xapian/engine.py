@@ -27,11 +27,11 @@ from ..config import (
     SIMILAR_FIELDS,
     SIMILAR_SOURCE_FIELDS,
     SIMILAR_TERMS,
-    STUDY_TYPE_NAMES,
     check_limit,
     check_page,
 )
 from ..errors import DocumentNotFoundError, IndexCorruptError, IndexVersionError, QueryError
+from ..index.schema import meta_text, stored_length
 from ..index.store import current_generation
 from ..results import (
     DocumentView,
@@ -45,7 +45,7 @@ from ..results import (
     TermScore,
 )
 from ..search import SearchIndex, extras
-from ..search.bm25f import FieldedTerm, stored_length
+from ..search.bm25f import FieldedTerm
 from ..search.plan import build_filter, build_query, feedback_query
 from ..search.query import Clause, Filters, normalise_cell, normalise_kind, parse_query
 from ..search.rank import Page, make_hit, make_view
@@ -418,9 +418,7 @@ def _field_text(stored: dict[str, Any], field: str) -> str:
         return str(stored.get(field) or "")
     if stored.get("kind") != "study":
         return ""
-    names = " ".join(STUDY_TYPE_NAMES.get(t, t) for t in str(stored.get("study_type") or "").split())
-    year = stored.get("year")
-    return f"{names} {'' if year is None else year}".strip()
+    return meta_text(str(stored.get("study_type") or ""), stored.get("year"))
 
 
 def _occurrences(tokens: list[str], words: list[str]) -> int:

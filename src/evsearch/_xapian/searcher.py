@@ -214,6 +214,8 @@ class XapianSearcher:
             def run(db: Any) -> tuple[int, list[int]]:
                 # one match of them all, counting nothing, brings every term's frequency
                 # from every shard in one exchange a shard (not one a term and shard)
+                if not unknown:
+                    return db.get_doccount(), []
                 Q = self.xapian.Query
                 enquire = self._enquire(db, Q(Q.OP_OR, [Q(t) for t in unknown]), False)
                 mset = enquire.get_mset(0, 0)
@@ -396,9 +398,6 @@ class XapianSearcher:
             return None
 
         return self.shards.run(run)
-
-    def wdf(self, docid: int, term: str) -> int:
-        return self.shards.run(lambda db: _wdf_in(db, docid, term))
 
     def key_terms(self, docid: int, k: int) -> list[tuple[str, float]]:
         """The ``k`` terms that best tell a document apart, with their weights: its ranking

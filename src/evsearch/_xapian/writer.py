@@ -18,7 +18,7 @@ from typing import Any
 
 from ..analysis import analyze, word_analyzer
 from ..errors import EvsearchError
-from ..search.bm25f import stored_length
+from ..index.schema import stored_length
 from . import load
 from .schema import (
     BOOL_PREFIX,

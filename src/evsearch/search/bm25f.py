@@ -20,7 +20,6 @@ from math import log
 
 import numpy as np
 from whoosh import query as wq
-from whoosh.util.numeric import byte_to_length, length_to_byte
 
 
 class FieldedTerm(wq.Or):
@@ -59,14 +58,6 @@ class Expansion(wq.And):
 
     def normalize(self) -> wq.Query:
         return self
-
-
-def stored_length(length: int) -> int:
-    """A field's length as BM25F's length normalisation sees it: the Whoosh engine stores
-    each document's field lengths in one byte, a logarithmic approximation exact up to 40
-    terms and within 3.3% above (``whoosh.util.numeric``); the Xapian engine normalises by
-    the same lengths, so both engines rank alike."""
-    return int(byte_to_length(length_to_byte(length))) if length > 0 else 0
 
 
 def lucene_idf(n_docs: int, df: int) -> float:
