@@ -24,11 +24,10 @@ from ..analysis import _shared_analyzer
 from ..config import BM25_K1, FIELD_WEIGHTS, MAX_PREFIX_TERMS
 from ..errors import IndexCorruptError
 from ..results import Facets
-from ..search.bm25f import lucene_idf
 from ..search.rank import _facets_from_groups
 from ..search.snippets import SNIPPET_CHARS, MarkFormatter
 from . import load
-from .query import PHRASE, Translator
+from .query import Translator
 from .schema import (
     BOOL_PREFIX,
     FIELD_PREFIX,
@@ -47,14 +46,12 @@ from .schema import (
     shard_name,
 )
 from .shards import ShardAddress, ShardSet, _open_one
+from .weights import SCORE_SCALE, TermStats
 from .writer import boolean_term
 
 #: Xapian's ``min_normlen`` (its default). With ``b = 0`` it has no effect: the length
 #: normalisation is BM25F's, per field, done at index time (see :mod:`.schema`).
 MIN_NORMLEN = 0.5
-#: Xapian's BM25 multiplies every weight by ``k1 + 1``: dividing by it gives the Whoosh
-#: engine's scores (BM25F's ``idf * tf / (k1 + tf)``), the same numbers for the same query.
-SCORE_SCALE = BM25_K1 * WDF_SCALE + 1
 #: The facets counted with ``facets=True``: name -> (value slot, several values per document).
 FACET_SLOTS: dict[str, tuple[int, bool]] = {
     "kind": (SLOT_KIND, False),
@@ -97,18 +94,12 @@ class XapianSearcher:
         self.shards = shards
         self.translator = Translator(self.xapian, FIELD_WEIGHTS)
         self.schema = frozenset([*FIELD_PREFIX, "words"])
-        #: Document frequencies read for weight scaling, kept until the shards change.
-        self._freqs: dict[str, int] = {}
-        self._n: int | None = None
-        self._missing: tuple[str, ...] = ()
-        self._phrases: dict[tuple[str, ...], float | None] = {}
+        self.stats = TermStats(shards, self._enquire)
 
     def refresh(self) -> None:
         """See the shards' latest commits (and forget statistics when they changed)."""
-        if self.shards.reopen() or self._n is None:
-            self._freqs.clear()
-            self._phrases.clear()
-            self._n = None
+        if self.shards.reopen():
+            self.stats.forget()
 
     # -- what the shared query layer reads -----------------------------------------------------
     def reader(self) -> XapianSearcher:
@@ -197,78 +188,7 @@ class XapianSearcher:
         it is translated again with them."""
         probe = Translator(self.xapian, FIELD_WEIGHTS)
         probe.query(q)
-        return Translator(self.xapian, FIELD_WEIGHTS, self.idf_ratios(probe.wanted)).query(q)
-
-    def idf_ratios(self, wanted: set[tuple[str, ...]]) -> dict[tuple[str, ...], float]:
-        """Lucene's idf over Xapian's BM25 idf for each term (or group of fields' terms joined
-        by ``OP_SYNONYM``) in ``wanted``, from the statistics of all the shards together:
-        scaling a term's weight by it makes Xapian's BM25 score Lucene's (BM25F's) idf."""
-        groups = sorted(g for g in wanted if g[0] != PHRASE)
-        if tuple(self.shards.missing) != self._missing:  # a shard left out since: other totals
-            self._freqs.clear()
-            self._phrases.clear()
-            self._n = None
-        unknown = sorted({t for g in groups for t in g} - self._freqs.keys())
-        if unknown or self._n is None:
-
-            def run(db: Any) -> tuple[int, list[int]]:
-                # one match of them all, counting nothing, brings every term's frequency
-                # from every shard in one exchange a shard (not one a term and shard)
-                if not unknown:
-                    return db.get_doccount(), []
-                Q = self.xapian.Query
-                enquire = self._enquire(db, Q(Q.OP_OR, [Q(t) for t in unknown]), False)
-                mset = enquire.get_mset(0, 0)
-                return db.get_doccount(), [int(mset.get_termfreq(t)) for t in unknown]
-
-            self._n, freqs = self.shards.run(run)
-            self._missing = tuple(self.shards.missing)
-            if len(self._freqs) > 100_000:
-                self._freqs.clear()
-            self._freqs.update(zip(unknown, freqs, strict=True))
-        n = self._n
-        out = {}
-        for group in groups:
-            df = synonym_frequency(n, [self._freqs[t] for t in group])
-            if df:
-                out[group] = lucene_idf(n, df) / xapian_idf(n, df)
-        for group in wanted:
-            if group[0] == PHRASE:
-                if group not in self._phrases:
-                    if len(self._phrases) > 10_000:
-                        self._phrases.clear()
-                    self._phrases[group] = self._phrase_ratio(group[1:])
-                ratio = self._phrases[group]
-                if ratio:
-                    out[group] = ratio
-        return out
-
-    def _phrase_ratio(self, words: tuple[str, ...]) -> float | None:
-        """Lucene's idf over the one Xapian's BM25 gives a phrase (as one term, ``OP_SYNONYM``).
-
-        Xapian weighs such a phrase with an estimate of the documents having it, and with
-        the least wdf of its words in each document. One search finds how many documents
-        really have it (counting every match) and the weight of the best; that weight, over
-        the saturated least wdf of its words there, is the idf Xapian used."""
-        x = self.xapian
-        Q = x.Query
-        k1 = BM25_K1 * WDF_SCALE
-
-        def run(db: Any) -> float | None:
-            n = db.get_doccount()
-            q = Q(Q.OP_SYNONYM, [Q(Q.OP_PHRASE, list(words), len(words))])
-            mset = self._enquire(db, q, True).get_mset(0, 1, n)
-            df = int(mset.get_matches_estimated())
-            best = next(iter(mset), None)
-            if not df or best is None:
-                return None
-            wdf = min(_wdf_in(db, int(best.docid), w) for w in words)
-            if wdf <= 0 or best.weight <= 0:
-                return None
-            idf_used = float(best.weight) / ((k1 + 1) * wdf / (k1 + wdf))
-            return lucene_idf(n, df) / idf_used
-
-        return self.shards.run(run)
+        return Translator(self.xapian, FIELD_WEIGHTS, self.stats.ratios(probe.wanted)).query(q)
 
     def _matches(self, mset: Any, key_slot: int | None = None) -> list[_Match]:
         out = []
@@ -434,31 +354,6 @@ class XapianSearcher:
                 continue
             out.append((addr.name, json.loads(_decode(files) or "{}"), json.loads(_decode(info) or "{}")))
         return out
-
-
-def xapian_idf(n: int, df: int) -> float:
-    """Xapian's BM25 idf (1.4): log((N - n + 0.5) / (n + 0.5)), halved towards 1 below 2."""
-    r = (n - df + 0.5) / (df + 0.5)
-    return math.log(r if r >= 2 else r * 0.5 + 1)
-
-
-def _wdf_in(db: Any, docid: int, term: str) -> int:
-    """A term's wdf in one document (0 when the document lacks it)."""
-    tl = db.termlist(docid)
-    try:
-        item = tl.skip_to(term)
-    except StopIteration:
-        return 0
-    return int(item.wdf) if _decode(item.term) == term else 0
-
-
-def synonym_frequency(n: int, freqs: list[int]) -> int:
-    """The document frequency Xapian's BM25 gives a term (one frequency) or an
-    ``OP_SYNONYM`` of terms: its estimate of their union, as if they were independent."""
-    est = 0
-    for df in freqs:
-        est = int(est + df - est * df / n) if n else 0
-    return est
 
 
 def _within(a: str, b: str, maxdist: int) -> bool:
