@@ -113,9 +113,17 @@ class Translator:
             return tuple(str(w) for w in q.words)
         return None
 
-    def _collect(self, q: Any, boost: float, out: dict[tuple[str, ...], dict[str, float]]) -> bool:
-        """Gather the text leaves of a plain ``Or`` tree: words -> field -> relative boost.
-        False when the tree holds anything else."""
+    def _collect(
+        self,
+        q: Any,
+        boost: float,
+        out: list[tuple[tuple[str, ...], dict[str, float]]],
+        loose: dict[tuple[str, ...], dict[str, float]],
+    ) -> bool:
+        """Gather the text leaves of a plain ``Or`` tree, each ``FieldedTerm`` on its own
+        (words -> field -> relative boost, appended to ``out``: two terms of the plan with the
+        same word add up, as on Whoosh), and bare terms into ``loose``, by word. False when
+        the tree holds anything else."""
         if isinstance(q, (wq.Term, wq.Phrase)):
             if q.fieldname not in self.weights:
                 return False
@@ -123,11 +131,18 @@ class Translator:
             if not words:
                 return False
             rel = boost * float(q.boost) / self.weights[q.fieldname]
-            slot = out.setdefault(words, {})
+            slot = loose.setdefault(words, {})
             slot[q.fieldname] = max(slot.get(q.fieldname, 0.0), rel)
             return True
-        if type(q) in (wq.Or, FieldedTerm) and not getattr(q, "minmatch", 0):
-            return all(self._collect(s, boost * float(q.boost), out) for s in q.subqueries)
+        if getattr(q, "minmatch", 0):
+            return False
+        if type(q) is FieldedTerm:
+            own: dict[tuple[str, ...], dict[str, float]] = {}
+            found = all(self._collect(s, boost * float(q.boost), out, own) for s in q.subqueries)
+            out.extend(own.items())
+            return found
+        if type(q) is wq.Or:
+            return all(self._collect(s, boost * float(q.boost), out, loose) for s in q.subqueries)
         return False
 
     # -- the translation ---------------------------------------------------------------------
@@ -154,10 +169,11 @@ class Translator:
             scored = [s for s in map(self.query, q.subqueries[1:]) if s is not None]
             return self.scaled(Q(Q.OP_AND, [gate, *scored]) if scored else gate, float(q.boost))
         if type(q) in (wq.Or, FieldedTerm):
-            leaves: dict[tuple[str, ...], dict[str, float]] = {}
-            if self._collect(q, 1.0, leaves):
+            leaves: list[tuple[tuple[str, ...], dict[str, float]]] = []
+            loose: dict[tuple[str, ...], dict[str, float]] = {}
+            if self._collect(q, 1.0, leaves, loose):
                 subs = []
-                for words, fields in leaves.items():
+                for words, fields in [*leaves, *loose.items()]:
                     # one word in several fields with one relative boost: one leaf
                     factors = set(round(v, 12) for v in fields.values())
                     if len(factors) == 1:
