@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
+from itertools import islice
 from math import log
 from typing import Any
 
@@ -382,11 +383,13 @@ def feedback_query(
     # Terms in more than config.PRF_MAX_DF of the documents say little and cost a full scan each.
     n_docs = searcher.doc_count()
     reader = searcher.reader()
-    best = [
+    candidates = sorted(weights.items(), key=lambda kv: -kv[1])[: config.PRF_TERMS * 3]
+    # lazily: a term's document frequency is looked up only until PRF_TERMS terms are found
+    best = list(islice((
         (term, w)
-        for term, w in sorted(weights.items(), key=lambda kv: -kv[1])[: config.PRF_TERMS * 3]
+        for term, w in candidates
         if term in typed or reader.doc_frequency("text", term) <= config.PRF_MAX_DF * n_docs
-    ][:config.PRF_TERMS]
+    ), config.PRF_TERMS))
     norm = sum(w for _, w in best) or 1.0
     counts: Counter[tuple[str | None, str]] = Counter(
         (None, t) for c in clauses for t in analyze(c.text) if (None, t) in kept
