@@ -346,3 +346,32 @@ def test_bm25f_is_robertson_and_zaragozas(built_index: Path, term: str) -> None:
         got = _array_scorer(s).matches(FieldedTerm([wq.Term(f, term, boost=w) for f, w in weights.items()]))
         assert len(expected) > 3
         assert dict(zip(got.ids.tolist(), got.scores.tolist(), strict=True)) == pytest.approx(expected)
+
+
+def test_phrases_are_matched_once_and_kept_like_posting_lists(built_index: Path) -> None:
+    # "MI" adds the phrase "motivational interviewing" in every field: the slowest leaves,
+    # and they come back query after query, so the scorer keeps their matches in memory
+    for s in _open(built_index):
+        scorer = _fresh_scorer(s)
+        calls: list[tuple[str, ...]] = []
+        read = scorer.backend.phrase_frequencies
+
+        def counted(phrase: Any, calls: list[tuple[str, ...]] = calls, read: Any = read) -> Any:
+            calls.append((phrase.fieldname, *phrase.words))
+            return read(phrase)
+
+        scorer.backend.phrase_frequencies = counted  # type: ignore[method-assign]
+        q, _ = build_query(s, parse_query("MI for young people").clauses)
+        assert q is not None
+        first = scorer.matches(q)
+        phrases = list(calls)
+        assert phrases and len(set(phrases)) == len(phrases)
+        again = scorer.matches(q)
+        assert calls == phrases  # nothing matched twice
+        fresh = _fresh_scorer(s).matches(q)
+        for got in (first, again):
+            assert got.ids.tolist() == fresh.ids.tolist()
+            assert got.scores.tolist() == pytest.approx(fresh.scores.tolist(), rel=1e-12)
+        scorer.clear_cache()
+        scorer.matches(q)
+        assert calls == phrases * 2  # forgotten with the posting lists

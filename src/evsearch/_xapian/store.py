@@ -271,13 +271,15 @@ def update(
     shards: int | None = None, shard: tuple[int, int] | None = None,
 ) -> IndexReport:
     """Bring a Xapian index up to date (the caller holds the write lock): incrementally when
-    ``gen`` is a complete Xapian generation with the shard count asked for, else a rebuild
+    ``gen`` is a complete Xapian generation with the shard count and ranking asked for (its
+    documents' wdfs are written as new ones would be), else a rebuild
     (all ``shards`` shards, or only shard ``i`` of ``n`` with ``shard=(i, n)``)."""
     if shard is not None:
         return rebuild(corpus, target, started, progress, shards=shard[1], only=shard[0])
     have = int(gen.meta.get("shards", 1)) if gen is not None else None
     n = shards or have or 1
-    if gen is None or n != have or gen.meta.get("manifest") != ix.MANIFEST_FORMAT:
+    if (gen is None or n != have or gen.meta.get("manifest") != ix.MANIFEST_FORMAT
+            or gen.meta.get("ranking") != RANKING):  # wdfs written another way: all again
         return rebuild(corpus, target, started, progress, shards=n)
     return incremental(corpus, target, gen, started, progress)
 

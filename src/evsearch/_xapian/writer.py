@@ -14,12 +14,14 @@ import json
 import multiprocessing
 import os
 import shutil
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..analysis import analyze, word_analyzer
 from ..errors import EvsearchError
+from ..index.schema import stored_length
 from . import load
 from .schema import (
     BOOL_PREFIX,
@@ -177,29 +179,28 @@ class DocumentMaker:
         add_posting, add_term = doc.add_posting, doc.add_term
         pos = 0
         weighted: dict[str, float] = {}
-        placed: list[tuple[str, list[str], Iterable[int]]] = []
+        placed: list[tuple[list[str], Iterable[int]]] = []
         for (name, weight, b, prefix), joined in zip(self._fields, analysed[:-1], strict=True):
             terms = _terms(joined)
             n = len(terms)
             if not n:
                 continue
-            share = weight / ((1 - b) + b * n / self.avglen.get(name, 1.0))
+            share = weight / ((1 - b) + b * stored_length(n) / self.avglen.get(name, 1.0))
             positions: Iterable[int] = range(pos + 1, pos + 1 + n)
             if max(map(len, terms)) * 4 > MAX_TERM_BYTES:  # rare: a term may be too long to index
                 kept = [(t, at) for t, at in zip(terms, positions, strict=True)
                         if len(t.encode("utf-8")) <= MAX_TERM_BYTES]
                 terms, positions = [t for t, _ in kept], [at for _, at in kept]
-            for term in terms:
-                weighted[term] = weighted.get(term, 0.0) + share
-            placed.append((prefix, terms, positions))
+            for term, count in Counter(terms).items():  # in order of first occurrence
+                weighted[term] = weighted.get(term, 0.0) + share * count
+                add_term(prefix + term, bm25f_wdf(share * count))  # this field's share
+            placed.append((terms, positions))
             pos += n + FIELD_GAP
         # Each term's wdf goes with its first position (one call per position, none more).
         wdf = {term: bm25f_wdf(tf) for term, tf in weighted.items()}
-        for prefix, terms, positions in placed:
+        for terms, positions in placed:
             for term, at in zip(terms, positions, strict=True):
                 add_posting(term, at, wdf.pop(term, 0))
-            for term in set(terms):  # the field's own terms: wdf 0, once each
-                add_term(prefix + term, 0)
         words = _terms(analysed[-1])
         if words and max(map(len, words)) * 4 > MAX_TERM_BYTES:  # rare: a word may be too long
             words = [w for w in words if len(w.encode("utf-8")) <= MAX_TERM_BYTES]

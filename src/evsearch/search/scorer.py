@@ -261,7 +261,7 @@ class ArrayScorer:
         if isinstance(part, wq.Phrase):
             if not self.backend.has_field(part.fieldname):
                 return part.fieldname, _EMPTY_IDS, _EMPTY_SCORES
-            return part.fieldname, *self.backend.phrase_frequencies(part)
+            return part.fieldname, *self._phrase_frequencies(part)
         raise Unsupported(type(part).__name__)
 
     def _normalised(self, fieldname: str, weight: float, ids: np.ndarray, tf: np.ndarray) -> np.ndarray:
@@ -410,14 +410,33 @@ class ArrayScorer:
             self._postings.move_to_end(key)
             return cached
         out = self.backend.postings(fieldname, text)
-        size = out[0].nbytes + out[1].nbytes
-        if size <= POSTINGS_CACHE_BYTES:
-            self._postings[key] = out
-            self._cached_bytes += size
-            while self._cached_bytes > POSTINGS_CACHE_BYTES:
-                _, (ids, weights, _) = self._postings.popitem(last=False)
-                self._cached_bytes -= ids.nbytes + weights.nbytes
+        self._remember(key, out)
         return out
+
+    def _phrase_frequencies(self, phrase: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Where a phrase occurs and how often, kept in memory like a posting list: a phrase
+        is matched position by position, the slowest leaf there is, and the phrases the plan
+        adds for acronyms and synonyms come back query after query."""
+        words = tuple(w.decode("utf-8") if isinstance(w, bytes) else w for w in phrase.words)
+        key = (phrase.fieldname, "\x00phrase\x00" + "\x00".join(words) + f"\x00{phrase.slop}")
+        cached = self._postings.get(key)
+        if cached is not None:
+            self._postings.move_to_end(key)
+            return cached[0], cached[1]
+        ids, freqs = self.backend.phrase_frequencies(phrase)
+        self._remember(key, (ids, freqs, len(ids)))
+        return ids, freqs
+
+    def _remember(self, key: tuple[str, str], value: tuple[np.ndarray, np.ndarray, int]) -> None:
+        """Keep ``value`` in memory, forgetting the least recently used beyond the budget."""
+        size = value[0].nbytes + value[1].nbytes
+        if size > POSTINGS_CACHE_BYTES:
+            return
+        self._postings[key] = value
+        self._cached_bytes += size
+        while self._cached_bytes > POSTINGS_CACHE_BYTES:
+            _, (ids, weights, _) = self._postings.popitem(last=False)
+            self._cached_bytes -= ids.nbytes + weights.nbytes
 
     def clear_cache(self) -> None:
         """Forget the decoded posting lists (for measuring, or to give the memory back)."""
