@@ -128,6 +128,7 @@ def batch_totals(
 
 
 def add_totals(into: dict[str, list[int]], more: dict[str, list[int]]) -> None:
+    """Add the field totals ``more`` (``{field: [total, having]}``) to ``into``."""
     for name, (total, having) in more.items():
         got = into.setdefault(name, [0, 0])
         got[0] += total
