@@ -786,3 +786,17 @@ def test_binary_share_counts_unicode_control_characters() -> None:
         ch = chr(cp)
         counted = ch == "\ufffd" or (unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f\v")
         assert bool(_BINARY_CHARS.fullmatch(ch)) == counted, hex(cp)
+
+
+def test_strip_controls_skips_only_text_without_control_characters() -> None:
+    """``strip_controls`` returns text without a control character untouched: every escape
+    sequence it removes starts with one, so removing them all gives the same text."""
+    import random
+
+    from evsearch._sanitize import _CONTROLS, _ESCAPES, strip_controls
+
+    pool = [chr(c) for c in range(0x200)] + ["\x1b[31m", "\x1b]8;;x\x07", "\x9b1m", "\x9dx\x9c"]
+    rnd = random.Random(5)
+    for _ in range(20000):
+        text = "".join(rnd.choice(pool) if rnd.random() < 0.2 else rnd.choice("ab \n\t") for _ in range(30))
+        assert strip_controls(text) == _CONTROLS.sub("", _ESCAPES.sub("", text)), repr(text)
