@@ -57,8 +57,9 @@ STORED = (
 )
 #: Documents between two commits of a shard during a build. Xapian's default (10,000) costs
 #: more CPU per document here: 35,600 passages took 18.9 CPU-s with 10,000 and 11.6 with
-#: 1,000 (100,000: 42.6). A build commits without fsync (``DB_NO_SYNC``) and syncs its files
-#: once at the end, before the generation is switched to.
+#: 1,000 (100,000: 42.6; 300 and 2,500 were no better). A build commits its scratch database
+#: without fsync (``DB_NO_SYNC``) and syncs the compacted shard's files once at the end,
+#: before the generation is switched to.
 BUILD_COMMIT_EVERY = 1_000
 #: Where a shard is written before it is compacted into place.
 SCRATCH_SUFFIX = ".scratch"
