@@ -738,3 +738,65 @@ def test_editing_a_cell_keeps_the_other_documents_ids(b5: ParsedCell, b5_text: s
     assert "alcohol/B5/where-should-i-start/1" in after.values()  # the passage fixed keeps its id
     added = after["A new paragraph closes this section, added by an editor."]
     assert added == "alcohol/B5/where-should-i-start/3"
+
+
+# --------------------------------------------------------------------------- fast paths agree
+def _clean_by_characters(text: str) -> str:
+    """``grammar.clean`` as its rule says, one character at a time (the reference)."""
+    import unicodedata
+
+    from evsearch._sanitize import strip_controls
+    from evsearch.ingest import grammar
+
+    kept = [
+        ch for ch in strip_controls(text)
+        if ch not in grammar._DROP_CHARS and unicodedata.category(ch) not in ("So", "Cs", "Co")
+    ]
+    return " ".join("".join(kept).split())
+
+
+def test_clean_drops_the_same_characters_as_its_rule() -> None:
+    """``clean`` looks only at non-ASCII characters: it must drop exactly what the rule
+    (symbols, surrogates, private use, invisible characters, controls) drops."""
+    import random
+
+    from evsearch.ingest.grammar import clean
+
+    pool = [chr(c) for c in range(0x3000)] + [
+        "\ufe0f", "\u200b", "\u00ad", "\ufeff", "\ud800", "\ue000", "\U0001f600", "\u2714",
+        "\x1b[31m", "\x1b]8;;x\x07", "\u2028", "\x85",
+    ]
+    rnd = random.Random(17)
+    for _ in range(3000):
+        text = "".join(
+            rnd.choice(pool) if rnd.random() < 0.3 else rnd.choice("ab c\n\t.") for _ in range(40)
+        )
+        assert clean(text) == _clean_by_characters(text), repr(text)
+    assert clean("Safe\u00adguarding ✔ the ☺ com\u200bmunity\ue000 ") == "Safeguarding the community"
+
+
+def test_binary_share_counts_unicode_control_characters() -> None:
+    """The binary check counts Unicode's control characters (``Cc``) other than whitespace,
+    and replacement characters: the same set, code point by code point."""
+    import unicodedata
+
+    from evsearch.ingest.files import _BINARY_CHARS
+
+    for cp in range(0x110000):
+        ch = chr(cp)
+        counted = ch == "\ufffd" or (unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f\v")
+        assert bool(_BINARY_CHARS.fullmatch(ch)) == counted, hex(cp)
+
+
+def test_strip_controls_skips_only_text_without_control_characters() -> None:
+    """``strip_controls`` returns text without a control character untouched: every escape
+    sequence it removes starts with one, so removing them all gives the same text."""
+    import random
+
+    from evsearch._sanitize import _CONTROLS, _ESCAPES, strip_controls
+
+    pool = [chr(c) for c in range(0x200)] + ["\x1b[31m", "\x1b]8;;x\x07", "\x9b1m", "\x9dx\x9c"]
+    rnd = random.Random(5)
+    for _ in range(20000):
+        text = "".join(rnd.choice(pool) if rnd.random() < 0.2 else rnd.choice("ab \n\t") for _ in range(30))
+        assert strip_controls(text) == _CONTROLS.sub("", _ESCAPES.sub("", text)), repr(text)

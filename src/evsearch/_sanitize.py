@@ -33,6 +33,8 @@ _SURROGATES = re.compile(r"[\ud800-\udfff]")
 
 def strip_controls(text: str) -> str:
     """``text`` without escape sequences or control characters (tab and newline kept)."""
+    if not _CONTROLS.search(text):  # every escape sequence starts with a control character
+        return text
     return _CONTROLS.sub("", _ESCAPES.sub("", text))
 
 

@@ -156,7 +156,7 @@ def analyze(text: str) -> list[str]:
     >>> analyze("counseling") == analyze("counselling") and analyze("behavior") == analyze("behaviour")
     True
     """
-    return [t.text for t in _shared_analyzer()(text)]
+    return _shared_analyzer().terms(text)
 
 
 @functools.lru_cache(maxsize=1)
@@ -268,6 +268,17 @@ class TextTokenizer(Tokenizer, Analyzer):
     def _classify(self, lower: str) -> tuple[str, bool]:
         american = british_to_american().get(lower, lower)
         return (american, True) if american in stopwords() else (stem(american), False)
+
+    def terms(self, value: str) -> list[str]:
+        """The terms of ``value``, stopwords left out: what ``__call__`` yields as tokens,
+        as plain strings (no token objects: the fast path for a writer's own analysis)."""
+        known = self._terms
+        out = []
+        for raw in self.expression.findall(value):
+            term, stop = known[raw] if raw in known else self._term(raw)
+            if not stop:
+                out.append(term)
+        return out
 
     def __call__(
         self,

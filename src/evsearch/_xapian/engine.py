@@ -24,14 +24,6 @@ from ..analysis import analyze
 from ..config import (
     FIELD_WEIGHTS,
     MAX_SIMILAR_CHARS,
-    PRF_DOCS,
-    PRF_FIELDS,
-    PRF_MAX_DF,
-    PRF_MAX_DOCS,
-    PRF_MIN_DOCS,
-    PRF_MIN_TERMS,
-    PRF_TERMS,
-    PRF_WEIGHT,
     SIMILAR_FIELDS,
     SIMILAR_SOURCE_FIELDS,
     SIMILAR_TERMS,
@@ -41,6 +33,7 @@ from ..config import (
     shown,
 )
 from ..errors import DocumentNotFoundError, IndexCorruptError, IndexVersionError, QueryError
+from ..index.schema import meta_text, stored_length
 from ..index.store import current_generation
 from ..results import (
     DocumentView,
@@ -54,15 +47,14 @@ from ..results import (
     TermScore,
 )
 from ..search import SearchIndex, extras
-from ..search.plan import _expansion_queries, _field_terms, build_filter, build_query
+from ..search.bm25f import FieldedTerm
+from ..search.plan import build_filter, build_query, feedback_query
 from ..search.query import Clause, Filters, normalise_cell, normalise_kind, parse_query
 from ..search.rank import Page, make_hit, make_view
-from .schema import FIELD_BM25F, FIELD_PREFIX, RANKING
+from .schema import FIELD_BM25F, RANKING
 from .searcher import XapianSearcher, _decode, _text_words, shard_addresses, snippet
 from .shards import ShardSet, is_remote_spec, parse_remote_spec
 from .writer import read_averages
-
-_TEXT_FIELDS = frozenset(FIELD_PREFIX)
 
 
 class XapianIndex(SearchIndex):
@@ -122,7 +114,7 @@ class XapianIndex(SearchIndex):
                     self._open()
                     assert self._searcher is not None
                     return self._searcher
-            if self._searcher.shards.reopen():
+            if self._searcher.refresh():
                 self._labels = None
             return self._searcher
 
@@ -249,8 +241,8 @@ class XapianIndex(SearchIndex):
         return extras.related(view, [make_view(d) for d in stored])
 
     def explain(self, query: str, doc_id: str) -> Explanation:
-        """Why ``doc_id`` scored as it did: each query term's BM25F weight in the document,
-        divided among the fields it occurs in (see :func:`_term_scores`)."""
+        """Why ``doc_id`` scored as it did: as :meth:`SearchIndex.explain`, a row per query
+        term and field, adding up to the score search gives it (see :func:`_term_scores`)."""
         parsed = parse_query(query)
         with self._lock:
             s = self._current()
@@ -260,31 +252,33 @@ class XapianIndex(SearchIndex):
             q, mask = build_query(s, parsed.clauses)
             fq = build_filter(parsed.filters)
             only = wq.Term("id", doc_id)
+
+            def hits_doc(extra: Any) -> bool:
+                return bool(s.top(wq.Every(), wq.And([only, extra]), None, 1))
+
             reason: str | None = None
             score = 0.0
             if q is None or isinstance(q, wq.Every):
                 reason = "the query has no words to score"
+            elif mask is not None and hits_doc(mask):
+                reason = "it contains an excluded word"
+            elif fq is not None and not hits_doc(fq):
+                reason = "the query's filters (type:, kind:, cell:, matrix:, year:) leave it out"
             else:
+                q = _with_feedback(s, q, parsed.clauses, fq, mask)  # as searches do
                 found = s.top(q, only, None, 1)
                 if found:
                     score = round(found[0].weight, 4)
                 else:
                     reason = "it does not match the query's words"
-            if reason is None and mask is not None and s.top(wq.Every(), wq.And([only, mask]), None, 1):
-                reason = "it contains an excluded word"
-            if reason is None and fq is not None and not s.top(wq.Every(), wq.And([only, fq]), None, 1):
-                reason = "the query's filters (type:, kind:, cell:, matrix:, year:) leave it out"
-            terms = _term_scores(s, q, doc_id, docid) if q is not None and not isinstance(q, wq.Every) else []
+            terms = _term_scores(s, q, doc_id, docid) if reason is None else []
         wanted = [
             t for c in parsed.clauses if c.kind != "prefix" and c.occur != "must_not"
             for t in analyze(c.text)
         ]
-        seen = {t.term for t in terms}
+        seen = {w for t in terms for w in t.term.split()}
         missing = tuple(dict.fromkeys(t for t in wanted if t not in seen))
-        return Explanation(
-            query, doc_id, reason is None, score if reason is None else 0.0, tuple(terms),
-            missing, reason,
-        )
+        return Explanation(query, doc_id, reason is None, score, tuple(terms), missing, reason)
 
     def cell_labels(self) -> dict[str, str]:
         """:meth:`SearchIndex.cell_labels`, from the shards' manifests (read once per commit)."""
@@ -339,98 +333,124 @@ def _ranked_page(
 
 
 def _with_feedback(s: XapianSearcher, q: Any, clauses: list[Clause], fq: Any, mask: Any) -> Any:
-    """Pseudo-relevance feedback (RM3) as :func:`evsearch.search._with_feedback` does it,
+    """Pseudo-relevance feedback: the shared :func:`~evsearch.search.plan.feedback_query`,
     with the top documents from Xapian."""
-    n_docs = s.doc_count()
-    if not PRF_DOCS or not PRF_MIN_DOCS <= n_docs <= PRF_MAX_DOCS:
-        return q
-    if any(c.kind != "word" or c.field or c.occur != "should" for c in clauses):
-        return q
-    typed = list(dict.fromkeys(t for c in clauses for t in analyze(c.text)))
-    if len(typed) < PRF_MIN_TERMS:
-        return q
-    top = s.top(q, fq, mask, PRF_DOCS)
-    mass = sum(m.weight for m in top)
-    if mass <= 0:
-        return q
-    weights: dict[str, float] = {}
-    for m in top:
-        stored = m.stored
-        terms = analyze(f"{stored.get('title') or stored.get('doc_title') or ''} {stored.get('text') or ''}")
-        if terms:
-            for term, tf in Counter(terms).items():
-                weights[term] = weights.get(term, 0.0) + tf / len(terms) * m.weight / mass
-    ranked = sorted(weights.items(), key=lambda kv: -kv[1])  # most_common's order: stable
-    best = [
-        (term, w)
-        for term, w in ranked[: PRF_TERMS * 3]
-        if term in typed or s.doc_frequency("text", term) <= PRF_MAX_DF * n_docs
-    ][: PRF_TERMS]
-    norm = sum(w for _, w in best) or 1.0
-    merged = dict.fromkeys(typed, (1 - PRF_WEIGHT) / len(typed))
-    for term, w in best:
-        merged[term] = merged.get(term, 0.0) + PRF_WEIGHT * w / norm
-    top_w = max(merged.values())
-    subs: list[Any] = []
-    for term, w in merged.items():
-        if term in typed:
-            subs.append(_field_terms(
-                None, [term], lambda f, ts, fb, w=w: wq.Term(f, ts[0], boost=fb * w / top_w)
-            ))
-        else:
-            subs.extend(wq.Term(f, term, boost=FIELD_WEIGHTS[f] * w / top_w) for f in PRF_FIELDS)
-    for expansion in _expansion_queries(clauses):
-        expansion.boost = expansion.boost * (1 - PRF_WEIGHT) / len(typed) / top_w  # type: ignore[attr-defined]
-        subs.append(expansion)
-    return wq.Or(subs)
+
+    def top(k: int) -> list[tuple[dict[str, Any], float]]:
+        return [(m.stored, m.weight) for m in s.top(q, fq, mask, k)]
+
+    return feedback_query(s, q, clauses, top)
 
 
 def _term_scores(s: XapianSearcher, q: Any, doc_id: str, docid: int) -> list[TermScore]:
-    """Each query word's BM25F weight in one document, one row per field it occurs in.
-    Xapian scores a word once over all its fields (its wdf is BM25F's combined frequency:
-    the fields' weighted, length-normalised frequencies, see :mod:`.schema`); each field's
-    ``contribution`` is the word's score, times the query's weight of it, in proportion to
-    that field's share of the frequency, as the Whoosh engine divides it."""
-    wanted: dict[str, float] = {}
-    for leaf in q.leaves() if not isinstance(q, (wq.Term, wq.Phrase)) else [q]:
-        if isinstance(leaf, wq.Term):
-            pairs = [(leaf.fieldname, _decode(leaf.text))]
-        elif isinstance(leaf, wq.Phrase):
-            pairs = [(leaf.fieldname, str(w)) for w in leaf.words]
-        else:
-            continue
-        for fieldname, text in pairs:
-            if fieldname in _TEXT_FIELDS:
-                boost = float(leaf.boost) / FIELD_WEIGHTS[fieldname]
-                wanted[text] = max(wanted.get(text, 0.0), boost)
+    """One document's score broken down as the Whoosh engine's ``explain`` does it: a row
+    per query term and field, each the field's share of the term's score (in proportion to
+    what the field adds to BM25F's frequency), largest first; the rows add up to the score.
+
+    Each term's score is Xapian's, for that part of the query alone; the fields' shares are
+    BM25F's per-field frequencies (``w_f * tf_f / ((1 - b_f) + b_f * len_f / avg_f)``, what
+    the field's own terms hold as wdf), counted in the document's stored fields."""
     avglen = s.shards.run(read_averages) or {}
     stored = s.stored(docid)
-    analysed = {f: analyze(str(stored.get(f) or "")) for f in _TEXT_FIELDS}
-    out = []
-    for text, boost in wanted.items():
-        shares: dict[str, tuple[int, int, float]] = {}
-        for f, (weight, b) in FIELD_BM25F.items():
-            terms = analysed[f]
-            n = terms.count(text)
-            if n:
-                norm = (1 - b) + b * len(terms) / avglen.get(f, 1.0)
-                shares[f] = (n, len(terms), weight * n / norm)
-        if not shares:
-            continue
-        score = s.term_score(wq.Term("text", text, boost=FIELD_WEIGHTS["text"]), doc_id, docid)
-        if score is None:
-            continue
-        total = sum(share for _, _, share in shares.values())
-        for f, (n, length, share) in sorted(shares.items()):
-            weight = FIELD_WEIGHTS[f] * boost
-            contribution = boost * score * share / total
-            out.append(TermScore(
-                field=f, term=text, frequency=n, field_length=length, weight=round(weight, 4),
-                score=round(contribution / weight, 4) if weight else 0.0,
-                contribution=round(contribution, 4),
+    tokens: dict[str, list[str]] = {}
+
+    def field_terms(f: str) -> list[str]:
+        if f not in tokens:
+            tokens[f] = analyze(_field_text(stored, f))
+        return tokens[f]
+
+    def score_at(part: Any) -> float | None:
+        return s.term_score(part, doc_id, docid)
+
+    rows: list[TermScore] = []
+
+    def fielded(term: FieldedTerm, boost: float) -> None:
+        score = score_at(term)
+        if not score:
+            return
+        score *= boost
+        parts: list[tuple[str, str, int, int, float, float]] = []
+        part: Any
+        for part in term.subqueries:
+            if part.fieldname not in FIELD_BM25F or part.boost <= 0:
+                continue
+            words = [_decode(part.text)] if isinstance(part, wq.Term) else [str(w) for w in part.words]
+            found = field_terms(part.fieldname)
+            n = _occurrences(found, words)
+            if not n:
+                continue
+            _, b = FIELD_BM25F[part.fieldname]
+            length = stored_length(len(found))
+            norm = (1 - b) + b * length / avglen.get(part.fieldname, 1.0)
+            parts.append((part.fieldname, " ".join(words), n, length, float(part.boost),
+                          float(part.boost) * n / norm))
+        total = sum(p[5] for p in parts)
+        outer = boost * float(term.boost)
+        for field, text, n, length, weight, normalised in parts:
+            share = score * normalised / total
+            w = weight * outer
+            rows.append(TermScore(
+                field=field, term=text, frequency=n, field_length=length, weight=round(w, 4),
+                score=round(share / w, 4) if w else 0.0, contribution=round(share, 4),
             ))
-    out.sort(key=lambda t: (-t.contribution, t.field, t.term))
-    return out
+        if not parts:  # the document holds the term in no stored field: one row for it all
+            rows.append(TermScore(field="", term=term.label, frequency=0, field_length=0,
+                                  weight=round(outer, 4), score=round(score / outer, 4) if outer else 0.0,
+                                  contribution=round(score, 4)))
+
+    def walk(node: Any, boost: float) -> None:
+        if isinstance(node, FieldedTerm):
+            fielded(node, boost)
+            return
+        if isinstance(node, wq.AndMaybe):
+            if score_at(node.a) is None:
+                return
+            walk(node.a, boost)
+            if score_at(node.b) is not None:
+                walk(node.b, boost)
+            return
+        if isinstance(node, (wq.Or, wq.And, wq.DisjunctionMax)) and len(node.subqueries) == 1:
+            walk(node.subqueries[0], boost)
+            return
+        if isinstance(node, (wq.Or, wq.And, wq.DisjunctionMax)):
+            boost *= float(node.boost)
+            present = [(sub, score_at(sub)) for sub in node.subqueries]
+            present = [(sub, sc) for sub, sc in present if sc is not None]
+            if isinstance(node, wq.DisjunctionMax):
+                present = [max(present, key=lambda p: p[1] or 0.0)] if present else []
+            elif isinstance(node, wq.And) and len(present) < len(node.subqueries):
+                return
+            for sub, _ in present:
+                walk(sub, boost)
+            return
+        score = score_at(node)  # another leaf: a term, a phrase
+        if score:
+            rows.append(TermScore(field="", term=str(node), frequency=0, field_length=0,
+                                  weight=round(boost, 4), score=round(score, 4),
+                                  contribution=round(score * boost, 4)))
+
+    walk(q, 1.0)
+    rows = [r for r in rows if r.contribution]
+    rows.sort(key=lambda t: (-t.contribution, t.field, t.term))
+    return rows
+
+
+def _field_text(stored: dict[str, Any], field: str) -> str:
+    """A text field of a document as it was indexed, from its stored fields (``meta``, the
+    study's type names and year, is not stored: it is made again as the index makes it)."""
+    if field != "meta":
+        return str(stored.get(field) or "")
+    if stored.get("kind") != "study":
+        return ""
+    return meta_text(str(stored.get("study_type") or ""), stored.get("year"))
+
+
+def _occurrences(tokens: list[str], words: list[str]) -> int:
+    """How often ``words`` stand together, in order, in ``tokens`` (a word: its count)."""
+    if len(words) == 1:
+        return tokens.count(words[0])
+    k = len(words)
+    return sum(1 for i in range(len(tokens) - k + 1) if tokens[i : i + k] == words)
 
 
 def _text_key_terms(s: XapianSearcher, text: str, k: int) -> list[tuple[str, float]]:

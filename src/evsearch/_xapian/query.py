@@ -4,12 +4,16 @@ The query layer builds one plan for every engine: a tree of terms, phrases, ``Or
 ``AndMaybe`` and ``DisjunctionMax`` with per-field boosts (``evsearch.search.build_query``,
 with its synonyms, prefixes and feedback). Here that tree becomes a Xapian query:
 
-* a word or phrase searched in every text field with the field weights (what a plain word
-  becomes) is one unprefixed Xapian term, whose wdf is already BM25F's frequency over the
-  weighted, length-normalised fields (:mod:`.schema`); its boost relative to the field
-  weights is an ``OP_SCALE_WEIGHT``;
-* a word restricted to some fields (``title:x``, prefixes, feedback terms) is the same
-  unprefixed term, filtered by the field's own prefixed term, so it ranks by the same BM25F;
+* a word searched in every text field with the field weights (what a plain word becomes) is
+  one unprefixed Xapian term, whose wdf is already BM25F's frequency over the weighted,
+  length-normalised fields (:mod:`.schema`); its boost relative to the field weights, times
+  Lucene's idf over Xapian's (``idf``, from the searcher), is an ``OP_SCALE_WEIGHT``;
+* a word restricted to some fields (``title:x``, prefixes, feedback terms) is the fields' own
+  prefixed terms (one, or an ``OP_SYNONYM`` of several), whose wdfs are the fields' shares of
+  that frequency: BM25F over those fields, as the Whoosh engine scores it;
+* a phrase is an ``OP_SYNONYM`` of the phrase, so it is weighted as one term (the least wdf
+  of its words), its idf scaled to Lucene's over the documents that have it; restricted to
+  fields, it is filtered by documents with all its words in one of them;
 * filters are boolean terms and a value range on the year slot.
 """
 
@@ -24,14 +28,32 @@ from ..search.bm25f import Expansion, FieldedTerm
 from .schema import BOOL_PREFIX, FIELD_PREFIX, SLOT_YEAR
 from .writer import boolean_term
 
+#: Marks a phrase's words among the terms whose idf is scaled (no index term starts with it).
+PHRASE = "\0"
+
 
 class Translator:
     """Translates plan trees for one set of field weights."""
 
-    def __init__(self, xapian: Any, field_weights: dict[str, float]) -> None:
+    def __init__(
+        self,
+        xapian: Any,
+        field_weights: dict[str, float],
+        idf: dict[tuple[str, ...], float] | None = None,
+    ) -> None:
         self.x = xapian
         self.weights = field_weights
         self.all_fields = frozenset(field_weights)
+        #: Lucene's idf over Xapian's for each scored term (or a field group's terms, see
+        #: :meth:`_text_leaf`); None: only note which are wanted (``wanted``), scaling nothing.
+        self.idf = idf
+        self.wanted: set[tuple[str, ...]] = set()
+
+    def _idf(self, terms: tuple[str, ...]) -> float:
+        if self.idf is None:
+            self.wanted.add(terms)
+            return 1.0
+        return self.idf.get(terms, 1.0)
 
     # -- helpers ---------------------------------------------------------------------------
     def scaled(self, q: Any, factor: float) -> Any:
@@ -59,7 +81,18 @@ class Translator:
         they are all the weighted fields."""
         Q = self.x.Query
         fields = set(fields)
-        rank = self.scaled(self._phrase(list(words)), factor)
+        if len(words) == 1:
+            if fields >= self.all_fields:
+                return self.scaled(Q(words[0]), factor * self._idf(words))
+            # the fields' own terms, whose wdf is each field's share of BM25F's frequency:
+            # one field is BM25F over it; several are added up by OP_SYNONYM, as one term
+            terms = tuple(FIELD_PREFIX[f] + words[0] for f in sorted(fields))
+            one = Q(terms[0]) if len(terms) == 1 else Q(Q.OP_SYNONYM, [Q(t) for t in terms])
+            return self.scaled(one, factor * self._idf(terms))
+        # a phrase as one term (OP_SYNONYM): its frequency, not its words' weights added up;
+        # its idf is made Lucene's over the documents that have it (see ``PHRASE``)
+        phrase = Q(Q.OP_SYNONYM, [self._phrase(list(words))])
+        rank = self.scaled(phrase, factor * self._idf((PHRASE, *words)))
         if fields >= self.all_fields:
             return rank
         only = self._or([self._all_of(words, FIELD_PREFIX[f]) for f in sorted(fields)])
@@ -80,9 +113,17 @@ class Translator:
             return tuple(str(w) for w in q.words)
         return None
 
-    def _collect(self, q: Any, boost: float, out: dict[tuple[str, ...], dict[str, float]]) -> bool:
-        """Gather the text leaves of a plain ``Or`` tree: words -> field -> relative boost.
-        False when the tree holds anything else."""
+    def _collect(
+        self,
+        q: Any,
+        boost: float,
+        out: list[tuple[tuple[str, ...], dict[str, float]]],
+        loose: dict[tuple[str, ...], dict[str, float]],
+    ) -> bool:
+        """Gather the text leaves of a plain ``Or`` tree, each ``FieldedTerm`` on its own
+        (words -> field -> relative boost, appended to ``out``: two terms of the plan with the
+        same word add up, as on Whoosh), and bare terms into ``loose``, by word. False when
+        the tree holds anything else."""
         if isinstance(q, (wq.Term, wq.Phrase)):
             if q.fieldname not in self.weights:
                 return False
@@ -90,11 +131,18 @@ class Translator:
             if not words:
                 return False
             rel = boost * float(q.boost) / self.weights[q.fieldname]
-            slot = out.setdefault(words, {})
+            slot = loose.setdefault(words, {})
             slot[q.fieldname] = max(slot.get(q.fieldname, 0.0), rel)
             return True
-        if type(q) in (wq.Or, FieldedTerm) and not getattr(q, "minmatch", 0):
-            return all(self._collect(s, boost * float(q.boost), out) for s in q.subqueries)
+        if getattr(q, "minmatch", 0):
+            return False
+        if type(q) is FieldedTerm:
+            own: dict[tuple[str, ...], dict[str, float]] = {}
+            found = all(self._collect(s, boost * float(q.boost), out, own) for s in q.subqueries)
+            out.extend(own.items())
+            return found
+        if type(q) is wq.Or:
+            return all(self._collect(s, boost * float(q.boost), out, loose) for s in q.subqueries)
         return False
 
     # -- the translation ---------------------------------------------------------------------
@@ -121,10 +169,11 @@ class Translator:
             scored = [s for s in map(self.query, q.subqueries[1:]) if s is not None]
             return self.scaled(Q(Q.OP_AND, [gate, *scored]) if scored else gate, float(q.boost))
         if type(q) in (wq.Or, FieldedTerm):
-            leaves: dict[tuple[str, ...], dict[str, float]] = {}
-            if self._collect(q, 1.0, leaves):
+            leaves: list[tuple[tuple[str, ...], dict[str, float]]] = []
+            loose: dict[tuple[str, ...], dict[str, float]] = {}
+            if self._collect(q, 1.0, leaves, loose):
                 subs = []
-                for words, fields in leaves.items():
+                for words, fields in [*leaves, *loose.items()]:
                     # one word in several fields with one relative boost: one leaf
                     factors = set(round(v, 12) for v in fields.values())
                     if len(factors) == 1:

@@ -55,6 +55,7 @@ from .shards import (
     refuse_symlinks,
     timeout,
 )
+from .weights import SCORE_SCALE, TermStats
 from .writer import boolean_term
 
 #: Xapian's ``min_normlen`` (its default). With ``b = 0`` it has no effect: the length
@@ -104,6 +105,15 @@ class XapianSearcher:
         self.shards = shards
         self.translator = Translator(self.xapian, FIELD_WEIGHTS)
         self.schema = frozenset([*FIELD_PREFIX, "words"])
+        self.stats = TermStats(shards, self._enquire)
+
+    def refresh(self) -> bool:
+        """See the shards' latest commits (and forget statistics when they changed); True
+        if any changed."""
+        if self.shards.reopen():
+            self.stats.forget()
+            return True
+        return False
 
     # -- what the shared query layer reads -----------------------------------------------------
     def reader(self) -> XapianSearcher:
@@ -111,6 +121,8 @@ class XapianSearcher:
 
     def doc_count(self) -> int:
         return int(self.shards.run(lambda db: db.get_doccount()))
+
+    doc_count_all = doc_count  # what the query layer asks when it keeps a long query's best words
 
     def _prefix(self, fieldname: str) -> str:
         return WORD_PREFIX if fieldname == "words" else FIELD_PREFIX[fieldname]
@@ -188,19 +200,28 @@ class XapianSearcher:
 
     def compose(self, q: Any, fq: Any, mask: Any) -> Any:
         Q = self.xapian.Query
-        xq = self.translator.query(q)
+        xq = self.translate(q)
         if fq is not None:
             xq = Q(Q.OP_FILTER, xq, self.translator.boolean(fq))
         if mask is not None:
             xq = Q(Q.OP_AND_NOT, xq, self.translator.boolean(mask))
         return xq
 
+    def translate(self, q: Any) -> Any:
+        """The Xapian query of a plan, its terms' weights scaled to Lucene's idf: the plan is
+        translated once to learn its terms, their statistics are read in one round trip, and
+        it is translated again with them."""
+        probe = Translator(self.xapian, FIELD_WEIGHTS)
+        probe.query(q)
+        return Translator(self.xapian, FIELD_WEIGHTS, self.stats.ratios(probe.wanted)).query(q)
+
     def _matches(self, mset: Any, key_slot: int | None = None) -> list[_Match]:
         out = []
         for m in mset:
             doc = m.document
             key = _decode(doc.get_value(key_slot)) if key_slot is not None else ""
-            out.append(_Match(int(m.docid), float(m.weight), self.fields(doc.get_data(), int(m.docid)),
+            out.append(_Match(int(m.docid), float(m.weight) / SCORE_SCALE,
+                              self.fields(doc.get_data(), int(m.docid)),
                               _decode(doc.get_value(SLOT_SEQ)), key))
         return out
 
@@ -311,30 +332,17 @@ class XapianSearcher:
         return self.shards.run(run)
 
     def term_score(self, q: Any, doc_id: str, docid: int) -> float | None:
-        """The score of one document for ``q`` (None when it does not match). The word
-        alone, unrestricted by field, is one unprefixed term: ``Term("text", t)`` with the
-        text weight translates to it filtered by the text field, so the filter is dropped."""
+        """The score of one document for the plan ``q`` alone (None when it does not match)."""
         Q = self.xapian.Query
-        xq = Q(_decode(q.text)) if isinstance(q, wq.Term) else self.translator.query(q)
+        xq = self.translate(q)
         only = Q(boolean_term(BOOL_PREFIX["id"], doc_id))
 
         def run(db: Any) -> float | None:
             enquire = self._enquire(db, Q(Q.OP_FILTER, xq, only), True)
             for m in enquire.get_mset(0, 10):
                 if int(m.docid) == docid:
-                    return float(m.weight)
+                    return float(m.weight) / SCORE_SCALE
             return None
-
-        return self.shards.run(run)
-
-    def wdf(self, docid: int, term: str) -> int:
-        def run(db: Any) -> int:
-            tl = db.termlist(docid)
-            try:
-                item = tl.skip_to(term)
-            except StopIteration:
-                return 0
-            return int(item.wdf) if _decode(item.term) == term else 0
 
         return self.shards.run(run)
 

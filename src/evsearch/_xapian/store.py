@@ -16,27 +16,36 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .. import ingest
+from .._version import __version__
 from ..errors import EvsearchError, IndexCorruptError
 from ..index import schema as ix_schema
 from ..index import store as ix
 from ..index import writer as ix_writer
-from ..index.sources import ingest_corpus
+from ..index.integrity import file_sha256
+from ..index.sources import ingest_corpus, read_procs
 from ..results import IndexReport
 from . import load
-from .schema import RANKING, shard_name, shard_of
+from .schema import META_CORPUS, RANKING, shard_name, shard_of
 from .shards import check_shard, refuse_symlinks
-from .writer import _offset, batch_shard, build_procs, read_files, shard_info, update_shard, write_shards
+from .writer import (
+    _offset,
+    add_totals,
+    batch_shard,
+    batch_totals,
+    build_procs,
+    prepare,
+    read_files,
+    shard_info,
+    update_shard,
+    write_shards,
+)
 
 ENGINE = "xapian"
 
 
 def is_xapian(meta: dict[str, Any]) -> bool:
     return meta.get("engine") == ENGINE
-
-
-def read_procs() -> int:
-    """Processes reading the corpus in a full build: one per CPU, at most 4."""
-    return max(1, min(4, os.cpu_count() or 1))
 
 
 def write_generation(
@@ -47,6 +56,8 @@ def write_generation(
     only: int | None = None,
     corpus_dir: str = "",
     progress: Callable[[int], None] | None = None,
+    unread: dict[str, list[int]] | None = None,
+    corpus_map: str = "",
 ) -> tuple[ix.Generation, int]:
     """Write a complete new Xapian generation (every shard, or shard ``only``) and switch
     ``CURRENT`` to it. The caller holds the write lock."""
@@ -72,7 +83,7 @@ def write_generation(
             info=lambda i: shard_info(i, shards, ix_schema.SCHEMA_VERSION, corpus_dir),
             document_fields=ix_schema.document_fields,
             procs=build_procs(n_docs, shards if only is None else 1),
-            progress=progress,
+            progress=progress, unread=unread, corpus_map=corpus_map,
         )
         files = {
             b.source: b.manifest_entry() for b in batches
@@ -158,16 +169,96 @@ def check(gen: ix.Generation) -> tuple[int, list[tuple[str, str]]]:
     return files, problems
 
 
+def _prepare(batch: Any) -> list[tuple[str, ...]]:
+    """A file's documents analysed where the file is read (see :func:`.writer.prepare`)."""
+    return prepare(batch, ix_schema.document_fields)
+
+
+def _map_key(shards: int) -> dict[str, Any]:
+    """What a corpus map is valid for: files parse and analyse alike under the same evsearch,
+    schema and ranking, and fall in the same shards of the same number."""
+    return {
+        "evsearch": __version__, "schema": ix_schema.SCHEMA_VERSION, "ranking": RANKING,
+        "shards": shards,
+    }
+
+
+def known_files(target: Path, shards: int) -> dict[str, list[Any]]:
+    """The corpus map of the live generation of ``target`` when it is a ``--shard`` build
+    of ``shards`` shards by this evsearch: ``{rel: [sha256, cell, field totals]}`` for every
+    corpus file that build saw (``{}`` when there is none to trust)."""
+    try:
+        gen = ix.current_generation(target)
+    except (EvsearchError, OSError):
+        return {}
+    built = gen.meta.get("built", [])
+    if not is_xapian(gen.meta) or int(gen.meta.get("shards", 0)) != shards or len(built) != 1:
+        return {}
+    xapian = load()
+    try:
+        db = xapian.Database(str(gen.path / shard_name(int(built[0]))))
+        try:
+            raw = db.get_metadata(META_CORPUS)
+        finally:
+            db.close()
+        stored = json.loads(raw.decode("utf-8")) if raw else {}
+    except (xapian.Error, ValueError):
+        return {}
+    if stored.get("key") != json.loads(json.dumps(_map_key(shards))):
+        return {}
+    return dict(stored.get("files", {}))
+
+
+def _others_unchanged(
+    corpus: Path, known: dict[str, list[Any]], shards: int, only: int
+) -> dict[str, list[Any]]:
+    """The corpus files that hold another shard's cells and are unchanged since the build
+    that mapped them (same path, same content hash): a ``--shard`` build need not read them.
+    Which shard a file feeds is decided by the cell its content names, so only a file
+    whose content is known can be skipped; its field totals still count in the averages."""
+    if not known:
+        return {}
+    out: dict[str, list[Any]] = {}
+    for path in ingest.discover(corpus).paths:
+        rel = path.relative_to(corpus).as_posix()
+        entry = known.get(rel)
+        if entry is None or shard_of(str(entry[1]), shards) == only:
+            continue
+        try:
+            if file_sha256(path) != entry[0]:
+                continue
+        except OSError:
+            continue
+        out[rel] = entry
+    return out
+
+
 def rebuild(
     corpus: Path, target: Path, started: float, progress: Any, *, shards: int = 1, only: int | None = None
 ) -> IndexReport:
+    """A full build into a new generation. ``--shard i/N`` (``only``) skips the files of
+    other shards' cells that are unchanged since the last ``--shard i/N`` build here (see
+    :func:`_others_unchanged`) and maps every file it saw for the next one."""
     tracker = ix_writer._Progress(progress, started)
-    batches, problems = ingest_corpus(corpus, progress=tracker.reading, procs=read_procs())
-    if problems and not batches:
+    skipped = _others_unchanged(corpus, known_files(target, shards), shards, only) if only is not None else {}
+    batches, problems = ingest_corpus(
+        corpus, progress=tracker.reading, procs=read_procs(), prepare=_prepare, skip=skipped
+    )
+    if problems and not batches and not skipped:
         raise ix_writer._nothing_readable(corpus, problems)
+    unread: dict[str, list[int]] = {}
+    corpus_map = ""
+    if only is not None:
+        files = dict(skipped)
+        for entry in skipped.values():
+            add_totals(unread, entry[2])
+        for b in batches:
+            if b.parsed is not None:
+                files[b.source] = [b.sha256, b.parsed.cell.key, batch_totals(b, ix_schema.document_fields)]
+        corpus_map = json.dumps({"key": _map_key(shards), "files": files}, sort_keys=True)
     _, n_docs = write_generation(
         target, batches, shards=shards, only=only, corpus_dir=str(corpus.resolve()),
-        progress=tracker.writing,
+        progress=tracker.writing, unread=unread, corpus_map=corpus_map,
     )
     mine = [b for b in batches if only is None or batch_shard(b, shards) == only]
     return ix_writer.rebuild_report(target, corpus, mine, n_docs, started, problems)
@@ -179,7 +270,8 @@ def incremental(
     """Bring a Xapian generation up to date: only the shards whose files changed commit.
 
     A generation holding one shard of several (``--shard i/N``) is rebuilt instead (its
-    part of the corpus is decided by the cells, which only a full read shows)."""
+    part of the corpus is decided by the cells the files name, and its field averages by
+    every file): other shards' unchanged files are skipped by their content hash."""
     shards = int(gen.meta.get("shards", 1))
     built = [int(i) for i in gen.meta.get("built", [])]
     if sorted(built) != list(range(shards)):
@@ -232,13 +324,15 @@ def update(
     shards: int | None = None, shard: tuple[int, int] | None = None,
 ) -> IndexReport:
     """Bring a Xapian index up to date (the caller holds the write lock): incrementally when
-    ``gen`` is a complete Xapian generation with the shard count asked for, else a rebuild
+    ``gen`` is a complete Xapian generation with the shard count and ranking asked for (its
+    documents' wdfs are written as new ones would be), else a rebuild
     (all ``shards`` shards, or only shard ``i`` of ``n`` with ``shard=(i, n)``)."""
     if shard is not None:
         return rebuild(corpus, target, started, progress, shards=shard[1], only=shard[0])
     have = int(gen.meta.get("shards", 1)) if gen is not None else None
     n = shards or have or 1
-    if gen is None or n != have or gen.meta.get("manifest") != ix.MANIFEST_FORMAT:
+    if (gen is None or n != have or gen.meta.get("manifest") != ix.MANIFEST_FORMAT
+            or gen.meta.get("ranking") != RANKING):  # wdfs written another way: all again
         return rebuild(corpus, target, started, progress, shards=n)
     return incremental(corpus, target, gen, started, progress)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from ..analysis import text_analyzer, word_analyzer
 from ..config import STUDY_TYPE_NAMES
@@ -41,6 +42,20 @@ def make_schema() -> Schema:
     )
 
 
+def stored_length(length: int) -> int:
+    """A field's length as BM25F's length normalisation sees it: Whoosh stores each
+    document's field lengths in one byte, a logarithmic approximation exact up to 40 terms
+    and within 3.3% above; the Xapian engine normalises by the same lengths, so both engines
+    rank alike."""
+    return int(byte_to_length(length_to_byte(length))) if length > 0 else 0
+
+
+def meta_text(study_type: str, year: int | None) -> str:
+    """A study's ``meta`` field: the names of its types (``"S G"``) and its year."""
+    names = " ".join(STUDY_TYPE_NAMES.get(t, t) for t in study_type.split())
+    return f"{names} {'' if year is None else year}".strip()
+
+
 def document_fields(doc: Document, source: str) -> dict[str, Any]:
     """The Whoosh fields of one document."""
     matrix, _, code = doc.cell.partition("/")
@@ -54,8 +69,6 @@ def document_fields(doc: Document, source: str) -> dict[str, Any]:
         "source": source,
     }
     if isinstance(doc, Study):
-        names = " ".join(STUDY_TYPE_NAMES.get(t, t) for t in doc.types)
-        year = "" if doc.year is None else str(doc.year)
         fields.update(
             kind="study",
             type=" ".join(doc.types),
@@ -63,7 +76,7 @@ def document_fields(doc: Document, source: str) -> dict[str, Any]:
             title=doc.title,
             text=doc.summary,
             organisation=doc.organisation or "",
-            meta=f"{names} {year}".strip(),
+            meta=meta_text(doc.study_type, doc.year),
             words=" ".join((doc.title, doc.summary, doc.organisation or "")),
             links=list(doc.sections),
         )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Container, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,9 @@ class SourceBatch:
     size: int | None = None
     mtime_ns: int | None = None  # None: decide by the hash next time (modified very recently)
     shadowed_by: str | None = None  # another file holds the same cell and wins (no documents)
+    #: What a writer's ``prepare`` made of the documents while the file was read (in the
+    #: reading process, so in parallel with other files); None when not asked for.
+    prepared: Any = field(default=None, compare=False, repr=False)
 
     def manifest_entry(self) -> dict[str, Any]:
         """What the manifest records about this file."""
@@ -85,15 +88,28 @@ def _rank(corpus_dir: Path, batch: SourceBatch) -> tuple[int, int]:
 _CHUNK = 16
 
 
-def _read_one(item: tuple[Path, str, Path]) -> SourceBatch | FileProblem:
-    return _read_file(*item)
+def read_procs() -> int:
+    """Processes reading the corpus in a full build: one per CPU, at most 4."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+#: A writer's work on a file's documents done as the file is read (see ``ingest_corpus``).
+Prepare = Callable[[SourceBatch], Any]
+
+
+def _read_one(item: tuple[Path, str, Path, Prepare | None]) -> SourceBatch | FileProblem:
+    path, rel, corpus_dir, prepare = item
+    got = _read_file(path, rel, corpus_dir)
+    if prepare is not None and isinstance(got, SourceBatch):
+        got = replace(got, prepared=prepare(got))
+    return got
 
 
 def _read_all(
-    corpus_dir: Path, paths: list[Path], procs: int
+    corpus_dir: Path, paths: list[Path], procs: int, prepare: Prepare | None = None
 ) -> Iterator[SourceBatch | FileProblem]:
     """Every file read, in path order: by ``procs`` forked processes for a large corpus."""
-    items = [(path, path.relative_to(corpus_dir).as_posix(), corpus_dir) for path in paths]
+    items = [(path, path.relative_to(corpus_dir).as_posix(), corpus_dir, prepare) for path in paths]
     if procs <= 1 or len(items) < 4 * _CHUNK or "fork" not in multiprocessing.get_all_start_methods():
         yield from map(_read_one, items)
         return
@@ -102,7 +118,8 @@ def _read_all(
 
 
 def ingest_corpus(
-    corpus_dir: Path, progress: Callable[[int, int], None] | None = None, *, procs: int = 1
+    corpus_dir: Path, progress: Callable[[int, int], None] | None = None, *, procs: int = 1,
+    prepare: Prepare | None = None, skip: Container[str] = (),
 ) -> tuple[list[SourceBatch], list[FileProblem]]:
     """Ingest every cell file under ``corpus_dir``; a file that fails is reported, not fatal.
 
@@ -112,14 +129,18 @@ def ingest_corpus(
     form, the one modified last wins (a newer saved version of the cell); on a tie, the first
     in path order. ``progress(files_done, files_total)`` is called after each file. With
     ``procs`` above 1, files are read by that many processes (the result is the same).
+    ``prepare(batch)``, a module-level function (it is sent to the reading processes), is run
+    on each file's batch where the file is read and its result kept as ``batch.prepared``: a
+    writer's per-document work done in parallel with the reading. Files whose path (relative
+    to ``corpus_dir``) is in ``skip`` are not read: the caller knows them already.
     """
     corpus_dir = Path(corpus_dir)
     found: list[SourceBatch] = []
     problems: list[FileProblem] = []
     found_files = ingest.discover(corpus_dir)
     problems.extend(FileProblem(rel, why) for rel, why in found_files.unreadable.items())
-    paths = found_files.paths
-    for i, got in enumerate(_read_all(corpus_dir, paths, procs), start=1):
+    paths = [p for p in found_files.paths if p.relative_to(corpus_dir).as_posix() not in skip]
+    for i, got in enumerate(_read_all(corpus_dir, paths, procs, prepare), start=1):
         if progress is not None:
             progress(i, len(paths))
         if isinstance(got, FileProblem):
@@ -150,7 +171,7 @@ def ingest_corpus(
         else:
             why = "the first in path order wins"
         problems.append(FileProblem(batch.source, f"cell {key} is indexed from {win.source} instead ({why})"))
-        batches.append(replace(batch, documents=(), shadowed_by=win.source))
+        batches.append(replace(batch, documents=(), shadowed_by=win.source, prepared=None))
     return batches, problems
 
 

@@ -19,7 +19,6 @@ from whoosh import index as whoosh_index
 from whoosh.index import LockError
 
 from .. import ingest
-from .._whoosh.postcache import write_caches
 from .._whoosh.writing import stop_workers
 from ..errors import CorpusError, IndexBusyError
 from ..model import Document, Passage
@@ -27,7 +26,7 @@ from ..results import FileProblem, IndexReport
 from .integrity import STEMS, checksums, file_sha256
 from .lock import WriteLock
 from .schema import document_fields, make_schema
-from .sources import SourceBatch, _read_file, _stat_key, ingest_corpus
+from .sources import SourceBatch, _read_file, _stat_key, ingest_corpus, read_procs
 from .store import (
     CURRENT,
     Generation,
@@ -175,6 +174,8 @@ def save_posting_caches(ix: Any) -> None:
     :mod:`evsearch._whoosh.postcache`).
 
     A cache, written after the commit: if it cannot be written, searches decode the postings."""
+    from .._whoosh.postcache import write_caches  # numpy: not loaded by a Xapian update
+
     try:
         write_caches(ix)
     except OSError:
@@ -238,7 +239,7 @@ def _no_cell_files(corpus: Path) -> CorpusError:
 
 def _rebuild(corpus: Path, target: Path, started: float, progress: ProgressCallback | None) -> IndexReport:
     tracker = _Progress(progress, started)
-    batches, problems = ingest_corpus(corpus, progress=tracker.reading)
+    batches, problems = ingest_corpus(corpus, progress=tracker.reading, procs=read_procs())
     if problems and not batches:
         raise _nothing_readable(corpus, problems)
     if not batches:

@@ -68,15 +68,20 @@ _OPENERS = frozenset(
 )
 
 
+_NONSPACE_RE = re.compile(r"\S+")
+_PUNCTUATION_RE = re.compile(r"[^\w'’-]")
+
+
 def _run_in_heading(text: str) -> int | None:
     """Offset of the sentence after a run-in heading: 2 to 6 words, capitalised first, no
     punctuation, then a sentence opener followed by a lower-case word, and a whole sentence."""
-    words = list(re.finditer(r"\S+", text[:200]))
+    words = list(_NONSPACE_RE.finditer(text[:200]))
     if len(words) < 10 or not words[0].group()[:1].isupper() or not ends_terminal(text):
         return None
     for k in range(2, min(7, len(words) - 2)):
         head = [w.group() for w in words[:k]]
-        if any(re.search(r"[^\w'’-]", w) for w in head):
+        # each word of the head once: the words before it were looked at for a shorter head
+        if any(_PUNCTUATION_RE.search(w) for w in (head if k == 2 else head[-1:])):
             return None  # punctuation inside: an ordinary sentence
         word, nxt = words[k].group(), words[k + 1].group()
         if word in _OPENERS and head[-1][:1].islower() and nxt[:1].islower():

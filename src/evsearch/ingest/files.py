@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -250,6 +249,9 @@ _MAGIC = {
     b"\x7fELF": "a program",
 }
 
+#: Control characters (Unicode's ``Cc``: U+0000-U+001F, U+007F-U+009F) other than whitespace,
+#: and the replacement character left where bytes did not decode.
+_BINARY_CHARS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffd]")
 #: A decoded file with more than this share of control or undecodable characters is binary.
 MAX_BINARY_SHARE = 0.05
 
@@ -262,11 +264,7 @@ def check_text(data: bytes, text: str) -> None:
             raise IngestError(f"holds {what}, not text", "save the cell page as text or HTML")
     if not text.strip():
         raise IngestError("holds no text", "check this is the right file")
-    bad = sum(
-        1
-        for ch in text
-        if ch == "\ufffd" or (unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f\v")
-    )
+    bad = len(_BINARY_CHARS.findall(text))
     if bad > MAX_BINARY_SHARE * len(text):
         raise IngestError(
             f"holds binary data, not text ({bad:,} of {len(text):,} characters are control "

@@ -252,15 +252,21 @@ STOPWORDS = frozenset(
 )
 
 
+def _dropped(ch: str) -> bool:
+    """Whether :func:`clean` drops ``ch``: an invisible character, a symbol (emoji, dingbats,
+    box drawing), a lone surrogate or a private-use character."""
+    return ch in _DROP_CHARS or unicodedata.category(ch) in ("So", "Cs", "Co")
+
+
 def clean(text: str) -> str:
     """Drop decorative symbols, terminal escapes and control characters; normalise whitespace
     (markup stays)."""
-    kept = []
-    for ch in strip_controls(text):
-        if ch in _DROP_CHARS or unicodedata.category(ch) in ("So", "Cs", "Co"):
-            continue
-        kept.append(ch)
-    return " ".join("".join(kept).split())
+    text = strip_controls(text)
+    if not text.isascii():  # every character clean drops is outside ASCII: look at those only
+        drop = {ord(ch): None for ch in set(text) if ord(ch) > 127 and _dropped(ch)}
+        if drop:
+            text = text.translate(drop)
+    return " ".join(text.split())
 
 
 def strip_markup(text: str) -> str:

@@ -332,7 +332,7 @@ class Walker:
         stripped = raw.strip(" \t\r\n\u00a0")
         block.bulleted = bool(stripped) and stripped[0] in BULLETS
         block.text = strip_bullets(clean(raw))
-        block.lines = [clean(line) for line in raw.split("\n") if clean(line)]
+        block.lines = [line for line in map(clean, raw.split("\n")) if line]
         if block.text:
             block.anchors = self.pending + block.anchors
             self.pending = []

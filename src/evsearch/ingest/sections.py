@@ -103,7 +103,7 @@ def _best_study(
     wanted = set().union(*(_NOUN_TYPES.get(noun, set()) for noun in nouns))
     scores = []
     for d, bag in zip(drafts, bags, strict=True):
-        score = sum(idf[t] for t in terms & bag)
+        score = math.fsum(idf[t] for t in terms & bag)  # exact: the same whatever the set order
         if wanted & set(d.types):
             score += _NOUN_TYPE_BONUS
         scores.append(score)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import islice
 from math import log
 from typing import Any
@@ -335,7 +335,24 @@ def with_feedback(
     fq: wq.Query | None,
     mask: wq.Query | None,
 ) -> wq.Query:
-    """Pseudo-relevance feedback (RM3): ``q`` plus the top terms of its top documents.
+    """Pseudo-relevance feedback (:func:`feedback_query`) with the top documents from the
+    array scorer."""
+
+    def top(k: int) -> list[tuple[dict[str, Any], float]]:
+        return [(searcher.stored_fields(d), s) for d, s in best_docs(searcher, scorer, q, fq, mask, k)]
+
+    return feedback_query(searcher, q, clauses, top)
+
+
+def feedback_query(
+    searcher: Any,
+    q: wq.Query,
+    clauses: list[Clause],
+    top_docs: Callable[[int], list[tuple[dict[str, Any], float]]],
+) -> wq.Query:
+    """Pseudo-relevance feedback (RM3): ``q`` plus the top terms of its top documents
+    (``top_docs(k)``: the stored fields and score of ``q``'s ``k`` best matches, best first;
+    each engine finds them its own way, and this is the rest of the feedback for both).
 
     Only for questions and long queries of plain words (at least ``PRF_MIN_TERMS`` distinct
     terms; a quoted phrase among them counts as its words) over a collection large enough
@@ -353,13 +370,12 @@ def with_feedback(
     typed = list(dict.fromkeys(t for c in clauses for t in analyze(c.text) if (None, t) in kept))
     if len(typed) < config.PRF_MIN_TERMS:
         return q
-    top = best_docs(searcher, scorer, q, fq, mask, config.PRF_DOCS)
+    top = top_docs(config.PRF_DOCS)
     mass = sum(score for _, score in top)
     if mass <= 0:
         return q
     weights: dict[str, float] = {}
-    for docnum, score in top:
-        stored = searcher.stored_fields(docnum)
+    for stored, score in top:
         terms = analyze(f"{stored.get('title') or stored.get('doc_title') or ''} {stored.get('text') or ''}")
         if terms:
             for term, tf in Counter(terms).items():
