@@ -18,18 +18,10 @@ from typing import Any, TypeVar
 
 import click
 
+from .. import config
 from .._sanitize import escape_controls
 from .._version import __version__
-from ..config import (
-    DEFAULT_LIMIT,
-    DEFAULT_WAIT,
-    KINDS,
-    MAX_LIMIT,
-    MAX_SHARDS,
-    SORTS,
-    remote_index,
-    resolve_dirs,
-)
+from ..config import DEFAULT_LIMIT, DEFAULT_WAIT, KINDS, MAX_LIMIT, SORTS, remote_index, resolve_dirs
 from ..errors import CorpusError, EvsearchError
 from ..model import STUDY_TYPES
 from . import render
@@ -140,7 +132,7 @@ def cli(ctx: click.Context, no_color: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--engine", type=click.Choice(["whoosh", "xapian"]), envvar="EVSEARCH_ENGINE", show_envvar=True,
               help="Engine [default: the index's own, else whoosh]; xapian: the evsearch[xapian] extra.")
-@click.option("--shards", type=click.IntRange(1, MAX_SHARDS), metavar="N",
+@click.option("--shards", type=click.IntRange(1, config.MAX_SHARDS), metavar="N",
               help="xapian: N shards, split by cell.")
 @click.option("--shard", metavar="I/N", help="xapian: only shard I of N (from 0), e.g. on one machine of N.")
 @handle_errors
@@ -473,17 +465,14 @@ def serve_cmd(corpus_dir: Path | None, index_dir: Path | None, host: str, port: 
     from ..web import serve  # Starlette, uvicorn and Jinja2 load here, for this command only
 
     corpus, index = _dirs(corpus_dir, index_dir)
-    if isinstance(index, str):  # remote shards: no corpus here to build from or compare with
-        serve(index=index, corpus=None, host=host, port=port, open_browser=open_browser,
-              echo=click.echo, partial=partial)
-        return
+    remote = isinstance(index, str)  # remote shards: no corpus here to build from or compare with
 
     def build() -> None:
         click.echo(f"no index at {index} yet: building it from {clean(str(corpus))}", err=True)
         update_index(corpus=corpus, index=index)
 
-    serve(index=index, corpus=corpus, host=host, port=port, open_browser=open_browser, echo=click.echo,
-          build_missing=build, partial=partial)
+    serve(index=index, corpus=None if remote else corpus, host=host, port=port, open_browser=open_browser,
+          echo=click.echo, build_missing=None if remote else build, partial=partial)
 
 
 def _quiet_broken_pipe() -> None:
