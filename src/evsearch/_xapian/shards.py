@@ -87,15 +87,21 @@ class ShardSet:
         self.partial = partial
         self.missing: tuple[str, ...] = ()
         self.db: Any = None
+        #: The shards opened, each on its own (sharing the combined database's connections):
+        #: what per-shard reads use (a combined database's metadata is its first shard's).
+        self.parts: list[Any] = []
         self.open()
 
     def open(self) -> None:
         xapian = self.xapian
         db = xapian.Database()
         missing = []
+        parts = []
         for addr in self.shards:
             try:
-                db.add_database(_open_one(xapian, addr, timeout(), CONNECT_TIMEOUT))
+                part = _open_one(xapian, addr, timeout(), CONNECT_TIMEOUT)
+                db.add_database(part)
+                parts.append(part)
             except xapian.Error as exc:
                 if addr.path is not None and not isinstance(exc, xapian.NetworkError):
                     raise IndexCorruptError(
@@ -104,7 +110,7 @@ class ShardSet:
                 missing.append(addr.name)
         if missing and (not self.partial or len(missing) == len(self.shards)):
             raise _unavailable(missing, len(self.shards))
-        self.db, self.missing = db, tuple(missing)
+        self.db, self.parts, self.missing = db, parts, tuple(missing)
 
     def probe(self) -> list[str]:
         """The shards that do not answer now (each asked once, briefly)."""
@@ -149,6 +155,7 @@ class ShardSet:
         if self.db is not None:
             self.db.close()
             self.db = None
+            self.parts = []
 
 
 def _unavailable(names: Sequence[str], total: int) -> ShardUnavailableError:

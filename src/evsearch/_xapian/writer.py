@@ -203,12 +203,6 @@ class DocumentMaker:
         for terms, positions in placed:
             for term, at in zip(terms, positions, strict=True):
                 add_posting(term, at, wdf.pop(term, 0))
-        words = _terms(analysed[-1])
-        if words and max(map(len, words)) * 4 > MAX_TERM_BYTES:  # rare: a word may be too long
-            words = [w for w in words if len(w.encode("utf-8")) <= MAX_TERM_BYTES]
-        add_boolean_term = doc.add_boolean_term
-        for word in words:
-            add_boolean_term(WORD_PREFIX + word)
         doc.add_boolean_term(boolean_term(BOOL_PREFIX["id"], fields["id"]))
         doc.add_boolean_term(BOOL_PREFIX["kind"] + fields["kind"])
         for t in (fields.get("type") or "").lower().split():
@@ -233,6 +227,46 @@ class DocumentMaker:
         stored = {k: fields[k] for k in STORED if fields.get(k) not in (None, "")}
         doc.set_data(json.dumps(stored, ensure_ascii=False))
         return doc
+
+
+def spelling_words(analysed: tuple[str, ...]) -> list[str]:
+    """A document's distinct unstemmed words (the last part of its :func:`analysis`), those
+    short enough to be kept: what its shard's spelling counts count (see
+    :data:`~.schema.WORD_PREFIX`)."""
+    words = _terms(analysed[-1])
+    if words and max(map(len, words)) * 4 > MAX_TERM_BYTES:  # rare: a word may be too long
+        words = [w for w in words if len(w.encode("utf-8")) <= MAX_TERM_BYTES]
+    return words
+
+
+def stored_words(stored: dict[str, Any]) -> str:
+    """The ``words`` field of a document, rebuilt from its stored fields (the document data)
+    as :func:`evsearch.index.schema.document_fields` makes it: what an update re-analyses to
+    take a removed document's words off the counts."""
+    if stored.get("kind") == "study":
+        parts = (stored.get("title"), stored.get("text"), stored.get("organisation"))
+    else:
+        parts = (stored.get("doc_title"), stored.get("section"), stored.get("text"))
+    return " ".join(p or "" for p in parts)
+
+
+def write_word_counts(db: Any, counts: dict[str, int], old: Callable[[str], int] | None = None) -> None:
+    """Write the spelling counts ``counts`` (word -> documents) into the shard ``db``'s
+    metadata; with ``old`` (a word's current count), ``counts`` are changes to add to it, and
+    a word whose count falls to 0 loses its entry."""
+    set_metadata = db.set_metadata
+    for word, n in counts.items():
+        if old is not None:
+            if not n:
+                continue
+            n += old(word)
+        set_metadata(WORD_PREFIX + word, str(n) if n > 0 else "")  # "" deletes the entry
+
+
+def read_word_count(db: Any, word: str) -> int:
+    """A shard's count of documents with the unstemmed word ``word`` (0 when none)."""
+    raw = db.get_metadata(WORD_PREFIX + word)
+    return int(raw) if raw else 0
 
 
 def open_writable(path: Path, create: bool, sync: bool = True) -> Any:
@@ -283,6 +317,7 @@ def write_shard(
     db = open_writable(scratch, create=True, sync=False)
     make = DocumentMaker(avglen)
     files: dict[str, Any] = {}
+    words: Counter[str] = Counter()
     n = 0
     try:
         for batch in batches:
@@ -290,6 +325,7 @@ def write_shard(
                 continue
             for fields, analysed in _analyses(batch, document_fields):
                 db.add_document(make(fields, analysed))
+                words.update(spelling_words(analysed))
                 n += 1
                 if n % BUILD_COMMIT_EVERY == 0:
                     db.commit()
@@ -302,6 +338,7 @@ def write_shard(
         db.set_metadata(META_AVGLEN, json.dumps(avglen, sort_keys=True))
         if corpus_map:
             db.set_metadata(META_CORPUS, corpus_map)
+        write_word_counts(db, words)
         db.commit()
     finally:
         db.close()
@@ -458,14 +495,22 @@ def update_shard(
     n = 0
     try:
         db.begin_transaction()
+        words: Counter[str] = Counter()
         for rel in remove:
-            db.delete_document(boolean_term(BOOL_PREFIX["source"], rel))
+            term = boolean_term(BOOL_PREFIX["source"], rel)
+            for docid in [int(item.docid) for item in db.postlist(term)]:
+                stored = json.loads(db.get_document(docid).get_data())
+                gone = _word_analyzer().terms(stored_words(stored))
+                words.subtract(spelling_words(("", " ".join(set(gone)))))
+            db.delete_document(term)
         for batch in add:
             for fields, analysed in _analyses(batch, document_fields):
                 db.add_document(make(fields, analysed))
+                words.update(spelling_words(analysed))
                 n += 1
             if progress is not None:
                 progress(n)
+        write_word_counts(db, words, functools.partial(read_word_count, db))
         db.set_metadata(META_FILES, json.dumps(files, ensure_ascii=False, sort_keys=True))
         db.set_metadata(META_AVGLEN, json.dumps(avglen, sort_keys=True))
         db.commit_transaction()
