@@ -277,15 +277,21 @@ def test_explain_gives_a_row_per_term_and_field_as_on_whoosh(one_db: Path, whoos
 
 def test_a_killed_shard_is_named_and_the_others_can_still_answer(three_shards: Path) -> None:
     paths = _shard_paths(three_shards)
-    with serve(paths) as servers, open_index(index=_spec(servers)) as idx:
+    with serve(paths) as servers, open_index(index=_spec(servers)) as idx, \
+            open_index(index=_spec(servers), partial=True) as live:
         before = idx.search("treatment", facets=True)
+        assert live.search("supervison").suggestion == "supervision"
         servers[1].signal(signal.SIGKILL)
         with pytest.raises(ShardUnavailableError) as err:
             idx.search("treatment", facets=True)
         assert servers[1].address in err.value.message
         assert servers[0].address not in err.value.message
+        # the spelling words are read shard by shard: a dead one is left out there too
+        spelt = live.search("supervison")
+        assert spelt.suggestion == "supervision" and spelt.missing_shards == (servers[1].address,)
         with open_index(index=_spec(servers), partial=True) as part:
             got = part.search("treatment", facets=True)
+            assert part.search("supervison").suggestion == "supervision"
         assert got.missing_shards == (servers[1].address,)
         assert 0 < got.total < before.total
         assert got.to_dict()["missing_shards"] == [servers[1].address]
