@@ -680,7 +680,8 @@ def test_an_update_keeps_the_spelling_words_as_a_fresh_build_has_them(corpus: Pa
 def test_a_documents_words_are_rebuilt_from_its_stored_fields(corpus: Path) -> None:
     """An update takes a removed document's words off the counts from its stored fields: they
     give the words it was counted with."""
-    from evsearch._xapian.writer import STORED, stored_words
+    from evsearch._xapian.words import stored_words
+    from evsearch._xapian.writer import STORED
     from evsearch.analysis import word_analyzer
     from evsearch.index.schema import document_fields
     from evsearch.index.sources import ingest_corpus

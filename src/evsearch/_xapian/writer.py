@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..analysis import analyze, word_analyzer
+from ..analysis import analyze
 from ..errors import EvsearchError
 from ..index.schema import stored_length
 from . import load
@@ -42,13 +42,13 @@ from .schema import (
     SLOT_YEAR,
     SLOT_YEAR_ASC,
     SLOT_YEAR_DESC,
-    WORD_PREFIX,
     average_lengths,
     bm25f_wdf,
     shard_name,
     shard_of,
     year_keys,
 )
+from .words import read_word_count, removed_words, shared_word_analyzer, spelling_words, write_word_counts
 
 #: The stored fields (the document data), as the Whoosh engine stores them.
 STORED = (
@@ -73,18 +73,13 @@ def boolean_term(prefix: str, value: str) -> str:
     return term
 
 
-@functools.lru_cache(maxsize=1)
-def _word_analyzer() -> Any:
-    return word_analyzer()
-
-
 def analysis(fields: dict[str, Any]) -> tuple[str, ...]:
     """What a document's Xapian terms are made from: each BM25F field's terms in order (as
     :func:`~evsearch.analysis.analyze` gives them, joined by spaces: a term never holds
     one), then the document's distinct unstemmed words. Compact, so a reading process can
     send it with the file's documents (:func:`prepare`)."""
     out = [" ".join(analyze(fields.get(name) or "")) for name in FIELD_BM25F]
-    out.append(" ".join(set(_word_analyzer().terms(fields.get("words") or ""))))
+    out.append(" ".join(set(shared_word_analyzer().terms(fields.get("words") or ""))))
     return tuple(out)
 
 
@@ -227,46 +222,6 @@ class DocumentMaker:
         stored = {k: fields[k] for k in STORED if fields.get(k) not in (None, "")}
         doc.set_data(json.dumps(stored, ensure_ascii=False))
         return doc
-
-
-def spelling_words(analysed: tuple[str, ...]) -> list[str]:
-    """A document's distinct unstemmed words (the last part of its :func:`analysis`), those
-    short enough to be kept: what its shard's spelling counts count (see
-    :data:`~.schema.WORD_PREFIX`)."""
-    words = _terms(analysed[-1])
-    if words and max(map(len, words)) * 4 > MAX_TERM_BYTES:  # rare: a word may be too long
-        words = [w for w in words if len(w.encode("utf-8")) <= MAX_TERM_BYTES]
-    return words
-
-
-def stored_words(stored: dict[str, Any]) -> str:
-    """The ``words`` field of a document, rebuilt from its stored fields (the document data)
-    as :func:`evsearch.index.schema.document_fields` makes it: what an update re-analyses to
-    take a removed document's words off the counts."""
-    if stored.get("kind") == "study":
-        parts = (stored.get("title"), stored.get("text"), stored.get("organisation"))
-    else:
-        parts = (stored.get("doc_title"), stored.get("section"), stored.get("text"))
-    return " ".join(p or "" for p in parts)
-
-
-def write_word_counts(db: Any, counts: dict[str, int], old: Callable[[str], int] | None = None) -> None:
-    """Write the spelling counts ``counts`` (word -> documents) into the shard ``db``'s
-    metadata; with ``old`` (a word's current count), ``counts`` are changes to add to it, and
-    a word whose count falls to 0 loses its entry."""
-    set_metadata = db.set_metadata
-    for word, n in counts.items():
-        if old is not None:
-            if not n:
-                continue
-            n += old(word)
-        set_metadata(WORD_PREFIX + word, str(n) if n > 0 else "")  # "" deletes the entry
-
-
-def read_word_count(db: Any, word: str) -> int:
-    """A shard's count of documents with the unstemmed word ``word`` (0 when none)."""
-    raw = db.get_metadata(WORD_PREFIX + word)
-    return int(raw) if raw else 0
 
 
 def open_writable(path: Path, create: bool, sync: bool = True) -> Any:
@@ -499,9 +454,7 @@ def update_shard(
         for rel in remove:
             term = boolean_term(BOOL_PREFIX["source"], rel)
             for docid in [int(item.docid) for item in db.postlist(term)]:
-                stored = json.loads(db.get_document(docid).get_data())
-                gone = _word_analyzer().terms(stored_words(stored))
-                words.subtract(spelling_words(("", " ".join(set(gone)))))
+                words.subtract(removed_words(db.get_document(docid)))
             db.delete_document(term)
         for batch in add:
             for fields, analysed in _analyses(batch, document_fields):
