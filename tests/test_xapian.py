@@ -177,15 +177,21 @@ def test_explain_gives_a_row_per_term_and_field_as_on_whoosh(one_db: Path, whoos
 
 def test_a_killed_shard_is_named_and_the_others_can_still_answer(three_shards: Path) -> None:
     paths = shard_paths(three_shards)
-    with serve(paths) as servers, open_index(index=remote_spec(servers)) as idx:
+    with serve(paths) as servers, open_index(index=remote_spec(servers)) as idx, \
+            open_index(index=remote_spec(servers), partial=True) as live:
         before = idx.search("treatment", facets=True)
+        assert live.search("supervison").suggestion == "supervision"
         servers[1].signal(signal.SIGKILL)
         with pytest.raises(ShardUnavailableError) as err:
             idx.search("treatment", facets=True)
         assert servers[1].address in err.value.message
         assert servers[0].address not in err.value.message
+        # the spelling words are read shard by shard: a dead one is left out there too
+        spelt = live.search("supervison")
+        assert spelt.suggestion == "supervision" and spelt.missing_shards == (servers[1].address,)
         with open_index(index=remote_spec(servers), partial=True) as part:
             got = part.search("treatment", facets=True)
+            assert part.search("supervison").suggestion == "supervision"
         assert got.missing_shards == (servers[1].address,)
         assert 0 < got.total < before.total
         assert got.to_dict()["missing_shards"] == [servers[1].address]
@@ -515,3 +521,107 @@ def test_a_shard_build_skips_other_shards_unchanged_files(
     changed = content(build(target))
     assert read[-1] == own + 1
     assert changed == content(build(tmp_path / "fresh")) and changed[2] != first[2]
+
+
+MISSPELT = [
+    "motivatonal intervewing", "counseling ofenders", "supervison", "treatmnet outcomes",
+    "alcohl", "brief interventoin", "prisn healthcare", "zzzqx", "drinkng patients",
+]
+
+
+def _spelling(idx, query: str) -> tuple:  # type: ignore[no-untyped-def]
+    r = idx.search(query, limit=3)
+    return r.suggestion, r.corrected, r.total, [h.id for h in r.hits]
+
+
+def test_corrections_on_one_database_local_and_remote_shards_as_on_whoosh(
+    one_db: Path, three_shards: Path, whoosh_db: Path
+) -> None:
+    """Spelling corrections and "did you mean" read the shards' word counts (metadata): the
+    same suggestions, and the same corrected hits, everywhere, and the Whoosh engine's."""
+    paths = shard_paths(three_shards)
+    counts = _word_counts(three_shards)
+    # words known to one shard only, not the first: a correct word and a misspelt one
+    elsewhere = sorted(w for w in set(counts[1]) | set(counts[2])
+                       if w not in counts[0] and w.isalpha() and len(w) >= 5)[:4]
+    assert elsewhere
+    queries = [*MISSPELT, *(f"{w} supervison" for w in elsewhere),
+               *(w[:3] + w[4:] for w in elsewhere)]
+    with open_index(index=one_db) as a, open_index(index=three_shards) as b, \
+            open_index(index=whoosh_db) as w, serve(paths) as servers:
+        with open_index(index=remote_spec(servers)) as c:
+            suggested = 0
+            for query in queries:
+                one = _spelling(a, query)
+                suggested += one[0] is not None
+                assert _spelling(b, query) == one, query
+                assert _spelling(c, query) == one, query
+                assert w.search(query, limit=3).suggestion == one[0], query
+            assert suggested >= len(queries) // 2
+
+
+def _word_counts(index_dir: Path) -> list[dict[str, int]]:
+    import xapian
+
+    out = []
+    for p in shard_paths(index_dir):
+        db = xapian.Database(str(p))
+        out.append({k.decode()[1:]: int(db.get_metadata(k)) for k in db.metadata_keys("W")})
+    return out
+
+
+def test_an_update_keeps_the_spelling_words_as_a_fresh_build_has_them(corpus: Path, tmp_path: Path) -> None:
+    """A word added by an update becomes known (a correction target); when the only document
+    with it goes, it is unknown again; each shard's counts are a fresh build's."""
+    work = tmp_path / "corpus"
+    shutil.copytree(corpus, work)
+    target, whoosh = tmp_path / "index", tmp_path / "whoosh"
+    update_index(corpus=work, index=target, engine="xapian", shards=3)
+    update_index(corpus=work, index=whoosh)
+    cell = work / "drug" / "D4.txt"
+    before = cell.read_text(encoding="utf-8")
+
+    def check(known: bool) -> None:
+        with open_index(index=target) as x, open_index(index=whoosh) as w:
+            # The Whoosh engine's word list keeps a deleted document's words until its
+            # segments merge: a removed word stays "known" there; on Xapian it goes at once.
+            for idx in (x, w) if known else (x,):
+                r = idx.search("zymurgicall quandary")
+                assert (r.suggestion == "zymurgical quandary") is known, r.suggestion
+                assert (idx.search("zymurgical").total > 0) is known
+        fresh = tmp_path / f"fresh-{known}"
+        update_index(corpus=work, index=fresh, engine="xapian", shards=3)
+        assert _word_counts(target) == _word_counts(fresh)
+        assert any(("zymurgical" in counts) is known for counts in _word_counts(target))
+        shutil.rmtree(fresh)
+
+    cell.write_text(before + "\nZymurgical brewing quandary.\n", encoding="utf-8")
+    update_index(corpus=work, index=target)
+    update_index(corpus=work, index=whoosh)
+    check(known=True)
+    cell.write_text(before, encoding="utf-8")
+    update_index(corpus=work, index=target)
+    update_index(corpus=work, index=whoosh)
+    check(known=False)
+
+
+def test_a_documents_words_are_rebuilt_from_its_stored_fields(corpus: Path) -> None:
+    """An update takes a removed document's words off the counts from its stored fields: they
+    give the words it was counted with."""
+    from evsearch._xapian.words import stored_words
+    from evsearch._xapian.writer import STORED
+    from evsearch.analysis import word_analyzer
+    from evsearch.index.schema import document_fields
+    from evsearch.index.sources import ingest_corpus
+
+    words = word_analyzer()
+    seen = set()
+    batches, _ = ingest_corpus(corpus)
+    for batch in batches[:8]:
+        for doc in batch.documents:
+            fields = document_fields(doc, batch.source)
+            stored = {k: fields[k] for k in STORED if fields.get(k) not in (None, "")}
+            expected = set(words.terms(fields["words"]))
+            assert expected and set(words.terms(stored_words(stored))) == expected
+            seen.add(fields["kind"])
+    assert "study" in seen and len(seen) > 1

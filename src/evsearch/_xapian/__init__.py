@@ -9,7 +9,8 @@ Layout of a Xapian index (inside an evsearch index directory, one generation ``g
       meta-000001.json      engine "xapian", the number of shards, schema version, corpus
       shard-000/            a complete Xapian database (glass): the documents of the cells
       shard-001/            whose key hashes to this shard; its part of the file manifest is
-      ...                   kept in the database's own metadata, so it commits with them
+      ...                   kept in the database's own metadata, so it commits with them,
+                            as are its spelling words' document counts (``W`` + word)
 
 Each shard can be served as it is by ``xapian-tcpsrv`` and searched remotely
 (``xapian+tcp://host:port,host:port``); a client opening several shards gets one ranking

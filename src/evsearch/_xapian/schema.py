@@ -54,7 +54,11 @@ BOOL_PREFIX: dict[str, str] = {
     "matrix": "XX",
     "source": "XF",
 }
-#: Unstemmed words, for spelling suggestions (boolean terms: document frequency only).
+#: Unstemmed words, for spelling corrections and suggestions, are not terms of the documents
+#: (they were a third of all terms written): each shard keeps, per word, the number of its
+#: documents that have it, as a metadata entry ``WORD_PREFIX + word`` -> the count in decimal
+#: ASCII (no other metadata key starts with it), counted when the shard is written and kept
+#: up to date by incremental updates. The searcher adds the shards' counts up.
 WORD_PREFIX = "W"
 
 #: Value slots.
@@ -94,6 +98,7 @@ FIELD_BM25F: dict[str, tuple[float, float]] = {
 #: index written with other values must be rebuilt).
 RANKING: dict[str, object] = {
     "bm25f": 2,
+    "words": "metadata",  # where the spelling vocabulary is (an index without it is rebuilt)
     "wdf_scale": WDF_SCALE,
     "fields": {f: [w, b] for f, (w, b) in FIELD_BM25F.items()},
 }
@@ -111,7 +116,8 @@ def bm25f_wdf(weighted: float) -> int:
 
 #: Positions of consecutive fields are this far apart, so no phrase spans two fields.
 FIELD_GAP = 100
-#: Xapian refuses terms longer than 245 bytes; longer words are not indexed.
+#: Xapian refuses terms longer than 245 bytes; longer words are not indexed (nor counted as
+#: spelling words: their metadata key would be as long).
 MAX_TERM_BYTES = 240
 
 #: Database metadata keys.

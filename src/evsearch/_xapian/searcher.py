@@ -32,6 +32,7 @@ from .query import Translator
 from .schema import (
     BOOL_PREFIX,
     FIELD_PREFIX,
+    MAX_TERM_BYTES,
     META_FILES,
     META_INFO,
     SLOT_CELL,
@@ -125,9 +126,29 @@ class XapianSearcher:
     doc_count_all = doc_count  # what the query layer asks when it keeps a long query's best words
 
     def _prefix(self, fieldname: str) -> str:
-        return WORD_PREFIX if fieldname == "words" else FIELD_PREFIX[fieldname]
+        return FIELD_PREFIX[fieldname]
+
+    def _words(self, head: str, limit: int | None = None) -> list[str]:
+        """The spelling words starting with ``head``, in order, over every shard (at most
+        ``limit``): the shards' metadata keys (see :data:`.schema.WORD_PREFIX`)."""
+        p = WORD_PREFIX
+
+        def keys(db: Any) -> list[str]:
+            found: set[str] = set()
+            for part in self.shards.parts:
+                k = 0
+                for key in part.metadata_keys(p + head):
+                    found.add(_decode(key)[len(p):])
+                    k += 1
+                    if limit is not None and k >= limit:
+                        break
+            return sorted(found)[:limit]
+
+        return self.shards.run(keys)
 
     def expand_prefix(self, fieldname: str, prefix: str) -> Iterator[str]:
+        if fieldname == "words":
+            return iter(self._words(prefix, MAX_PREFIX_TERMS))
         p = self._prefix(fieldname)
 
         def terms(db: Any) -> list[str]:
@@ -141,13 +162,23 @@ class XapianSearcher:
         return iter(self.shards.run(terms))
 
     def doc_frequency(self, fieldname: str, term: str) -> int:
+        if fieldname == "words":
+            key = WORD_PREFIX + term
+            if not term or len(key.encode("utf-8")) > MAX_TERM_BYTES + len(WORD_PREFIX):
+                return 0  # no word counted is empty or this long (nor may a metadata key be)
+            return int(self.shards.run(
+                lambda db: sum(int(part.get_metadata(key) or 0) for part in self.shards.parts)
+            ))
         t = self._prefix(fieldname) + term
         return int(self.shards.run(lambda db: db.get_termfreq(t)))
 
     def terms_within(self, fieldname: str, word: str, maxdist: int, prefix: int = 0) -> list[str]:
         """Index words within ``maxdist`` edits of ``word`` sharing its first ``prefix`` chars."""
-        p = self._prefix(fieldname)
         head = word[:prefix]
+        if fieldname == "words":
+            return [c for c in self._words(head)
+                    if abs(len(c) - len(word)) <= maxdist and _within(word, c, maxdist)]
+        p = self._prefix(fieldname)
 
         def scan(db: Any) -> list[str]:
             out = []

@@ -169,6 +169,9 @@ class ShardSet:
         self.opened: list[ShardAddress] = []
         self.db: Any = None
         self._opened_at = 0.0
+        #: The shards opened, each on its own (sharing the combined database's connections):
+        #: what per-shard reads use (a combined database's metadata is its first shard's).
+        self.parts: list[Any] = []
         self.open()
 
     def open(self) -> None:
@@ -178,16 +181,19 @@ class ShardSet:
         exchange = timeout() if any(a.path is None for a in self.shards) else config.SHARD_TIMEOUT
         db = xapian.Database()
         missing = []
+        parts = []
         for addr in self.shards:
             try:
-                db.add_database(_open_one(xapian, addr, exchange, config.SHARD_CONNECT_TIMEOUT))
+                part = _open_one(xapian, addr, exchange, config.SHARD_CONNECT_TIMEOUT)
+                db.add_database(part)
+                parts.append(part)
             except xapian.Error as exc:
                 if addr.path is not None and not isinstance(exc, xapian.NetworkError):
                     raise _damaged(addr, exc) from None
                 missing.append(addr.name)
         if missing and (not self.partial or len(missing) == len(self.shards)):
             raise _unavailable(missing, len(self.shards))
-        old, self.db, self.missing = self.db, db, tuple(missing)
+        old, self.db, self.parts, self.missing = self.db, db, parts, tuple(missing)
         self.opened = [a for a in self.shards if a.name not in missing]
         self._opened_at = time.monotonic()
         if old is not None:
@@ -269,6 +275,7 @@ class ShardSet:
         if self.db is not None:
             _close_quietly(self.xapian, self.db)
             self.db = None
+            self.parts = []
 
 
 def _close_quietly(xapian: Any, db: Any) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..analysis import analyze, word_analyzer
+from ..analysis import analyze
 from ..errors import EvsearchError
 from ..index.schema import stored_length
 from . import load
@@ -42,13 +42,13 @@ from .schema import (
     SLOT_YEAR,
     SLOT_YEAR_ASC,
     SLOT_YEAR_DESC,
-    WORD_PREFIX,
     average_lengths,
     bm25f_wdf,
     shard_name,
     shard_of,
     year_keys,
 )
+from .words import read_word_count, removed_words, shared_word_analyzer, spelling_words, write_word_counts
 
 #: The stored fields (the document data), as the Whoosh engine stores them.
 STORED = (
@@ -73,18 +73,13 @@ def boolean_term(prefix: str, value: str) -> str:
     return term
 
 
-@functools.lru_cache(maxsize=1)
-def _word_analyzer() -> Any:
-    return word_analyzer()
-
-
 def analysis(fields: dict[str, Any]) -> tuple[str, ...]:
     """What a document's Xapian terms are made from: each BM25F field's terms in order (as
     :func:`~evsearch.analysis.analyze` gives them, joined by spaces: a term never holds
     one), then the document's distinct unstemmed words. Compact, so a reading process can
     send it with the file's documents (:func:`prepare`)."""
     out = [" ".join(analyze(fields.get(name) or "")) for name in FIELD_BM25F]
-    out.append(" ".join(set(_word_analyzer().terms(fields.get("words") or ""))))
+    out.append(" ".join(set(shared_word_analyzer().terms(fields.get("words") or ""))))
     return tuple(out)
 
 
@@ -203,12 +198,6 @@ class DocumentMaker:
         for terms, positions in placed:
             for term, at in zip(terms, positions, strict=True):
                 add_posting(term, at, wdf.pop(term, 0))
-        words = _terms(analysed[-1])
-        if words and max(map(len, words)) * 4 > MAX_TERM_BYTES:  # rare: a word may be too long
-            words = [w for w in words if len(w.encode("utf-8")) <= MAX_TERM_BYTES]
-        add_boolean_term = doc.add_boolean_term
-        for word in words:
-            add_boolean_term(WORD_PREFIX + word)
         doc.add_boolean_term(boolean_term(BOOL_PREFIX["id"], fields["id"]))
         doc.add_boolean_term(BOOL_PREFIX["kind"] + fields["kind"])
         for t in (fields.get("type") or "").lower().split():
@@ -283,6 +272,7 @@ def write_shard(
     db = open_writable(scratch, create=True, sync=False)
     make = DocumentMaker(avglen)
     files: dict[str, Any] = {}
+    words: Counter[str] = Counter()
     n = 0
     try:
         for batch in batches:
@@ -290,6 +280,7 @@ def write_shard(
                 continue
             for fields, analysed in _analyses(batch, document_fields):
                 db.add_document(make(fields, analysed))
+                words.update(spelling_words(analysed))
                 n += 1
                 if n % BUILD_COMMIT_EVERY == 0:
                     db.commit()
@@ -302,6 +293,7 @@ def write_shard(
         db.set_metadata(META_AVGLEN, json.dumps(avglen, sort_keys=True))
         if corpus_map:
             db.set_metadata(META_CORPUS, corpus_map)
+        write_word_counts(db, words)
         db.commit()
     finally:
         db.close()
@@ -458,14 +450,20 @@ def update_shard(
     n = 0
     try:
         db.begin_transaction()
+        words: Counter[str] = Counter()
         for rel in remove:
-            db.delete_document(boolean_term(BOOL_PREFIX["source"], rel))
+            term = boolean_term(BOOL_PREFIX["source"], rel)
+            for docid in [int(item.docid) for item in db.postlist(term)]:
+                words.subtract(removed_words(db.get_document(docid)))
+            db.delete_document(term)
         for batch in add:
             for fields, analysed in _analyses(batch, document_fields):
                 db.add_document(make(fields, analysed))
+                words.update(spelling_words(analysed))
                 n += 1
             if progress is not None:
                 progress(n)
+        write_word_counts(db, words, functools.partial(read_word_count, db))
         db.set_metadata(META_FILES, json.dumps(files, ensure_ascii=False, sort_keys=True))
         db.set_metadata(META_AVGLEN, json.dumps(avglen, sort_keys=True))
         db.commit_transaction()
