@@ -47,7 +47,7 @@ from ..results import (
     TermScore,
 )
 from ..search import SearchIndex, extras
-from ..search.bm25f import FieldedTerm
+from ..search.bm25f import FieldedTerm, walk_scored
 from ..search.plan import build_filter, build_query, feedback_query
 from ..search.query import Clause, Filters, normalise_cell, normalise_kind, parse_query
 from ..search.rank import Page, make_hit, make_view
@@ -398,38 +398,14 @@ def _term_scores(s: XapianSearcher, q: Any, doc_id: str, docid: int) -> list[Ter
                                   weight=round(outer, 4), score=round(score / outer, 4) if outer else 0.0,
                                   contribution=round(score, 4)))
 
-    def walk(node: Any, boost: float) -> None:
-        if isinstance(node, FieldedTerm):
-            fielded(node, boost)
-            return
-        if isinstance(node, wq.AndMaybe):
-            if score_at(node.a) is None:
-                return
-            walk(node.a, boost)
-            if score_at(node.b) is not None:
-                walk(node.b, boost)
-            return
-        if isinstance(node, (wq.Or, wq.And, wq.DisjunctionMax)) and len(node.subqueries) == 1:
-            walk(node.subqueries[0], boost)
-            return
-        if isinstance(node, (wq.Or, wq.And, wq.DisjunctionMax)):
-            boost *= float(node.boost)
-            present = [(sub, score_at(sub)) for sub in node.subqueries]
-            present = [(sub, sc) for sub, sc in present if sc is not None]
-            if isinstance(node, wq.DisjunctionMax):
-                present = [max(present, key=lambda p: p[1] or 0.0)] if present else []
-            elif isinstance(node, wq.And) and len(present) < len(node.subqueries):
-                return
-            for sub, _ in present:
-                walk(sub, boost)
-            return
-        score = score_at(node)  # another leaf: a term, a phrase
+    def leaf(node: Any, boost: float) -> None:
+        score = score_at(node)
         if score:
             rows.append(TermScore(field="", term=str(node), frequency=0, field_length=0,
                                   weight=round(boost, 4), score=round(score, 4),
                                   contribution=round(score * boost, 4)))
 
-    walk(q, 1.0)
+    walk_scored(q, 1.0, score_at, fielded, leaf)
     rows = [r for r in rows if r.contribution]
     rows.sort(key=lambda t: (-t.contribution, t.field, t.term))
     return rows

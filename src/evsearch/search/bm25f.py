@@ -15,8 +15,10 @@ over whole posting lists.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from math import log
+from typing import Any
 
 import numpy as np
 from whoosh import query as wq
@@ -41,6 +43,46 @@ class FieldedTerm(wq.Or):
 
     def normalize(self) -> wq.Query:
         return self
+
+
+def walk_scored(
+    q: Any,
+    boost: float,
+    score_at: Callable[[Any], float | None],
+    on_term: Callable[[FieldedTerm, float], None],
+    on_leaf: Callable[[Any, float], None],
+) -> None:
+    """Visit the parts of ``q`` that add to one document's score, as ranking adds them up
+    (``explain`` on either engine): ``on_term(term, boost)`` for each BM25F term and
+    ``on_leaf(leaf, boost)`` for any other leaf, ``boost`` the product of the boosts above it.
+    ``score_at(part)`` is the part's unboosted score in the document, None where it does not
+    match: an and-maybe's second part counts where the first matches, a disjunction-max
+    only its best part, an and only where all its parts match."""
+    if isinstance(q, FieldedTerm):
+        on_term(q, boost)
+        return
+    if isinstance(q, wq.AndMaybe):
+        if score_at(q.a) is None:
+            return
+        walk_scored(q.a, boost, score_at, on_term, on_leaf)
+        if score_at(q.b) is not None:
+            walk_scored(q.b, boost, score_at, on_term, on_leaf)
+        return
+    if isinstance(q, (wq.Or, wq.And, wq.DisjunctionMax)) and len(q.subqueries) == 1:
+        walk_scored(q.subqueries[0], boost, score_at, on_term, on_leaf)  # the lone part's boost only
+        return
+    if isinstance(q, (wq.Or, wq.And, wq.DisjunctionMax)):
+        boost *= q.boost
+        present = [(sub, score_at(sub)) for sub in q.subqueries]
+        present = [(sub, score) for sub, score in present if score is not None]
+        if isinstance(q, wq.DisjunctionMax):
+            present = [max(present, key=lambda p: p[1] or 0.0)] if present else []
+        elif isinstance(q, wq.And) and len(present) < len(q.subqueries):
+            return
+        for sub, _ in present:
+            walk_scored(sub, boost, score_at, on_term, on_leaf)
+        return
+    on_leaf(q, boost)  # another leaf: a term, a phrase
 
 
 class Expansion(wq.And):

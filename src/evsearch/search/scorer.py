@@ -36,6 +36,7 @@ from .bm25f import (
     length_normalised,
     lucene_idf,
     saturate,
+    walk_scored,
 )
 
 __all__ = ["ArrayScorer", "Expansion", "FieldedTerm", "Matches", "TermBreakdown", "Unsupported"]
@@ -350,35 +351,17 @@ class ArrayScorer:
         return float(m.scores[at]) if at < len(m.ids) and m.ids[at] == docnum else None
 
     def _explain(self, q: wq.Query, boost: float, docnum: int, out: list[TermBreakdown]) -> None:
-        if isinstance(q, FieldedTerm):
-            found = self.breakdown(q, boost, docnum)
+        def on_term(term: FieldedTerm, boost: float) -> None:
+            found = self.breakdown(term, boost, docnum)
             if found is not None:
                 out.append(found)
-            return
-        if isinstance(q, wq.AndMaybe):
-            if self._score_at(q.a, 1.0, docnum) is None:
-                return
-            self._explain(q.a, boost, docnum, out)
-            if self._score_at(q.b, 1.0, docnum) is not None:
-                self._explain(q.b, boost, docnum, out)
-            return
-        if isinstance(q, (wq.Or, wq.And, wq.DisjunctionMax)) and len(q.subqueries) == 1:
-            self._explain(q.subqueries[0], boost, docnum, out)
-            return
-        if isinstance(q, (wq.Or, wq.And, wq.DisjunctionMax)):
-            boost *= q.boost
-            present = [(sub, self._score_at(sub, 1.0, docnum)) for sub in q.subqueries]
-            present = [(sub, score) for sub, score in present if score is not None]
-            if isinstance(q, wq.DisjunctionMax):
-                present = [max(present, key=lambda p: p[1] or 0.0)] if present else []
-            elif isinstance(q, wq.And) and len(present) < len(q.subqueries):
-                return
-            for sub, _ in present:
-                self._explain(sub, boost, docnum, out)
-            return
-        score = self._score_at(q, boost, docnum)  # another leaf: a term, a phrase
-        if score is not None:
-            out.append(TermBreakdown(str(q), 0.0, boost, score, ()))
+
+        def on_leaf(leaf: Any, boost: float) -> None:
+            score = self._score_at(leaf, boost, docnum)
+            if score is not None:
+                out.append(TermBreakdown(str(leaf), 0.0, boost, score, ()))
+
+        walk_scored(q, boost, lambda part: self._score_at(part, 1.0, docnum), on_term, on_leaf)
 
     # -- leaves --------------------------------------------------------------------------------
     def _term(self, fieldname: str, text: str | bytes, boost: float) -> Matches:
