@@ -973,3 +973,59 @@ def test_a_shard_file_cut_short_is_answered_or_named(
             line = _one_error(err)
             assert str(shard) in line and "evsearch index --rebuild" in err, line
         target.write_bytes(data)
+
+
+def test_a_flipped_byte_xapian_cannot_see_is_found_by_check(
+    xapian_hostile: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Xapian's databases carry no checksums: the fuzzer found flipped bytes that still parse,
+    pass Xapian's own checker and change results. ``evsearch check`` now also compares each
+    shard's files with the checksums recorded when they were written: every flip is found."""
+    from evsearch._xapian.shards import check_shard
+
+    index, _, shards = _xapian_copy(xapian_hostile, tmp_path)
+    assert run("check", "--index", str(index))[0] == 0
+    unseen_by_xapian = 0
+    for name in ("postlist.glass", "termlist.glass", "position.glass", "docdata.glass"):
+        target = shards[0] / name
+        if not target.exists():
+            continue
+        good = target.read_bytes()
+        for at in (0.2, 0.4, 0.6, 0.8):
+            data = bytearray(good)
+            data[int(len(data) * at)] ^= 0x10
+            target.write_bytes(bytes(data))
+            unseen_by_xapian += check_shard(shards[0]) is None
+            code, out, err = run("check", "--index", str(index))
+            assert code == 1, (name, at, out)
+            assert out.startswith(f"damaged: {shards[0]}: ")
+            assert _one_error(err).startswith(f"Error: the index at {index} is damaged (1 of ")
+        target.write_bytes(good)
+    assert unseen_by_xapian  # some of these flips only the checksums find
+    assert run("check", "--index", str(index))[0] == 0
+
+
+def test_checksums_follow_each_update_and_an_interrupted_one_is_not_damage(
+    xapian_hostile: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import shutil
+
+    from evsearch._xapian import sums
+
+    index, corpus, shards = _xapian_copy(xapian_hostile, tmp_path)
+    mine = tmp_path / "corpus"
+    shutil.copytree(corpus, mine)
+    cell = next(p for p in sorted(mine.rglob("*.txt")) if "supervision" in p.read_text(encoding="utf-8"))
+    cell.write_text(cell.read_text(encoding="utf-8").replace("supervision", "oversight"), encoding="utf-8")
+    before = {s: sums.sums_path(s).read_text(encoding="utf-8") for s in shards}
+    code, _, err = run("index", "--index", str(index), "--corpus", str(mine))
+    assert code == 0, err
+    changed = [s for s in shards if sums.sums_path(s).read_text(encoding="utf-8") != before[s]]
+    assert len(changed) == 1  # the shard the update committed to, and only that one
+    assert run("check", "--index", str(index))[0] == 0
+    # the process stopped between a commit and its checksums: those of the revision before
+    sums.sums_path(changed[0]).write_text(before[changed[0]], encoding="utf-8")
+    assert run("check", "--index", str(index))[0] == 0
+    sums.sums_path(changed[0]).write_text("{not json", encoding="utf-8")
+    code, out, _ = run("check", "--index", str(index))
+    assert code == 1 and "checksums" in out

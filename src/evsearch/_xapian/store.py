@@ -25,7 +25,7 @@ from ..index import writer as ix_writer
 from ..index.integrity import file_sha256
 from ..index.sources import ingest_corpus, read_procs
 from ..results import IndexReport
-from . import load
+from . import load, sums
 from .schema import META_CORPUS, RANKING, shard_name, shard_of
 from .shards import check_shard, refuse_symlinks
 from .writer import (
@@ -143,7 +143,8 @@ def _damaged_shard(path: Path, exc: Exception) -> IndexCorruptError:
 
 def check(gen: ix.Generation) -> tuple[int, list[tuple[str, str]]]:
     """``evsearch check`` on a Xapian generation: every shard's every block and table checked
-    by Xapian itself; returns the number of files checked and the damaged shards as
+    by Xapian itself, and its files against the checksums recorded when they were written
+    (:mod:`.sums`); returns the number of files checked and the damaged shards as
     ``(path, what is wrong)``."""
     xapian = load()
     files = 0
@@ -163,9 +164,13 @@ def check(gen: ix.Generation) -> tuple[int, list[tuple[str, str]]]:
                 read_files(db)
             finally:
                 db.close()
-        except (xapian.Error, RuntimeError, ValueError) as exc:  # RuntimeError: a C++ error
+            found = sums.verify(path)  # what Xapian cannot see: a changed byte that parses
+        except (xapian.Error, RuntimeError, ValueError, OSError) as exc:  # RuntimeError: a C++ error
             why = exc.get_msg() if isinstance(exc, xapian.Error) else str(exc)
             problems.append((str(path), " ".join(str(why).split())[:160] or type(exc).__name__))
+            continue
+        if found is not None:
+            problems.append((str(path), found))
     return files, problems
 
 
@@ -316,6 +321,10 @@ def incremental(
             # Xapian cannot read or write the shard (RuntimeError: a C++ error from damaged
             # blocks), or its own metadata does not parse; its transaction was cancelled
             raise _damaged_shard(path, exc) from None
+        try:
+            sums.record(path)
+        except (OSError, xapian.Error):  # the update is committed; checksums of the older
+            pass  # revision are then not compared (see _xapian.sums), never taken for damage
     return ix_writer.incremental_report(target, corpus, plan, n_docs, started)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from ..analysis import analyze
 from ..errors import EvsearchError
 from ..index.schema import stored_length
-from . import load
+from . import load, sums
 from .schema import (
     BOOL_PREFIX,
     FIELD_BM25F,
@@ -300,6 +300,7 @@ def write_shard(
     compact(scratch, path)
     shutil.rmtree(scratch)
     _sync_files(path)
+    sums.record(path)
     return n
 
 
