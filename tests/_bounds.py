@@ -3,7 +3,9 @@
 A test that asserts "under 5 seconds" fails on a loaded or slow machine and passes a quadratic
 regression on a fast one. Instead, the same work is run on a tenth of the input and on all of
 it, in the same test, and the larger run must cost at most ``slack`` times its share: 10x the
-input under 30x the time. Linear work passes with room to spare; quadratic work costs 100x.
+input under 45x the time. Linear work passes with room to spare; quadratic work costs 100x.
+(The slack was 3, 30x: a deeply nested page that parses in 13x on its own once took 32x late in
+a full CI run, in CPU time, so 4.5 leaves linear work its room and still fails quadratic work.)
 
 Costs are CPU seconds of this process (``time.process_time``), so other processes competing
 for the cores do not count; the baseline is the best of two runs after a warm-up (lazy imports,
@@ -30,7 +32,7 @@ def cpu_seconds(run: Callable[[], object]) -> float:
 
 
 def assert_scales_linearly(make: Callable[[int], Callable[[], T]], n: int, *, factor: int = 10,
-                           slack: float = 3.0, floor: float = FLOOR_S) -> T:
+                           slack: float = 4.5, floor: float = FLOOR_S) -> T:
     """``make(n)()`` costs under ``factor * slack`` times ``make(n // factor)()``; returns its value.
 
     ``make(size)`` builds the input and returns the work to time, so building is not timed.
