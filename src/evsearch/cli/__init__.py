@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from .. import config
+from .._forking import guard_forks
 from .._sanitize import escape_controls
 from .._version import __version__
 from ..config import DEFAULT_LIMIT, DEFAULT_WAIT, KINDS, MAX_LIMIT, SORTS, remote_index, resolve_dirs
@@ -487,6 +488,7 @@ def _quiet_broken_pipe() -> None:
 
 def main() -> None:
     """Console entry point: never lets a traceback reach the user."""
+    guard_forks()  # a Ctrl-C while a worker process is forked: one line, no child traceback
     try:
         cli.main(prog_name="evsearch", standalone_mode=True)
     except SystemExit:
