@@ -256,15 +256,9 @@ class XapianIndex(SearchIndex):
             def hits_doc(extra: Any) -> bool:
                 return bool(s.top(wq.Every(), wq.And([only, extra]), None, 1))
 
-            reason: str | None = None
             score = 0.0
-            if q is None or isinstance(q, wq.Every):
-                reason = "the query has no words to score"
-            elif mask is not None and hits_doc(mask):
-                reason = "it contains an excluded word"
-            elif fq is not None and not hits_doc(fq):
-                reason = "the query's filters (type:, kind:, cell:, matrix:, year:) leave it out"
-            else:
+            reason = extras.unscored_reason(q, mask, fq, hits_doc)
+            if reason is None and q is not None:
                 q = _with_feedback(s, q, parsed.clauses, fq, mask)  # as searches do
                 found = s.top(q, only, None, 1)
                 if found:

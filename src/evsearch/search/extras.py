@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from whoosh import query as wq
@@ -194,6 +195,21 @@ def cell_documents(searcher: Any, cell: str) -> list[DocumentView]:
     return [make_view(searcher.stored_fields(n)) for n in docnums]
 
 
+def unscored_reason(
+    q: Any, mask: Any, fq: Any, hits_doc: Callable[[Any], bool]
+) -> str | None:
+    """Why a document cannot score for a query before any scoring (``explain`` on either
+    engine): no words to score, an excluded word, or filters that leave it out; else None.
+    ``hits_doc(extra)`` tells whether the document matches ``extra``."""
+    if q is None or isinstance(q, wq.Every):
+        return "the query has no words to score"
+    if mask is not None and hits_doc(mask):
+        return "it contains an excluded word"
+    if fq is not None and not hits_doc(fq):
+        return "the query's filters (type:, kind:, cell:, matrix:, year:) leave it out"
+    return None
+
+
 def explain(searcher: Any, scorer: ArrayScorer, query: str, doc_id: str) -> Explanation:
     """Why ``doc_id`` scored as it did for ``query``: the scorer's own numbers, a row per
     term and field, adding up to the score search gives it (no rows when it does not match)."""
@@ -208,15 +224,9 @@ def explain(searcher: Any, scorer: ArrayScorer, query: str, doc_id: str) -> Expl
     def hits_doc(extra: wq.Query) -> bool:
         return bool(list(searcher.docs_for_query(wq.And([only, extra]))))
 
-    reason: str | None = None
     score = 0.0
-    if q is None or isinstance(q, wq.Every):
-        reason = "the query has no words to score"
-    elif mask is not None and hits_doc(mask):
-        reason = "it contains an excluded word"
-    elif fq is not None and not hits_doc(fq):
-        reason = "the query's filters (type:, kind:, cell:, matrix:, year:) leave it out"
-    else:
+    reason = unscored_reason(q, mask, fq, hits_doc)
+    if reason is None and q is not None:
         q = with_feedback(searcher, scorer, q, parsed.clauses, fq, mask)  # as searches do
         best = best_docs(searcher, scorer, q, only, None, 1)
         if best:
